@@ -1,0 +1,214 @@
+"""Weighted sufficient statistics of least squares, and the exact solve.
+
+The statistics are centred moments accumulated chunk by chunk on the chosen
+device and merged with the pairwise update of Chan, Golub and LeVeque, so that
+moments of any partition of the rows merge into the moments of the whole.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+import torch
+
+from ._device import as_tensor
+
+# Rows per chunk are chosen so that one chunk of X and Y holds about this many bytes.
+_CHUNK_BYTES = 32 * 2**20
+# Below this reciprocal condition number of the standardised Gram matrix the
+# Cholesky solve is not trusted (it would keep fewer than ~6 correct digits).
+_MIN_RCOND = 1e-10
+
+
+@dataclass(frozen=True)
+class Moments:
+    """Weighted, centred first and second moments of ``(X, Y)``.
+
+    Attributes
+    ----------
+    n_samples : int
+        Number of rows seen.
+    weight_sum : float
+        Sum of the sample weights.
+    mean_x, mean_y : ndarray of shape (n_features,), (n_targets,)
+        Weighted means.
+    cxx : ndarray of shape (n_features, n_features) or (n_features,)
+        Weighted centred cross-products of X, or only their diagonal.
+    cxy : ndarray of shape (n_features, n_targets) or None
+        Weighted centred cross-products of X and Y (None with the diagonal only).
+    cyy : ndarray of shape (n_targets, n_targets) or (n_targets,)
+        Weighted centred cross-products of Y, or only their diagonal.
+    """
+
+    n_samples: int
+    weight_sum: float
+    mean_x: np.ndarray
+    mean_y: np.ndarray
+    cxx: np.ndarray
+    cxy: np.ndarray | None
+    cyy: np.ndarray
+
+    @property
+    def full(self):
+        """Whether the moments hold the full cross-product matrices."""
+        return self.cxy is not None
+
+    def merge(self, other):
+        """Return the moments of the union of the rows of ``self`` and ``other``."""
+        if other.weight_sum == 0:
+            return self._replace_n(self.n_samples + other.n_samples)
+        if self.weight_sum == 0:
+            return other._replace_n(self.n_samples + other.n_samples)
+        total = self.weight_sum + other.weight_sum
+        share = other.weight_sum / total
+        factor = self.weight_sum * share
+        dx = other.mean_x - self.mean_x
+        dy = other.mean_y - self.mean_y
+        outer = np.outer if self.full else np.multiply
+        return Moments(
+            n_samples=self.n_samples + other.n_samples,
+            weight_sum=total,
+            mean_x=self.mean_x + share * dx,
+            mean_y=self.mean_y + share * dy,
+            cxx=self.cxx + other.cxx + factor * outer(dx, dx),
+            cxy=(
+                self.cxy + other.cxy + factor * np.outer(dx, dy) if self.full else None
+            ),
+            cyy=self.cyy + other.cyy + factor * outer(dy, dy),
+        )
+
+    def _replace_n(self, n_samples):
+        return Moments(
+            n_samples,
+            self.weight_sum,
+            self.mean_x,
+            self.mean_y,
+            self.cxx,
+            self.cxy,
+            self.cyy,
+        )
+
+    def second_moments_about(self, center_x, center_y):
+        """Return ``X'WX / sum(w)`` and ``X'WY / sum(w)`` about the given centres."""
+        dx = self.mean_x - center_x
+        dy = self.mean_y - center_y
+        gram = self.cxx / self.weight_sum + np.outer(dx, dx)
+        cross = self.cxy / self.weight_sum + np.outer(dx, dy)
+        return gram, cross
+
+
+def compute_moments(X, Y, sample_weight, *, device, dtype, full=True):
+    """Accumulate the weighted centred moments of ``(X, Y)`` on ``device``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    Y : ndarray of shape (n_samples, n_targets)
+    sample_weight : ndarray of shape (n_samples,) or None
+    device : torch.device
+        Where the cross-products are computed.
+    dtype : torch.dtype
+        Accumulation dtype (float64 except on MPS).
+    full : bool, default=True
+        Whether to form the full cross-product matrices or only the diagonals
+        (all that scaling needs).
+
+    Returns
+    -------
+    Moments
+    """
+    n_samples, n_features = X.shape
+    rows = max(1, _CHUNK_BYTES // (8 * (n_features + Y.shape[1])))
+    total = None
+    for start in range(0, n_samples, rows):
+        stop = min(start + rows, n_samples)
+        weights = None if sample_weight is None else sample_weight[start:stop]
+        chunk = _chunk_moments(
+            X[start:stop], Y[start:stop], weights, device=device, dtype=dtype, full=full
+        )
+        total = chunk if total is None else total.merge(chunk)
+    return total
+
+
+def _chunk_moments(X, Y, sample_weight, *, device, dtype, full):
+    x = as_tensor(X, device=device, dtype=dtype)
+    y = as_tensor(Y, device=device, dtype=dtype)
+    if sample_weight is None:
+        weight_sum = torch.tensor(float(x.shape[0]), dtype=dtype, device=device)
+        mean_x, mean_y = x.mean(dim=0), y.mean(dim=0)
+    else:
+        w = as_tensor(sample_weight, device=device, dtype=dtype)
+        weight_sum = w.sum()
+        if weight_sum.item() == 0:
+            return _zero_moments(x.shape[0], x.shape[1], y.shape[1], full)
+        mean_x, mean_y = (w @ x) / weight_sum, (w @ y) / weight_sum
+    xc, yc = x - mean_x, y - mean_y
+    if sample_weight is not None:
+        root = w.sqrt().unsqueeze(1)
+        xc.mul_(root)
+        yc.mul_(root)
+    if full:
+        cxx, cxy, cyy = xc.T @ xc, xc.T @ yc, yc.T @ yc
+    else:
+        cxx, cxy, cyy = (xc * xc).sum(dim=0), None, (yc * yc).sum(dim=0)
+    return Moments(
+        n_samples=x.shape[0],
+        weight_sum=float(weight_sum),
+        mean_x=_numpy(mean_x),
+        mean_y=_numpy(mean_y),
+        cxx=_numpy(cxx),
+        cxy=None if cxy is None else _numpy(cxy),
+        cyy=_numpy(cyy),
+    )
+
+
+def _zero_moments(n_samples, n_features, n_targets, full):
+    def square(size):
+        return np.zeros((size, size) if full else size)
+
+    return Moments(
+        n_samples=n_samples,
+        weight_sum=0.0,
+        mean_x=np.zeros(n_features),
+        mean_y=np.zeros(n_targets),
+        cxx=square(n_features),
+        cxy=np.zeros((n_features, n_targets)) if full else None,
+        cyy=square(n_targets),
+    )
+
+
+def _numpy(tensor):
+    return tensor.detach().to("cpu", torch.float64).numpy()
+
+
+def solve_ridge(gram, cross, alpha):
+    """Solve ``(gram + alpha * I) B = cross`` for a symmetric positive semi-definite
+    ``gram``.
+
+    Cholesky is used when the system is well conditioned; otherwise (a failed
+    factorisation or a reciprocal condition number below ``_MIN_RCOND``) the
+    minimum-norm solution through a symmetric eigen-decomposition, with
+    eigenvalues below ``n_features * eps * max(eigenvalue)`` treated as zero.
+
+    Returns
+    -------
+    coef : ndarray of shape (n_features, n_targets)
+    path : {"cholesky", "eigh"}
+        The method that produced ``coef``.
+    """
+    system = gram + alpha * np.eye(gram.shape[0])
+    try:
+        factor = scipy.linalg.cho_factor(system, check_finite=False)
+        rcond, info = scipy.linalg.lapack.dpocon(
+            factor[0], np.linalg.norm(system, 1), uplo="L" if factor[1] else "U"
+        )
+        if info == 0 and rcond >= _MIN_RCOND:
+            return scipy.linalg.cho_solve(factor, cross, check_finite=False), "cholesky"
+    except np.linalg.LinAlgError:
+        pass
+    eigenvalues, eigenvectors = scipy.linalg.eigh(system, check_finite=False)
+    cutoff = gram.shape[0] * np.finfo(np.float64).eps * max(eigenvalues[-1], 0.0)
+    keep = eigenvalues > cutoff
+    basis = eigenvectors[:, keep]
+    coef = basis @ ((basis.T @ cross) / eigenvalues[keep, None])
+    return coef, "eigh"
