@@ -31,4 +31,4 @@ docs: $(STAMP)
 	$(PY) -m sphinx -W -b html docs docs/_build/html
 
 clean:
-	rm -rf $(VENV) docs/_build docs/generated .pytest_cache .ruff_cache
+	rm -rf $(VENV) docs/_build docs/generated docs/auto_examples .pytest_cache .ruff_cache

@@ -51,7 +51,9 @@ def demo():
             ("TorchLinearRegressor lbfgs", TorchLinearRegressor(solver="lbfgs")),
             (
                 "TorchLinearRegressor adam",
-                TorchLinearRegressor(solver="adam", lr=0.01, random_state=0),
+                TorchLinearRegressor(
+                    solver="adam", lr=0.05, batch_size=None, max_iter=3000, tol=1e-7
+                ),
             ),
         ],
         repeats=5,

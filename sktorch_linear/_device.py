@@ -40,7 +40,11 @@ def resolve_device(device):
             f"device={device!r} is not a device torch understands ({exc}). Use "
             f"'auto' or one of the devices available here: {available_devices()}."
         ) from None
+    if resolved.type == "cpu":
+        return torch.device("cpu")
     if resolved.type == "cuda":
+        if resolved.index is None and torch.cuda.is_available():
+            return torch.device("cuda", torch.cuda.current_device())
         index = 0 if resolved.index is None else resolved.index
         if index >= torch.cuda.device_count():
             raise ValueError(

@@ -11,7 +11,7 @@ import math
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, PrintLog
 
 from ._device import as_tensor
 from ._module import LinearModule, WeightedSquaredLoss
@@ -90,6 +90,9 @@ class LinearNet(NeuralNet):
 class ConvergenceMonitor(Callback):
     """Decide when training has converged; refuse a non-finite loss.
 
+    A non-finite loss, or one ``EXPLOSION`` times the loss at zero coefficients,
+    is divergence and raises :class:`FloatingPointError`.
+
     The loss has stalled when it has not improved on its best value by at least
     ``tol`` for ``n_iter_no_change`` consecutive epochs. L-BFGS has then
     converged. Adam and SGD, whose iterates hover at a level set by the learning
@@ -102,9 +105,12 @@ class ConvergenceMonitor(Callback):
 
     LR_DECAY = 10.0
     MAX_LR_DECAYS = 3
+    # A loss this many times the loss at zero coefficients has diverged.
+    EXPLOSION = 1e4
 
-    def __init__(self, tol, n_iter_no_change, lr, decay_lr):
+    def __init__(self, tol, n_iter_no_change, lr, decay_lr, initial_loss):
         self.tol = tol
+        self.initial_loss = initial_loss
         self.n_iter_no_change = n_iter_no_change
         self.lr = lr
         self.decay_lr = decay_lr
@@ -119,11 +125,12 @@ class ConvergenceMonitor(Callback):
     def on_epoch_end(self, net, **kwargs):
         loss = net.history[-1, "train_loss"]
         epoch = len(net.history)
-        if not np.isfinite(loss):
+        if not loss <= self.EXPLOSION * self.initial_loss:
             raise FloatingPointError(
-                f"The training loss became {loss} at epoch {epoch}: the solver "
-                f"diverged (lr={self.lr:g}). Lower lr, keep standardize=True, or use "
-                "solver='exact' (squared loss) or solver='lbfgs'."
+                f"The training loss became {loss:.3g} at epoch {epoch} (it starts "
+                f"at {self.initial_loss:.3g}): the solver diverged (lr={self.lr:g}). "
+                "Lower lr, keep standardize=True, or use solver='exact' (squared "
+                "loss) or solver='lbfgs'."
             )
         if loss > self.best_loss_ - self.tol:
             self.epochs_without_improvement_ += 1
@@ -135,6 +142,7 @@ class ConvergenceMonitor(Callback):
         if self.decay_lr and self.lr_decays_ < self.MAX_LR_DECAYS:
             self.lr_decays_ += 1
             self.epochs_without_improvement_ = 0
+            self.best_loss_ = loss
             for group in net.optimizer_.param_groups:
                 group["lr"] /= self.LR_DECAY
             return
@@ -150,6 +158,7 @@ def build_net(
     fit_intercept,
     alpha,
     lr,
+    momentum,
     max_iter,
     tol,
     n_iter_no_change,
@@ -162,6 +171,11 @@ def build_net(
 ):
     """Return an initialised :class:`LinearNet` for one of the gradient solvers."""
     optimizer_params = {}
+    if solver == "sgd" and momentum > 0:
+        optimizer_params = {
+            "optimizer__momentum": momentum,
+            "optimizer__nesterov": True,
+        }
     if solver == "lbfgs":
         eps = torch.finfo(dtype).eps
         optimizer_params = {
@@ -191,12 +205,19 @@ def build_net(
             (
                 "convergence",
                 ConvergenceMonitor(
-                    tol, n_iter_no_change, lr, decay_lr=solver != "lbfgs"
+                    tol,
+                    n_iter_no_change,
+                    lr,
+                    decay_lr=solver != "lbfgs",
+                    # zero coefficients on the standardised problem
+                    initial_loss=0.5 * n_targets,
                 ),
             ),
         ],
         device=device,
         verbose=verbose,
+        # Without output, skip skorch's PrintLog: it formats a table every epoch.
+        callbacks__print_log=None if verbose == 0 else PrintLog(),
         **optimizer_params,
     )
     return net.initialize()

@@ -77,6 +77,10 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         for ``"lbfgs"`` (the line search scales the step), 1e-3 for ``"adam"``
         and 1e-2 for ``"sgd"``. Ignored by ``"exact"``.
 
+    momentum : float, default=0.9
+        Momentum of ``"sgd"`` (Nesterov's when positive), in ``[0, 1)``; 0 is
+        plain stochastic gradient descent. Ignored by the other solvers.
+
     max_iter : int, default=200
         Maximum number of epochs (passes over the data) of the gradient solvers,
         in ``[1, inf)``. For ``"lbfgs"`` an epoch is one call of the optimizer,
@@ -97,8 +101,8 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         ``"lbfgs"`` is always full batch. Rows are shuffled every epoch.
 
     device : str or torch.device, default="auto"
-        Where to compute: ``"auto"`` (the first CUDA device, else MPS, else the
-        CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"`` or a
+        Where to compute: ``"auto"`` (the current CUDA device, else MPS, else
+        the CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"`` or a
         :class:`torch.device`. A device this machine lacks is refused at ``fit``
         with an error listing the available ones.
 
@@ -147,14 +151,17 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         Number of epochs run (1 for the exact solver: one pass over the data).
 
     loss_curve_ : list of float
-        Training objective after each epoch, on the standardised problem (``X``
-        scaled by ``scaler_``, ``y`` centred and divided by its weighted standard
-        deviation). For the exact solver, the objective at the solution.
+        Training objective per epoch, on the standardised problem (``X`` scaled
+        by ``scaler_``, ``y`` centred and divided by its weighted standard
+        deviation), as skorch records it: for ``"adam"``/``"sgd"`` the mean of
+        the epoch's mini-batch losses, for ``"lbfgs"`` the value at the start of
+        the epoch's optimizer call. For the exact solver, the objective at the
+        solution.
 
     n_features_in_ : int
         Number of features seen during ``fit``.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Names of features seen during ``fit``, when ``X`` has string column
         names.
 
@@ -199,6 +206,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         "alpha": [Interval(Real, 0, None, closed="left")],
         "solver": [StrOptions({"auto", "exact", "lbfgs", "adam", "sgd"})],
         "lr": [Interval(Real, 0, None, closed="neither"), None],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
@@ -221,6 +229,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         alpha=0.0,
         solver="auto",
         lr=None,
+        momentum=0.9,
         max_iter=200,
         tol=1e-4,
         n_iter_no_change=10,
@@ -235,6 +244,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         self.alpha = alpha
         self.solver = solver
         self.lr = lr
+        self.momentum = momentum
         self.max_iter = max_iter
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
@@ -302,6 +312,8 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
             )
         if y.ndim == 1:
             coef, intercept = coef[0], intercept[0]
+        if not self.fit_intercept:
+            intercept = 0.0  # as LinearRegression and Ridge report it
         self.coef_ = coef
         self.intercept_ = intercept
         self.scaler_ = self._make_scaler(scaling, X.shape[0])
@@ -396,6 +408,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
             fit_intercept=self.fit_intercept,
             alpha=self.alpha,
             lr=lr,
+            momentum=self.momentum,
             max_iter=self.max_iter,
             tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
@@ -463,6 +476,13 @@ class _Scaling:
     def from_moments(cls, moments, *, fit_intercept, standardize):
         x_var = _diagonal(moments.cxx) / moments.weight_sum
         y_var = _diagonal(moments.cyy) / moments.weight_sum
+        for name, var in [("X", x_var), ("y", y_var)]:
+            if not np.all(np.isfinite(var)):
+                raise FloatingPointError(
+                    f"The variance of {name} overflows float64 (values around "
+                    "1e154 or larger). Rescale the affected columns (e.g. divide "
+                    "by a power of ten) and fit again."
+                )
         constant = _is_constant(x_var, moments.mean_x, moments.n_samples)
         x_scale = np.where(constant, 1.0, np.sqrt(x_var))
         if not standardize:
