@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 from numpy.testing import assert_allclose
-from sklearn.datasets import load_diabetes, load_linnerud, make_regression
+from sklearn.datasets import load_diabetes, make_regression
 from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -15,28 +15,18 @@ from sktorch_linear._exact import compute_moments
 CPU = torch.device("cpu")
 
 
-def _datasets():
-    X, y = load_diabetes(return_X_y=True)
-    yield "diabetes", X, y
-    X, Y = load_linnerud(return_X_y=True)
-    yield "linnerud", X, Y
-
-
-DATASETS = list(_datasets())
-
-
 def _weights(n_samples, seed=0):
     return np.random.default_rng(seed).uniform(0.1, 3.0, n_samples)
 
 
-@pytest.mark.parametrize("name, X, y", DATASETS, ids=[d[0] for d in DATASETS])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("standardize", [True, False])
 def test_exact_matches_linear_regression(
-    name, X, y, fit_intercept, weighted, standardize
+    bundled_data, fit_intercept, weighted, standardize
 ):
     """Check that the exact solver reproduces LinearRegression to rtol 1e-8."""
+    X, y = bundled_data
     sample_weight = _weights(X.shape[0]) if weighted else None
     ref = LinearRegression(fit_intercept=fit_intercept).fit(X, y, sample_weight)
     reg = TorchLinearRegressor(
@@ -49,12 +39,12 @@ def test_exact_matches_linear_regression(
     assert_allclose(reg.predict(X), ref.predict(X), rtol=1e-8)
 
 
-@pytest.mark.parametrize("name, X, y", DATASETS, ids=[d[0] for d in DATASETS])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("alpha", [0.01, 1.0])
-def test_exact_matches_ridge(name, X, y, fit_intercept, weighted, alpha):
+def test_exact_matches_ridge(bundled_data, fit_intercept, weighted, alpha):
     """Check that standardize=False is Ridge with alpha_ridge = alpha * sum(w)."""
+    X, y = bundled_data
     sample_weight = _weights(X.shape[0]) if weighted else None
     weight_sum = X.shape[0] if sample_weight is None else sample_weight.sum()
     ref = Ridge(alpha=alpha * weight_sum, fit_intercept=fit_intercept, tol=1e-12)
@@ -66,11 +56,11 @@ def test_exact_matches_ridge(name, X, y, fit_intercept, weighted, alpha):
     assert_allclose(reg.intercept_, ref.intercept_, rtol=1e-8, atol=1e-10)
 
 
-@pytest.mark.parametrize("name, X, y", DATASETS, ids=[d[0] for d in DATASETS])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_standardized_penalty_matches_scaled_ridge(name, X, y, weighted):
+def test_standardized_penalty_matches_scaled_ridge(bundled_data, weighted):
     """Check that with standardize=True alpha penalises standardised coefficients,
     as Ridge does after a (weighted) StandardScaler."""
+    X, y = bundled_data
     sample_weight = _weights(X.shape[0]) if weighted else None
     weight_sum = X.shape[0] if sample_weight is None else sample_weight.sum()
     alpha = 0.1

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.datasets import load_diabetes, load_linnerud, make_regression
+from sklearn.datasets import load_diabetes, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import train_test_split
@@ -23,24 +23,14 @@ SOLVER_SETTINGS = {
 }
 
 
-def _datasets():
-    X, y = load_diabetes(return_X_y=True)
-    yield "diabetes", X, y
-    X, Y = load_linnerud(return_X_y=True)
-    yield "linnerud", X, Y
-
-
-DATASETS = list(_datasets())
-
-
 @pytest.mark.parametrize("solver", SOLVER_SETTINGS)
-@pytest.mark.parametrize("name, X, y", DATASETS, ids=[d[0] for d in DATASETS])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_gradient_solvers_reach_least_squares_r2(
-    solver, name, X, y, fit_intercept, weighted
+    solver, bundled_data, fit_intercept, weighted
 ):
     """Check that each gradient solver reaches the R2 of LinearRegression to 1e-3."""
+    X, y = bundled_data
     sample_weight = None
     if weighted:
         sample_weight = np.random.default_rng(0).uniform(0.1, 3.0, X.shape[0])
