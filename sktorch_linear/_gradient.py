@@ -3,18 +3,23 @@
 skorch drives the training loop (callbacks, history, optimizers); this module
 supplies what makes it fast and correct for a linear model: a batch iterator that
 slices tensors already on the device, a sample-weighted loss batched with the
-data, a convergence rule, and a divergence check.
+data, the proximal step of the L1 penalty, validation scoring, a progress bar,
+and the rules for convergence, divergence and checkpoints.
 """
 
+import copy
 import math
 
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback, PrintLog
+from skorch.callbacks import Callback
+from skorch.history import History
+from tqdm.auto import tqdm
 
+from . import _checkpoint
 from ._device import as_tensor
-from ._module import LinearModule, WeightedSquaredLoss
+from ._module import AbsoluteLoss, HuberLoss, LinearModule, QuantileLoss, SquaredLoss
 
 OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -87,20 +92,96 @@ class LinearNet(NeuralNet):
         return state
 
 
+class L1Proximal(Callback):
+    """Apply the proximal step of the L1 penalty after every optimizer step.
+
+    The step size is the optimizer's: the learning rate for SGD, and for Adam
+    the learning rate divided by its per-coordinate scale
+    ``sqrt(v_hat) + eps``, so that the shrinkage matches the step each weight
+    took. Weights shrunk past zero become exact zeros.
+    """
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        if not training:
+            return
+        optimizer = net.optimizer_
+        group = optimizer.param_groups[0]
+        step = group["lr"]
+        if isinstance(optimizer, torch.optim.Adam):
+            state = optimizer.state[net.module_.linear.weight]
+            beta2 = group["betas"][1]
+            v_hat = state["exp_avg_sq"] / (1 - beta2 ** float(state["step"]))
+            step = group["lr"] / (v_hat.sqrt() + group["eps"])
+        net.module_.shrink(step)
+
+
+class ValidationScore(Callback):
+    """Record the R^2 of the model on held-out data as ``valid_r2`` each epoch.
+
+    Parameters
+    ----------
+    inputs : dict
+        Standardised validation data, in the input format of :class:`LinearNet`.
+    target : torch.Tensor
+        Standardised validation targets.
+    """
+
+    def __init__(self, inputs, target):
+        self.inputs = inputs
+        self.target = target
+
+    @torch.no_grad()
+    def on_epoch_end(self, net, **kwargs):
+        w = self.inputs["sample_weight"]
+        prediction = net.module_(self.inputs["X"])
+        mean = (w @ self.target) / w.sum()
+        residual = w @ (self.target - prediction).square()
+        total = w @ (self.target - mean).square()
+        score = torch.where(total > 0, 1 - residual / total, 0.0).mean()
+        net.history.record("valid_r2", float(score))
+
+
+class Progress(Callback):
+    """A tqdm progress bar over epochs with the training loss and, when
+    validating, the validation R^2."""
+
+    def on_train_begin(self, net, **kwargs):
+        done = len(net.history)
+        self.bar_ = tqdm(
+            total=done + net.max_epochs, initial=done, unit="epoch", leave=True
+        )
+
+    def on_epoch_end(self, net, **kwargs):
+        record = net.history[-1]
+        postfix = {"loss": f"{record['train_loss']:.4g}"}
+        if "valid_r2" in record:
+            postfix["valid R2"] = f"{record['valid_r2']:.4f}"
+        self.bar_.set_postfix(postfix, refresh=False)
+        self.bar_.update()
+
+    def on_train_end(self, net, **kwargs):
+        self.bar_.close()
+
+
 class ConvergenceMonitor(Callback):
-    """Decide when training has converged; refuse a non-finite loss.
+    """Decide when training has converged; refuse divergence; checkpoint.
 
     A non-finite loss, or one ``EXPLOSION`` times the loss at zero coefficients,
     is divergence and raises :class:`FloatingPointError`.
 
-    The loss has stalled when it has not improved on its best value by at least
-    ``tol`` for ``n_iter_no_change`` consecutive epochs. L-BFGS has then
-    converged. Adam and SGD, whose iterates hover at a level set by the learning
-    rate (mini-batch noise, or oscillation of a step too long for the
-    curvature), first divide the learning rate by ``LR_DECAY`` and carry on, up
-    to ``MAX_LR_DECAYS`` times. Stopping is
-    signalled to skorch the way its ``EarlyStopping`` does, by
-    ``KeyboardInterrupt``.
+    The metric is the training loss, or minus the validation R^2 when
+    validating (early stopping). It has stalled when it has not improved on its
+    best value by at least ``tol`` for ``n_iter_no_change`` consecutive epochs.
+    L-BFGS, and any solver under early stopping, has then converged. Adam and
+    SGD, whose iterates hover at a level set by the learning rate (mini-batch
+    noise, or oscillation of a step too long for the curvature), first divide
+    the learning rate by ``LR_DECAY`` and carry on, up to ``MAX_LR_DECAYS``
+    times. Stopping is signalled to skorch the way its ``EarlyStopping`` does,
+    by ``KeyboardInterrupt``.
+
+    With early stopping, the parameters of the epoch with the best validation
+    score are kept and restored by :meth:`restore_best`. With a checkpoint, the
+    whole training state is saved after every epoch.
     """
 
     LR_DECAY = 10.0
@@ -108,55 +189,157 @@ class ConvergenceMonitor(Callback):
     # A loss this many times the loss at zero coefficients has diverged.
     EXPLOSION = 1e4
 
-    def __init__(self, tol, n_iter_no_change, lr, decay_lr, initial_loss):
+    def __init__(
+        self,
+        tol,
+        n_iter_no_change,
+        lr,
+        decay_lr,
+        initial_loss,
+        validating=False,
+        stop=True,
+        checkpoint=None,
+    ):
         self.tol = tol
-        self.initial_loss = initial_loss
         self.n_iter_no_change = n_iter_no_change
         self.lr = lr
         self.decay_lr = decay_lr
+        self.initial_loss = initial_loss
+        self.validating = validating
+        self.stop = stop
+        self.checkpoint = checkpoint
 
     def initialize(self):
         self.converged_ = False
-        self.best_loss_ = np.inf
+        self.best_metric_ = np.inf
         self.epochs_without_improvement_ = 0
         self.lr_decays_ = 0
+        self.best_module_state_ = None
         return self
 
     def on_epoch_end(self, net, **kwargs):
-        loss = net.history[-1, "train_loss"]
-        epoch = len(net.history)
+        record = net.history[-1]
+        loss = record["train_loss"]
         if not loss <= self.EXPLOSION * self.initial_loss:
             raise FloatingPointError(
-                f"The training loss became {loss:.3g} at epoch {epoch} (it starts "
-                f"at {self.initial_loss:.3g}): the solver diverged (lr={self.lr:g}). "
-                "Lower lr, keep standardize=True, or use solver='exact' (squared "
-                "loss) or solver='lbfgs'."
+                f"The training loss became {loss:.3g} at epoch {record['epoch']} (it "
+                f"starts at {self.initial_loss:.3g}): the solver diverged "
+                f"(lr={self.lr:g}). Lower lr, keep standardize=True, or use "
+                "solver='exact' (squared loss) or solver='lbfgs'."
             )
-        if loss > self.best_loss_ - self.tol:
-            self.epochs_without_improvement_ += 1
-        else:
+        if self.stop:
+            self._update(net, -record["valid_r2"] if self.validating else loss)
+        if self.checkpoint is not None:
+            self.checkpoint.save(net, self)
+        if self.converged_:
+            raise KeyboardInterrupt
+
+    def _update(self, net, metric):
+        if metric < self.best_metric_ - self.tol:
             self.epochs_without_improvement_ = 0
-        self.best_loss_ = min(self.best_loss_, loss)
+        else:
+            self.epochs_without_improvement_ += 1
+        if metric < self.best_metric_:
+            self.best_metric_ = metric
+            if self.validating:
+                self.best_module_state_ = copy.deepcopy(net.module_.state_dict())
         if self.epochs_without_improvement_ < self.n_iter_no_change:
             return
-        if self.decay_lr and self.lr_decays_ < self.MAX_LR_DECAYS:
+        if (
+            self.decay_lr
+            and not self.validating
+            and self.lr_decays_ < (self.MAX_LR_DECAYS)
+        ):
             self.lr_decays_ += 1
             self.epochs_without_improvement_ = 0
-            self.best_loss_ = loss
+            self.best_metric_ = metric
             for group in net.optimizer_.param_groups:
                 group["lr"] /= self.LR_DECAY
             return
         self.converged_ = True
-        raise KeyboardInterrupt
+
+    def restart(self, *, stop):
+        """Continue a finished fit (warm start, ``partial_fit``): clear the
+        convergence verdict; ``stop=False`` only watches for divergence."""
+        self.stop = stop
+        self.converged_ = False
+        self.epochs_without_improvement_ = 0
+
+    def restore_best(self, net):
+        """Load the parameters of the best validation epoch into the module."""
+        if self.best_module_state_ is not None:
+            net.module_.load_state_dict(self.best_module_state_)
+
+    def state_dict(self):
+        return {
+            "converged": self.converged_,
+            "best_metric": self.best_metric_,
+            "epochs_without_improvement": self.epochs_without_improvement_,
+            "lr_decays": self.lr_decays_,
+            "best_module_state": self.best_module_state_,
+        }
+
+    def load_state_dict(self, state):
+        self.converged_ = state["converged"]
+        self.best_metric_ = state["best_metric"]
+        self.epochs_without_improvement_ = state["epochs_without_improvement"]
+        self.lr_decays_ = state["lr_decays"]
+        self.best_module_state_ = state["best_module_state"]
+
+
+class Checkpoint:
+    """Saves and restores the training state of one fit in one file.
+
+    Parameters
+    ----------
+    path : path-like
+        The checkpoint file of this fit.
+    key : str
+        Fingerprint of the fit, stored in the file and checked on loading.
+    seed : int
+        The fit's seed (shuffling and the validation split), restored with it.
+    """
+
+    def __init__(self, path, key, seed):
+        self.path = path
+        self.key = key
+        self.seed = seed
+
+    def save(self, net, monitor):
+        _checkpoint.save(
+            self.path,
+            {
+                "key": self.key,
+                "seed": self.seed,
+                "module": net.module_.state_dict(),
+                "optimizer": net.optimizer_.state_dict(),
+                "history": [dict(record) for record in net.history],
+                "generator": net.iterator_train__generator.get_state(),
+                "monitor": monitor.state_dict(),
+            },
+        )
+
+    @staticmethod
+    def restore(state, net):
+        """Put a loaded checkpoint ``state`` into an initialised ``net``."""
+        net.module_.load_state_dict(state["module"])
+        net.optimizer_.load_state_dict(state["optimizer"])
+        net.history = History(state["history"])
+        net.iterator_train__generator.set_state(state["generator"])
+        dict(net.callbacks_)["convergence"].load_state_dict(state["monitor"])
 
 
 def build_net(
     *,
     solver,
+    loss,
     n_features,
     n_targets,
     fit_intercept,
-    alpha,
+    l1,
+    l2,
+    epsilon,
+    quantile,
     lr,
     momentum,
     max_iter,
@@ -168,8 +351,16 @@ def build_net(
     dtype,
     seed,
     verbose,
+    validating=False,
+    checkpoint=None,
+    callbacks=(),
 ):
-    """Return an initialised :class:`LinearNet` for one of the gradient solvers."""
+    """Return an initialised :class:`LinearNet` for one of the gradient solvers.
+
+    ``l1``, ``l2`` and ``epsilon`` are per target, for the standardised problem.
+    With ``validating``, the net has a :class:`ValidationScore` callback named
+    ``"validation"`` whose data the caller sets.
+    """
     optimizer_params = {}
     if solver == "sgd" and momentum > 0:
         optimizer_params = {
@@ -183,41 +374,56 @@ def build_net(
             "optimizer__tolerance_grad": eps**0.75,
             "optimizer__tolerance_change": eps,
         }
+    criterion, criterion_params = SquaredLoss, {}
+    if loss == "huber":
+        criterion, criterion_params = HuberLoss, {"criterion__epsilon": epsilon}
+    elif loss == "quantile":
+        criterion, criterion_params = QuantileLoss, {"criterion__quantile": quantile}
+    elif loss == "absolute_error":
+        criterion = AbsoluteLoss
     full_batch = solver == "lbfgs" or batch_size is None or batch_size >= n_samples
-    rows = n_samples if full_batch else batch_size
+    extra = list(callbacks)
+    if np.any(np.asarray(l1) > 0):
+        extra.append(("l1_proximal", L1Proximal()))
+    if validating:
+        extra.append(("validation", ValidationScore(inputs=None, target=None)))
+    if verbose:
+        extra.append(("progress", Progress()))
+    monitor = ConvergenceMonitor(
+        tol,
+        n_iter_no_change,
+        lr,
+        decay_lr=solver != "lbfgs",
+        # The loss at zero coefficients is at most this on the standardised data.
+        initial_loss=0.5 * n_targets
+        if loss in ("squared_error", "huber")
+        else (n_targets),
+        validating=validating,
+        checkpoint=checkpoint,
+    )
     net = LinearNet(
         module=LinearModule,
         module__n_features=n_features,
         module__n_targets=n_targets,
         module__bias=fit_intercept,
-        module__alpha=alpha,
+        module__l1=l1,
+        module__l2=l2,
         module__dtype=dtype,
-        criterion=WeightedSquaredLoss,
+        criterion=criterion,
         optimizer=OPTIMIZERS[solver],
         lr=lr,
         max_epochs=max_iter,
-        batch_size=rows,
+        batch_size=n_samples if full_batch else batch_size,
         iterator_train=SliceBatches,
         iterator_train__shuffle=True,
         iterator_train__generator=torch.Generator().manual_seed(seed),
         train_split=None,
-        callbacks=[
-            (
-                "convergence",
-                ConvergenceMonitor(
-                    tol,
-                    n_iter_no_change,
-                    lr,
-                    decay_lr=solver != "lbfgs",
-                    # zero coefficients on the standardised problem
-                    initial_loss=0.5 * n_targets,
-                ),
-            ),
-        ],
+        callbacks=[*extra, ("convergence", monitor)],
+        # The progress bar replaces skorch's PrintLog, which would also format a
+        # table every epoch.
+        callbacks__print_log=None,
         device=device,
-        verbose=verbose,
-        # Without output, skip skorch's PrintLog: it formats a table every epoch.
-        callbacks__print_log=None if verbose == 0 else PrintLog(),
+        **criterion_params,
         **optimizer_params,
     )
     return net.initialize()
@@ -242,3 +448,20 @@ def standardized_tensors(X, Y, sample_weight, scaling, *, device, dtype):
     else:
         w = tensor(sample_weight / np.mean(sample_weight))
     return {"X": x, "sample_weight": w}, y
+
+
+def train(net, inputs, target, epochs):
+    """Run up to ``epochs`` epochs unless the monitor says the fit has converged;
+    return the monitor.
+
+    A ``KeyboardInterrupt`` that skorch swallowed but the monitor did not raise
+    came from the user and is raised again.
+    """
+    monitor = dict(net.callbacks_)["convergence"]
+    if epochs > 0 and not monitor.converged_:
+        net.max_epochs = epochs
+        done = len(net.history)
+        net.partial_fit(inputs, target)
+        if not monitor.converged_ and len(net.history) - done < epochs:
+            raise KeyboardInterrupt
+    return monitor

@@ -5,7 +5,7 @@ from torch import nn
 
 
 class LinearModule(nn.Module):
-    """``y = X @ weight.T + bias``, initialised at zero, with an L2 penalty.
+    """``y = X @ weight.T + bias``, initialised at zero, with an elastic-net penalty.
 
     Zero is a natural start for a convex problem, and creating the module
     consumes nothing of torch's global random number generator.
@@ -18,41 +18,93 @@ class LinearModule(nn.Module):
         Number of outputs.
     bias : bool, default=True
         Whether the layer has a bias (the intercept).
-    alpha : float, default=0.0
-        Strength of the penalty ``alpha / 2 * ||weight||^2`` (the bias is not
-        penalised).
+    l1 : float or sequence of float, default=0.0
+        Strength of the L1 penalty ``l1[k] * ||weight[k]||_1``, per target. It is
+        applied by :meth:`shrink` (a proximal step), not through the gradient.
+    l2 : float or sequence of float, default=0.0
+        Strength of the L2 penalty ``l2[k] / 2 * ||weight[k]||^2``, per target.
+        The bias is never penalised.
     dtype : torch.dtype, default=torch.float32
         dtype of the parameters.
     """
 
     def __init__(
-        self, n_features, n_targets, bias=True, alpha=0.0, dtype=torch.float32
+        self, n_features, n_targets, bias=True, l1=0.0, l2=0.0, dtype=torch.float32
     ):
         super().__init__()
-        self.alpha = alpha
         self.linear = nn.utils.skip_init(
             nn.Linear, n_features, n_targets, bias=bias, dtype=dtype
         )
         with torch.no_grad():
             for parameter in self.linear.parameters():
                 parameter.zero_()
+        self.register_buffer("l1", torch.as_tensor(l1, dtype=dtype).expand(n_targets))
+        self.register_buffer("l2", torch.as_tensor(l2, dtype=dtype).expand(n_targets))
 
     def forward(self, X):
         return self.linear(X)
 
     def penalty(self):
-        """Return ``alpha / 2 * ||weight||^2``."""
-        return 0.5 * self.alpha * self.linear.weight.square().sum()
+        """Return the penalty: the L2 part differentiable, the L1 part detached
+        (its minimisation is the job of :meth:`shrink`)."""
+        weight = self.linear.weight
+        l2 = 0.5 * (self.l2 @ weight.square().sum(dim=1))
+        l1 = self.l1 @ weight.detach().abs().sum(dim=1)
+        return l2 + l1
+
+    @torch.no_grad()
+    def shrink(self, step):
+        """Proximal step of the L1 penalty: soft-threshold the weights by
+        ``step * l1`` (``step`` is a scalar or has the shape of the weights)."""
+        weight = self.linear.weight
+        threshold = step * self.l1.unsqueeze(1)
+        weight.copy_(weight.sign() * (weight.abs() - threshold).clamp_(min=0))
 
 
-class WeightedSquaredLoss(nn.Module):
-    """Half the weighted squared error, summed over targets, averaged over rows.
+def _weighted_mean(sample_weight, values):
+    """Mean over rows with weights normalised to mean one, summed over targets."""
+    return (sample_weight @ values).sum() / values.shape[0]
 
-    ``loss = sum_i w_i * ||y_pred_i - y_i||^2 / (2 * n_rows)``, where the weights
-    are normalised to mean one over the whole training set, so that the mean over
-    mini-batches is the full-batch objective.
-    """
+
+class SquaredLoss(nn.Module):
+    """Half the squared error: ``r^2 / 2``."""
 
     def forward(self, y_pred, y_true, sample_weight):
-        residual = y_pred - y_true
-        return 0.5 * (sample_weight @ residual.square()).sum() / residual.shape[0]
+        return _weighted_mean(sample_weight, 0.5 * (y_pred - y_true).square())
+
+
+class HuberLoss(nn.Module):
+    """Huber's loss: ``r^2 / 2`` for ``|r| <= epsilon``, else
+    ``epsilon * (|r| - epsilon / 2)``; ``epsilon`` may differ per target."""
+
+    def __init__(self, epsilon):
+        super().__init__()
+        self.register_buffer("epsilon", torch.as_tensor(epsilon))
+
+    def forward(self, y_pred, y_true, sample_weight):
+        epsilon = self.epsilon.to(y_pred.dtype)
+        r = (y_pred - y_true).abs()
+        quadratic = torch.minimum(r, epsilon)
+        loss = 0.5 * quadratic.square() + epsilon * (r - quadratic)
+        return _weighted_mean(sample_weight, loss)
+
+
+class QuantileLoss(nn.Module):
+    """The pinball loss of ``quantile``: ``quantile * r`` for ``r >= 0``, else
+    ``(quantile - 1) * r``, where ``r = y_true - y_pred``."""
+
+    def __init__(self, quantile):
+        super().__init__()
+        self.quantile = quantile
+
+    def forward(self, y_pred, y_true, sample_weight):
+        r = y_true - y_pred
+        loss = torch.maximum(self.quantile * r, (self.quantile - 1) * r)
+        return _weighted_mean(sample_weight, loss)
+
+
+class AbsoluteLoss(nn.Module):
+    """The absolute error ``|r|``."""
+
+    def forward(self, y_pred, y_true, sample_weight):
+        return _weighted_mean(sample_weight, (y_pred - y_true).abs())

@@ -1,7 +1,7 @@
 """TorchLinearRegressor: the scikit-learn estimator."""
 
+import os
 import warnings
-from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -17,40 +17,78 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from . import _checkpoint
 from ._device import accumulation_dtype, resolve_device, resolve_dtype
-from ._exact import compute_moments, solve_ridge
-from ._gradient import DEFAULT_LR, build_net, standardized_tensors
+from ._exact import compute_moments, objective, solve_elastic_net, solve_ridge
+from ._gradient import (
+    DEFAULT_LR,
+    Checkpoint,
+    build_net,
+    standardized_tensors,
+    train,
+)
+from ._scaling import Scaling
 
 _FLOAT_DTYPES = [np.float64, np.float32]
 # Rows per mini-batch for batch_size="auto" (as scikit-learn's MLPRegressor).
 _AUTO_BATCH_SIZE = 200
+_SMOOTH_LOSSES = ("squared_error", "huber")
+# Parameters that do not change a gradient fit's trajectory: a checkpoint written
+# under other values of these still belongs to the same fit.
+_NOT_IN_FINGERPRINT = ("callbacks", "checkpoint", "max_iter", "verbose", "warm_start")
 
 
 class TorchLinearRegressor(RegressorMixin, BaseEstimator):
-    """Linear least squares on PyTorch, as a scikit-learn regressor.
+    """Linear regression on PyTorch, as a scikit-learn regressor.
 
     Fits ``y = X @ coef_.T + intercept_`` by minimising, over the coefficients
     ``W`` (shape ``(n_targets, n_features)``) and the intercept ``b``::
 
-        1 / (2 * sum(s)) * sum_i s_i * ||y_i - x_i @ W.T - b||^2
-            + alpha / 2 * ||W * sigma||^2
+        1 / sum(s) * sum_i s_i * sum_k L(y_ik - x_i @ W[k] - b_k)
+            + alpha * l1_ratio * ||W * sigma||_1
+            + alpha * (1 - l1_ratio) / 2 * ||W * sigma||^2
 
-    where ``s`` are the sample weights (ones by default) and ``sigma`` are the
-    weighted standard deviations of the columns of ``X`` when ``standardize=True``
-    (the penalty applies to the coefficients of the standardised data, as in
-    glmnet), ones otherwise. With ``standardize=False`` this is scikit-learn's
-    :class:`~sklearn.linear_model.Ridge` with ``alpha_ridge = alpha * sum(s)``.
+    where ``s`` are the sample weights (ones by default), ``L`` is the loss:
 
-    The ``exact`` solver accumulates weighted, centred sufficient statistics of
-    ``X`` and ``y`` in float64 on the chosen device and solves the standardised
-    normal equations (Cholesky, or a minimum-norm eigen-decomposition solve when
-    the system is ill conditioned or singular). The gradient solvers (``lbfgs``,
-    ``adam``, ``sgd``) train a :class:`torch.nn.Linear` through a skorch net on
-    the standardised data. Either way the coefficients are reported in the
-    original units of ``X`` and ``y``, and predictions are computed from them.
+    - ``"squared_error"``: ``L(r) = r^2 / 2``;
+    - ``"huber"``: ``r^2 / 2`` for ``|r| <= epsilon``, else
+      ``epsilon * (|r| - epsilon / 2)``;
+    - ``"absolute_error"``: ``|r|``;
+    - ``"quantile"``: ``quantile * r`` for ``r >= 0``, else ``(quantile - 1) * r``;
+
+    and ``sigma`` are the weighted standard deviations of the columns of ``X``
+    when ``standardize=True`` (the penalty applies to the coefficients of the
+    standardised data, as in glmnet), ones otherwise. With
+    ``standardize=False`` and squared error this is scikit-learn's
+    :class:`~sklearn.linear_model.ElasticNet` (``alpha`` and ``l1_ratio`` alike),
+    and for ``l1_ratio=0`` :class:`~sklearn.linear_model.Ridge` with
+    ``alpha_ridge = alpha * sum(s)``.
+
+    The ``exact`` solver (squared error) accumulates weighted, centred
+    sufficient statistics of ``X`` and ``y`` in float64 on the chosen device and
+    solves the standardised normal equations (Cholesky, or a minimum-norm
+    eigen-decomposition solve when the system is ill conditioned or singular;
+    coordinate descent on the Gram matrix when ``l1_ratio > 0``). The gradient
+    solvers (``lbfgs``, ``adam``, ``sgd``) train a :class:`torch.nn.Linear`
+    through a skorch net on the standardised data, applying the L1 penalty by
+    proximal steps so that it gives exact zeros. Either way the coefficients are
+    reported in the original units of ``X`` and ``y``, and predictions are
+    computed from them.
 
     Parameters
     ----------
+    loss : {"squared_error", "huber", "absolute_error", "quantile"}, \
+            default="squared_error"
+        The loss ``L`` of the objective above.
+
+    epsilon : float, default=1.35
+        Threshold of the Huber loss, in the units of ``y``, in ``(0, inf)``:
+        residuals larger than ``epsilon`` count linearly. A good value is about
+        1.35 times the scale of the residuals. Only used by ``loss="huber"``.
+
+    quantile : float, default=0.5
+        The quantile the ``"quantile"`` loss estimates, in ``(0, 1)``.
+
     fit_intercept : bool, default=True
         Whether to fit an intercept. If False, the data are not centred.
 
@@ -62,13 +100,19 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         on which ``alpha`` penalises. Constant columns are left unscaled.
 
     alpha : float, default=0.0
-        Strength of the L2 penalty, in ``[0, inf)``; see the objective above.
+        Strength of the penalty, in ``[0, inf)``; see the objective above.
+
+    l1_ratio : float, default=0.0
+        Mix of the penalty, in ``[0, 1]``: 0 is ridge (L2), 1 is lasso (L1).
 
     solver : {"auto", "exact", "lbfgs", "adam", "sgd"}, default="auto"
-        - ``"auto"``: ``"exact"``, the right choice for squared loss.
-        - ``"exact"``: closed form from the sufficient statistics; one pass over
-          the data.
-        - ``"lbfgs"``: full-batch L-BFGS with a strong Wolfe line search.
+        - ``"auto"``: ``"exact"`` for squared error; ``"lbfgs"`` for Huber
+          without an L1 penalty; ``"adam"`` otherwise (the absolute and quantile
+          losses and the L1 penalty are not smooth).
+        - ``"exact"``: closed form (or coordinate descent) from the sufficient
+          statistics; one pass over the data. Squared error only.
+        - ``"lbfgs"``: full-batch L-BFGS with a strong Wolfe line search, for
+          smooth objectives (squared error or Huber, ``l1_ratio=0``).
         - ``"adam"``: mini-batch Adam.
         - ``"sgd"``: mini-batch stochastic gradient descent.
 
@@ -83,22 +127,51 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
 
     max_iter : int, default=200
         Maximum number of epochs (passes over the data) of the gradient solvers,
-        in ``[1, inf)``. For ``"lbfgs"`` an epoch is one call of the optimizer,
-        which runs up to 20 iterations.
+        or of sweeps of coordinate descent, in ``[1, inf)``. For ``"lbfgs"`` an
+        epoch is one call of the optimizer, which runs up to 20 iterations.
 
     tol : float, default=1e-4
-        Convergence tolerance of the gradient solvers, in ``[0, inf)``: training
-        stops when the training objective (on the standardised problem) has not
-        improved by at least ``tol`` for ``n_iter_no_change`` consecutive epochs.
+        Convergence tolerance of the gradient solvers, in ``[0, inf)``: the
+        training objective (on the standardised problem), or the validation R²
+        under ``early_stopping``, must improve by at least ``tol`` within
+        ``n_iter_no_change`` epochs. When it does not, Adam and SGD first divide
+        their learning rate by 10 (up to 3 times) and then stop.
 
     n_iter_no_change : int, default=10
         Number of epochs without improvement before training stops, in
         ``[1, inf)``.
 
+    early_stopping : bool, default=False
+        Whether to hold out ``validation_fraction`` of the training data, stop
+        when the validation R² stops improving, and keep the parameters of the
+        best epoch. Gradient solvers only; ignored by ``partial_fit``.
+
+    validation_fraction : float, default=0.1
+        Fraction of the training data held out for early stopping, in
+        ``(0, 1)``.
+
     batch_size : int, "auto" or None, default="auto"
         Rows per mini-batch for ``"adam"`` and ``"sgd"``, in ``[1, inf)``.
         ``"auto"`` means ``min(200, n_samples)`` and None the full batch.
         ``"lbfgs"`` is always full batch. Rows are shuffled every epoch.
+
+    warm_start : bool, default=False
+        Whether ``fit`` continues from the coefficients, optimizer state and
+        scaling of the previous fit (gradient solvers). ``n_iter_`` and
+        ``loss_curve_`` then accumulate.
+
+    checkpoint : str or path-like, default=None
+        A folder in which a gradient fit saves its complete state after every
+        epoch, atomically. A fit started again with the same data, parameters
+        and folder resumes from the last complete epoch. Each fit's file is
+        named after a fingerprint of its data and parameters, so different fits
+        (such as the candidates of a grid search) never share a file; a
+        damaged or foreign file raises an error instead of being loaded.
+
+    callbacks : list of skorch callbacks, default=None
+        Extra :mod:`skorch.callbacks` for the gradient solvers (learning-rate
+        schedulers, gradient clipping, ...), as instances or ``(name,
+        callback)`` tuples. They run before the convergence check.
 
     device : str or torch.device, default="auto"
         Where to compute: ``"auto"`` (the current CUDA device, else MPS, else
@@ -113,13 +186,14 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         solver always accumulates in float64 (float32 on MPS, with a warning).
 
     random_state : int, RandomState instance or None, default=None
-        Seeds the shuffling of the mini-batches through a local
-        :class:`torch.Generator`; torch's global generator is never touched.
-        An int makes fits on the CPU bit-for-bit reproducible.
+        Seeds the shuffling of the mini-batches (through a local
+        :class:`torch.Generator`; torch's global generator is never touched)
+        and the validation split. An int makes fits on the CPU bit-for-bit
+        reproducible.
 
     verbose : int, default=0
-        0 prints nothing; 1 prints the solver path (exact) or a table of the
-        training loss per epoch (gradient solvers).
+        0 prints nothing; 1 prints the solver path (exact) or shows a progress
+        bar with the training loss and validation R² (gradient solvers).
 
     Attributes
     ----------
@@ -138,25 +212,43 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         The solver used (``"auto"`` resolved).
 
     solver_path_ : str
-        How the coefficients were obtained: ``"cholesky"`` or ``"eigh"`` for the
-        exact solver, the solver's name otherwise.
+        How the coefficients were obtained: ``"cholesky"``, ``"eigh"`` or
+        ``"coordinate_descent"`` for the exact solver, the solver's name
+        otherwise.
 
     net_ : LinearNet or None
         The trained skorch net (gradient solvers); None for the exact solver.
+
+    moments_ : Moments or None
+        The weighted sufficient statistics of all data seen (exact solver),
+        which ``partial_fit`` merges new chunks into; None otherwise.
 
     device_ : str
         The device used for fitting, e.g. ``"cpu"`` or ``"cuda:0"``.
 
     n_iter_ : int
-        Number of epochs run (1 for the exact solver: one pass over the data).
+        Number of epochs run (sweeps for coordinate descent; for the exact
+        solver otherwise, the number of passes over the data).
 
     loss_curve_ : list of float
         Training objective per epoch, on the standardised problem (``X`` scaled
         by ``scaler_``, ``y`` centred and divided by its weighted standard
-        deviation), as skorch records it: for ``"adam"``/``"sgd"`` the mean of
-        the epoch's mini-batch losses, for ``"lbfgs"`` the value at the start of
-        the epoch's optimizer call. For the exact solver, the objective at the
-        solution.
+        deviation, which divides the objective by that deviation, squared for
+        the squared and Huber losses), as skorch records it: for
+        ``"adam"``/``"sgd"`` the mean of the epoch's mini-batch losses, for
+        ``"lbfgs"`` the value at the start of the epoch's optimizer call. For
+        the exact solver, the objective at the solution.
+
+    best_loss_ : float
+        The smallest value in ``loss_curve_``.
+
+    validation_scores_ : list of float or None
+        R² on the held-out data after each epoch, with ``early_stopping``;
+        None otherwise.
+
+    best_validation_score_ : float or None
+        The best of ``validation_scores_`` (its parameters are the ones kept);
+        None without ``early_stopping``.
 
     n_features_in_ : int
         Number of features seen during ``fit``.
@@ -168,19 +260,24 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
     See Also
     --------
     sklearn.linear_model.LinearRegression : Ordinary least squares on the CPU.
-    sklearn.linear_model.Ridge : L2-penalised least squares on the CPU.
+    sklearn.linear_model.ElasticNet : Elastic-net least squares on the CPU.
+    sklearn.linear_model.HuberRegressor : Huber regression on the CPU.
+    sklearn.linear_model.QuantileRegressor : Quantile regression on the CPU.
     sklearn.linear_model.SGDRegressor : Stochastic gradient descent on the CPU.
 
     Notes
     -----
     The exact solver reads ``X`` once, in chunks, and never materialises a
     centred copy of it; its cost is that of forming ``X.T @ X``. Statistics of
-    chunks merge with the update of Chan, Golub and LeVeque.
+    chunks merge with the update of Chan, Golub and LeVeque, which is what makes
+    ``partial_fit`` exact: any chunking of the data gives the coefficients of
+    ``fit`` on all of it.
 
     The gradient solvers also divide ``y`` by its standard deviation (its
-    root-mean-square without an intercept) while training. For squared loss
-    with an L2 penalty this does not change the minimiser, and it makes the
-    default learning rates and ``tol`` independent of the units of ``y``.
+    root-mean-square without an intercept) while training, with the penalty
+    rescaled so that the minimiser is unchanged. It makes the default learning
+    rates and ``tol`` independent of the units of ``y``. In ``partial_fit``
+    the scaling is fixed by the first call.
 
     A fitted estimator pickles to NumPy and CPU state only: a model trained on
     CUDA or MPS loads and predicts on a machine that has neither.
@@ -201,20 +298,29 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
+        "loss": [StrOptions({"squared_error", "huber", "absolute_error", "quantile"})],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "quantile": [Interval(Real, 0, 1, closed="neither")],
         "fit_intercept": ["boolean"],
         "standardize": ["boolean"],
         "alpha": [Interval(Real, 0, None, closed="left")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
         "solver": [StrOptions({"auto", "exact", "lbfgs", "adam", "sgd"})],
         "lr": [Interval(Real, 0, None, closed="neither"), None],
         "momentum": [Interval(Real, 0, 1, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "batch_size": [
             Interval(Integral, 1, None, closed="left"),
             StrOptions({"auto"}),
             None,
         ],
+        "warm_start": ["boolean"],
+        "checkpoint": [str, os.PathLike, None],
+        "callbacks": [list, None],
         "device": [str, torch.device],
         "dtype": [StrOptions({"float32", "float64"}), None],
         "random_state": ["random_state"],
@@ -224,31 +330,49 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
     def __init__(
         self,
         *,
+        loss="squared_error",
+        epsilon=1.35,
+        quantile=0.5,
         fit_intercept=True,
         standardize=True,
         alpha=0.0,
+        l1_ratio=0.0,
         solver="auto",
         lr=None,
         momentum=0.9,
         max_iter=200,
         tol=1e-4,
         n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
         batch_size="auto",
+        warm_start=False,
+        checkpoint=None,
+        callbacks=None,
         device="auto",
         dtype=None,
         random_state=None,
         verbose=0,
     ):
+        self.loss = loss
+        self.epsilon = epsilon
+        self.quantile = quantile
         self.fit_intercept = fit_intercept
         self.standardize = standardize
         self.alpha = alpha
+        self.l1_ratio = l1_ratio
         self.solver = solver
         self.lr = lr
         self.momentum = momentum
         self.max_iter = max_iter
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
         self.batch_size = batch_size
+        self.warm_start = warm_start
+        self.checkpoint = checkpoint
+        self.callbacks = callbacks
         self.device = device
         self.dtype = dtype
         self.random_state = random_state
@@ -276,53 +400,78 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         self : TorchLinearRegressor
             The fitted estimator.
         """
-        self._clear_fitted_state()
-        X, y = validate_data(
-            self, X, y, dtype=_FLOAT_DTYPES, multi_output=True, y_numeric=True
+        solver = self._resolve_solver()
+        continuing = (
+            self.warm_start
+            and self.__sklearn_is_fitted__()
+            and getattr(self, "solver_", None) == solver
+            and self.net_ is not None
         )
-        Y = np.asarray(y, dtype=np.float64).reshape(X.shape[0], -1)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        if not continuing:
+            self._clear_fitted_state()
+        X, Y, sample_weight = self._validate(X, y, sample_weight, reset=not continuing)
+        device = resolve_device(self.device)
+        try:
+            if solver == "exact":
+                moments = self._moments(X, Y, sample_weight, device, full=True)
+                self._fit_exact(moments, device, n_passes=1)
+            else:
+                self._fit_gradient(
+                    X, Y, sample_weight, device, solver, continuing=continuing
+                )
+        except BaseException:
+            self._clear_fitted_state()
+            raise
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Update the model with one more chunk of data.
+
+        With the exact solver the chunk's sufficient statistics are merged into
+        those of all earlier chunks and the model is solved again: any chunking
+        of a data set gives the coefficients of ``fit`` on all of it. With a
+        gradient solver, one epoch runs over the chunk, with the scaling fixed
+        by the first call and the optimizer state carried across calls.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A chunk of training data.
+
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Its target values (the same number of targets in every call).
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the chunk's samples.
+
+        Returns
+        -------
+        self : TorchLinearRegressor
+            The updated estimator.
+        """
+        first = not self.__sklearn_is_fitted__()
+        solver = self._resolve_solver() if first else self.solver_
+        if first:
+            self._clear_fitted_state()
+        X, Y, sample_weight = self._validate(
+            X, y, sample_weight, reset=first, allow_all_zero=not first
+        )
+        if not first and Y.shape[1] != self._n_targets:
+            raise ValueError(
+                f"y has {Y.shape[1]} target(s), but the model was fitted with "
+                f"{self._n_targets}. Pass the same targets in every partial_fit call."
             )
         device = resolve_device(self.device)
-        solver = "exact" if self.solver == "auto" else self.solver
-        if solver == "lbfgs" and isinstance(self.batch_size, Integral):
-            raise ValueError(
-                f"solver='lbfgs' uses the full batch, but batch_size="
-                f"{self.batch_size} was given. Use batch_size=None (or 'auto'), or "
-                "solver='adam'/'sgd' for mini-batches."
-            )
         if solver == "exact":
-            result = self._fit_exact(X, Y, sample_weight, device)
+            moments = self._moments(X, Y, sample_weight, device, full=True)
+            if not first:
+                moments = self.moments_.merge(moments)
+            self._fit_exact(moments, device, n_passes=1 if first else self.n_iter_ + 1)
         else:
-            result = self._fit_gradient(X, Y, sample_weight, device, solver)
-        scaling, coef_std, intercept_std, path, net, loss_curve = result
-
-        coef = scaling.y_scale[:, None] * coef_std / scaling.x_scale
-        intercept = (
-            scaling.y_mean + scaling.y_scale * intercept_std - coef @ scaling.x_mean
-        )
-        if not (np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept))):
-            raise FloatingPointError(
-                "The fitted coefficients are not finite: the data overflow float64 "
-                f"(max |X| = {np.max(np.abs(X)):.3g}, max |y| = "
-                f"{np.max(np.abs(Y)):.3g}). Rescale X and y (e.g. divide by a "
-                "power of ten) and fit again."
+            self._fit_gradient(
+                X, Y, sample_weight, device, solver, continuing=not first, partial=True
             )
-        if y.ndim == 1:
-            coef, intercept = coef[0], intercept[0]
-        if not self.fit_intercept:
-            intercept = 0.0  # as LinearRegression and Ridge report it
-        self.coef_ = coef
-        self.intercept_ = intercept
-        self.scaler_ = self._make_scaler(scaling, X.shape[0])
-        self.solver_ = solver
-        self.solver_path_ = path
-        self.net_ = net
-        self.device_ = str(device)
-        self.n_iter_ = len(loss_curve)
-        self.loss_curve_ = loss_curve
         return self
 
     def predict(self, X):
@@ -350,166 +499,352 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         tags.target_tags.multi_output = True
         return tags
 
-    def _clear_fitted_state(self):
-        for name in [name for name in vars(self) if name.endswith("_")]:
-            delattr(self, name)
+    # -- validation -----------------------------------------------------------
 
-    def _scaling(self, moments):
-        return _Scaling.from_moments(
+    def _resolve_solver(self):
+        has_l1 = self.alpha > 0 and self.l1_ratio > 0
+        if self.solver == "auto":
+            if self.loss == "squared_error":
+                return "exact"
+            return "lbfgs" if self.loss == "huber" and not has_l1 else "adam"
+        if self.solver == "exact" and self.loss != "squared_error":
+            raise ValueError(
+                f"solver='exact' solves loss='squared_error' only, not "
+                f"loss={self.loss!r}. Use solver='auto', 'lbfgs', 'adam' or 'sgd'."
+            )
+        if self.solver == "lbfgs":
+            if self.loss not in _SMOOTH_LOSSES or has_l1:
+                raise ValueError(
+                    "solver='lbfgs' needs a smooth objective (squared_error or huber "
+                    f"loss without an L1 penalty), but loss={self.loss!r}, "
+                    f"l1_ratio={self.l1_ratio}. Use solver='adam' or 'sgd' (or "
+                    "'exact' for squared_error)."
+                )
+            if isinstance(self.batch_size, Integral):
+                raise ValueError(
+                    f"solver='lbfgs' uses the full batch, but batch_size="
+                    f"{self.batch_size} was given. Use batch_size=None (or 'auto'), "
+                    "or solver='adam'/'sgd' for mini-batches."
+                )
+        return self.solver
+
+    def _validate(self, X, y, sample_weight, *, reset, allow_all_zero=False):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            dtype=_FLOAT_DTYPES,
+            multi_output=True,
+            y_numeric=True,
+            reset=reset,
+        )
+        if reset:
+            self._y_ndim = y.ndim
+        Y = np.asarray(y, dtype=np.float64).reshape(X.shape[0], -1)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight,
+                X,
+                dtype=np.float64,
+                ensure_non_negative=True,
+                allow_all_zero_weights=allow_all_zero,
+            )
+        return X, Y, sample_weight
+
+    # -- solvers --------------------------------------------------------------
+
+    def _moments(self, X, Y, sample_weight, device, *, full):
+        dtype = accumulation_dtype(device) if full else torch.float64
+        if not full and device.type == "mps":
+            dtype = torch.float32
+        return compute_moments(
+            X, Y, sample_weight, device=device, dtype=dtype, full=full
+        )
+
+    def _scaling_of(self, moments):
+        return Scaling.from_moments(
             moments, fit_intercept=self.fit_intercept, standardize=self.standardize
         )
 
-    def _fit_exact(self, X, Y, sample_weight, device):
-        moments = compute_moments(
-            X, Y, sample_weight, device=device, dtype=accumulation_dtype(device)
-        )
-        scaling = self._scaling(moments)
+    def _fit_exact(self, moments, device, *, n_passes):
+        scaling = self._scaling_of(moments)
         gram, cross = moments.second_moments_about(scaling.x_mean, scaling.y_mean)
         active = ~scaling.constant
         x_scale = scaling.x_scale[active]
         gram = gram[np.ix_(active, active)] / np.outer(x_scale, x_scale)
         cross = cross[active] / np.outer(x_scale, scaling.y_scale)
-        coef_std = np.zeros((X.shape[1], Y.shape[1]))
-        path = "cholesky"
-        if active.any():
-            coef_std[active], path = solve_ridge(gram, cross, self.alpha)
-        # At the solution, the objective is half of y's second moment less the
-        # part explained: 0.5 * (sum(yy) - sum(coef * cross)).
-        objective = 0.5 * (
-            np.sum(scaling.y_second_moment) - np.sum(coef_std[active] * cross)
+        l1, l2 = scaling.penalty(self.loss, self.alpha, self.l1_ratio)
+        l2 = float(l2[0])
+        coef_std = np.zeros((moments.mean_x.shape[0], moments.mean_y.shape[0]))
+        path, n_iter = "cholesky", n_passes
+        if active.any() and np.any(l1 > 0):
+            coef, n_iter, converged = solve_elastic_net(
+                gram, cross, l1, l2, max_sweeps=self.max_iter
+            )
+            coef_std[active], path = coef, "coordinate_descent"
+            if not converged:
+                self._warn_not_converged("coordinate descent")
+        elif active.any():
+            coef_std[active], path = solve_ridge(gram, cross, l2)
+        value = objective(
+            gram, cross, scaling.y_second_moment, coef_std[active], l1, l2
         )
         if self.verbose:
             print(
-                f"[TorchLinearRegressor] exact solver on {device}: {path} solve of "
-                f"{int(active.sum())} standardised features, objective {objective:.6g}"
+                f"[TorchLinearRegressor] exact solver on {device}: {path} on "
+                f"{int(active.sum())} standardised features, objective {value:.6g}"
             )
-        intercept_std = np.zeros(Y.shape[1])
-        return scaling, coef_std.T, intercept_std, path, None, [max(objective, 0.0)]
-
-    def _fit_gradient(self, X, Y, sample_weight, device, solver):
-        dtype = resolve_dtype(self.dtype, X.dtype, device)
-        moments = compute_moments(
-            X,
-            Y,
-            sample_weight,
+        self.moments_ = moments
+        self._set_fitted(
+            scaling,
+            coef_std.T,
+            np.zeros(coef_std.shape[1]),
+            solver="exact",
+            path=path,
+            net=None,
             device=device,
-            dtype=accumulation_dtype(device),
-            full=False,
+            loss_curve=[max(value, 0.0)],
+            n_iter=n_iter,
         )
-        scaling = self._scaling(moments)
+
+    def _fit_gradient(
+        self, X, Y, sample_weight, device, solver, *, continuing, partial=False
+    ):
+        dtype = resolve_dtype(self.dtype, X.dtype, device)
+        state, checkpoint = None, None
+        validating = self.early_stopping and not partial
+        if continuing:
+            net, scaling, seed = self.net_, self._scaling, self._seed
+            _move_net(net, device)
+        else:
+            if self.checkpoint is not None and not partial:
+                key = _checkpoint.fingerprint(
+                    self._trajectory_params(), [X, Y, sample_weight]
+                )
+                path = _checkpoint.checkpoint_file(self.checkpoint, key)
+                if path.exists():
+                    state = _checkpoint.load(path, key)
+                seed = state["seed"] if state else self._new_seed()
+                checkpoint = Checkpoint(path, key, seed)
+            else:
+                seed = self._new_seed()
+        train_rows, valid_rows = self._split(X.shape[0], seed, validating)
+        X_train, Y_train = X[train_rows], Y[train_rows]
+        w_train = None if sample_weight is None else sample_weight[train_rows]
+        if not continuing:
+            moments = self._moments(X_train, Y_train, w_train, device, full=False)
+            scaling = self._scaling_of(moments)
+            net = self._build_net(
+                solver,
+                scaling,
+                X.shape[1],
+                Y.shape[1],
+                len(train_rows),
+                device,
+                dtype,
+                seed,
+                validating=validating,
+                checkpoint=checkpoint,
+            )
+            if state is not None:
+                Checkpoint.restore(state, net)
+        if continuing or partial:
+            dict(net.callbacks_)["convergence"].restart(stop=not partial)
+        inputs, target = standardized_tensors(
+            X_train, Y_train, w_train, scaling, device=device, dtype=dtype
+        )
+        if validating:
+            w_valid = None if sample_weight is None else sample_weight[valid_rows]
+            validation = dict(net.callbacks_)["validation"]
+            validation.inputs, validation.target = standardized_tensors(
+                X[valid_rows],
+                Y[valid_rows],
+                w_valid,
+                scaling,
+                device=device,
+                dtype=dtype,
+            )
+        if partial:
+            epochs = 1
+        elif state is not None:
+            epochs = self.max_iter - len(net.history)
+        else:
+            epochs = self.max_iter
+        monitor = train(net, inputs, target, epochs)
+        if validating:
+            monitor.restore_best(net)
+        loss_curve = [float(v) for v in net.history[:, "train_loss"]]
+        if not partial and not monitor.converged_:
+            self._warn_not_converged(f"solver={solver!r}")
+        linear = net.module_.linear
+        coef_std = linear.weight.detach().to("cpu", torch.float64).numpy()
+        intercept_std = np.zeros(Y.shape[1])
+        if linear.bias is not None:
+            intercept_std = linear.bias.detach().to("cpu", torch.float64).numpy()
+        self._seed = seed
+        self._set_fitted(
+            scaling,
+            coef_std,
+            intercept_std,
+            solver=solver,
+            path=solver,
+            net=net,
+            device=device,
+            loss_curve=loss_curve,
+            n_iter=len(loss_curve),
+        )
+        if validating:
+            scores = [float(v) for v in net.history[:, "valid_r2"]]
+            self.validation_scores_ = scores
+            self.best_validation_score_ = max(scores)
+
+    def _build_net(
+        self,
+        solver,
+        scaling,
+        n_features,
+        n_targets,
+        n_samples,
+        device,
+        dtype,
+        seed,
+        *,
+        validating,
+        checkpoint,
+    ):
+        l1, l2 = scaling.penalty(self.loss, self.alpha, self.l1_ratio)
         batch_size = self.batch_size
         if batch_size == "auto":
             batch_size = None if solver == "lbfgs" else _AUTO_BATCH_SIZE
         lr = DEFAULT_LR[solver] if self.lr is None else self.lr
-        net = build_net(
+        return build_net(
             solver=solver,
-            n_features=X.shape[1],
-            n_targets=Y.shape[1],
+            loss=self.loss,
+            n_features=n_features,
+            n_targets=n_targets,
             fit_intercept=self.fit_intercept,
-            alpha=self.alpha,
+            l1=l1,
+            l2=l2,
+            epsilon=self.epsilon / scaling.y_scale,
+            quantile=self.quantile,
             lr=lr,
             momentum=self.momentum,
             max_iter=self.max_iter,
             tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
             batch_size=batch_size,
-            n_samples=X.shape[0],
+            n_samples=n_samples,
             device=device,
             dtype=dtype,
-            seed=check_random_state(self.random_state).randint(np.iinfo(np.int32).max),
+            seed=seed,
             verbose=self.verbose,
+            validating=validating,
+            checkpoint=checkpoint,
+            callbacks=self.callbacks or (),
         )
-        inputs, target = standardized_tensors(
-            X, Y, sample_weight, scaling, device=device, dtype=dtype
-        )
-        net.partial_fit(inputs, target)
-        monitor = dict(net.callbacks_)["convergence"]
-        loss_curve = [float(loss) for loss in net.history[:, "train_loss"]]
-        if not monitor.converged_:
-            if len(loss_curve) < self.max_iter:
-                raise KeyboardInterrupt
-            warnings.warn(
-                f"solver={solver!r} reached max_iter={self.max_iter} epochs without "
-                f"converging (tol={self.tol:g}). Increase max_iter, adjust lr, or "
-                "use solver='exact'.",
-                ConvergenceWarning,
-            )
-        linear = net.module_.linear
-        coef_std = linear.weight.detach().to("cpu", torch.float64).numpy()
-        intercept_std = np.zeros(Y.shape[1])
-        if linear.bias is not None:
-            intercept_std = linear.bias.detach().to("cpu", torch.float64).numpy()
-        return scaling, coef_std, intercept_std, solver, net, loss_curve
 
-    def _make_scaler(self, scaling, n_samples):
+    def _split(self, n_samples, seed, validating):
+        """Row indices of the training part and of the validation part."""
+        rows = np.arange(n_samples)
+        if not validating:
+            return rows, rows[:0]
+        n_valid = int(np.ceil(self.validation_fraction * n_samples))
+        if n_valid < 2 or n_samples - n_valid < 2:
+            raise ValueError(
+                f"early_stopping needs at least 2 training and 2 validation rows; "
+                f"{n_samples} rows with validation_fraction="
+                f"{self.validation_fraction} do not give them. Pass more data, "
+                "change validation_fraction, or set early_stopping=False."
+            )
+        order = np.random.default_rng(seed).permutation(n_samples)
+        return np.sort(order[n_valid:]), np.sort(order[:n_valid])
+
+    def _new_seed(self):
+        return int(
+            check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        )
+
+    def _trajectory_params(self):
+        params = {
+            name: value
+            for name, value in self.get_params().items()
+            if name not in _NOT_IN_FINGERPRINT
+        }
+        if isinstance(params["random_state"], np.random.RandomState):
+            params["random_state"] = "RandomState"
+        params["device"] = str(params["device"])
+        return params
+
+    def _warn_not_converged(self, what):
+        warnings.warn(
+            f"{what} reached max_iter={self.max_iter} without converging "
+            f"(tol={self.tol:g}). Increase max_iter, adjust lr, or use "
+            "solver='exact' for squared error.",
+            ConvergenceWarning,
+        )
+
+    # -- fitted state ---------------------------------------------------------
+
+    def _set_fitted(
+        self,
+        scaling,
+        coef_std,
+        intercept_std,
+        *,
+        solver,
+        path,
+        net,
+        device,
+        loss_curve,
+        n_iter,
+    ):
+        coef, intercept = scaling.unstandardize(coef_std, intercept_std)
+        if not (np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept))):
+            raise FloatingPointError(
+                "The fitted coefficients are not finite: the data overflow float64. "
+                "Rescale X and y (e.g. divide by a power of ten) and fit again."
+            )
+        if self._y_ndim == 1:
+            coef, intercept = coef[0], intercept[0]
+        if not self.fit_intercept:
+            intercept = 0.0  # as LinearRegression and Ridge report it
+        self._scaling = scaling
+        self._n_targets = coef_std.shape[0]
+        self.coef_ = coef
+        self.intercept_ = intercept
+        self.scaler_ = self._make_scaler(scaling)
+        self.solver_ = solver
+        self.solver_path_ = path
+        self.net_ = net
+        if solver != "exact":
+            self.moments_ = None
+        self.device_ = str(device)
+        self.n_iter_ = n_iter
+        self.loss_curve_ = loss_curve
+        self.best_loss_ = min(loss_curve)
+        self.validation_scores_ = None
+        self.best_validation_score_ = None
+
+    def _make_scaler(self, scaling):
         scaler = StandardScaler(with_mean=self.fit_intercept, with_std=self.standardize)
         scaler.mean_ = scaling.x_mean_seen
         scaler.var_ = scaling.x_var
         scaler.scale_ = scaling.x_scale if self.standardize else None
-        scaler.n_samples_seen_ = n_samples
+        scaler.n_samples_seen_ = scaling.n_samples
         scaler.n_features_in_ = self.n_features_in_
         if hasattr(self, "feature_names_in_"):
             scaler.feature_names_in_ = self.feature_names_in_
         return scaler
 
-
-@dataclass(frozen=True)
-class _Scaling:
-    """How the data are standardised before solving, from the moments.
-
-    ``x_mean``/``y_mean`` are the centres (zeros without an intercept), the
-    ``*_scale`` the divisors, ``constant`` marks columns that are constant when
-    centring (their coefficients are zero), ``y_second_moment`` is the second
-    moment of the standardised ``y`` per target.
-    """
-
-    x_mean: np.ndarray
-    x_scale: np.ndarray
-    x_mean_seen: np.ndarray
-    x_var: np.ndarray
-    constant: np.ndarray
-    y_mean: np.ndarray
-    y_scale: np.ndarray
-    y_second_moment: np.ndarray
-
-    @classmethod
-    def from_moments(cls, moments, *, fit_intercept, standardize):
-        x_var = _diagonal(moments.cxx) / moments.weight_sum
-        y_var = _diagonal(moments.cyy) / moments.weight_sum
-        for name, var in [("X", x_var), ("y", y_var)]:
-            if not np.all(np.isfinite(var)):
-                raise FloatingPointError(
-                    f"The variance of {name} overflows float64 (values around "
-                    "1e154 or larger). Rescale the affected columns (e.g. divide "
-                    "by a power of ten) and fit again."
-                )
-        constant = _is_constant(x_var, moments.mean_x, moments.n_samples)
-        x_scale = np.where(constant, 1.0, np.sqrt(x_var))
-        if not standardize:
-            x_scale = np.ones_like(x_var)
-        x_mean = moments.mean_x if fit_intercept else np.zeros_like(moments.mean_x)
-        y_mean = moments.mean_y if fit_intercept else np.zeros_like(moments.mean_y)
-        y_second = y_var + (moments.mean_y - y_mean) ** 2
-        y_scale = np.sqrt(y_second)
-        y_scale[y_scale == 0] = 1.0
-        return cls(
-            x_mean=x_mean,
-            x_scale=x_scale,
-            x_mean_seen=moments.mean_x,
-            x_var=x_var,
-            constant=constant & fit_intercept,
-            y_mean=y_mean,
-            y_scale=y_scale,
-            y_second_moment=y_second / y_scale**2,
-        )
+    def _clear_fitted_state(self):
+        private = ("_scaling", "_seed", "_n_targets", "_y_ndim")
+        for name in [n for n in vars(self) if n.endswith("_") or n in private]:
+            delattr(self, name)
 
 
-def _diagonal(matrix):
-    return matrix if matrix.ndim == 1 else np.diag(matrix).copy()
-
-
-def _is_constant(var, mean, n_samples):
-    """Whether each column is constant up to the rounding of its mean and variance
-    (the rule of scikit-learn's StandardScaler)."""
-    eps = np.finfo(np.float64).eps
-    return var <= n_samples * eps * var + (n_samples * mean * eps) ** 2
+def _move_net(net, device):
+    """Move a net (module and optimizer state) to ``device``."""
+    if torch.device(net.device) != device:
+        net.device = device
+        net.module_.to(device)
+        net.optimizer_.load_state_dict(net.optimizer_.state_dict())

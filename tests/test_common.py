@@ -20,11 +20,19 @@ ESTIMATORS = [
     TorchLinearRegressor(device="cpu", solver="lbfgs"),
     TorchLinearRegressor(device="cpu", solver="adam", lr=0.05, batch_size=16),
     TorchLinearRegressor(device="cpu", solver="sgd", lr=0.05, batch_size=16),
+    TorchLinearRegressor(device="cpu", loss="huber"),
+    TorchLinearRegressor(device="cpu", loss="absolute_error", lr=0.05, batch_size=16),
+    TorchLinearRegressor(device="cpu", loss="quantile", lr=0.05, batch_size=16),
+    TorchLinearRegressor(device="cpu", alpha=0.01, l1_ratio=0.5),
 ]
 
 
 def _expected_failures(estimator):
-    return _MINI_BATCH_XFAILS if estimator.solver in ("adam", "sgd") else {}
+    mini_batch = estimator.solver in ("adam", "sgd") or estimator.loss in (
+        "absolute_error",
+        "quantile",
+    )
+    return _MINI_BATCH_XFAILS if mini_batch else {}
 
 
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failures)

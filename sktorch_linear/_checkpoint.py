@@ -1,0 +1,108 @@
+"""Crash-safe training checkpoints.
+
+A checkpoint file holds the whole state of a gradient fit after a complete epoch.
+It is written to a temporary file in the same folder and renamed over the old one,
+so a crash leaves either the previous or the new checkpoint, never a mix. The
+file starts with a magic string, a format number, the payload's length and its
+BLAKE2b digest: a torn, truncated or foreign file is refused, never loaded.
+
+A fit's file is named after a fingerprint of everything that determines its
+trajectory (the data and the parameters), so fits that differ, such as the
+candidates and folds of a grid search, never share a file.
+"""
+
+import hashlib
+import io
+import os
+import struct
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+MAGIC = b"SKTORCH-LINEAR-CKPT\n"
+FORMAT = 1
+_HEADER = struct.Struct("<IQ32s")  # format, payload length, digest
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is damaged, foreign, or belongs to another fit."""
+
+
+def fingerprint(params, arrays):
+    """Return a hex digest of the parameters and the bytes of the arrays."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(repr(sorted(params.items())).encode())
+    for array in arrays:
+        if array is None:
+            digest.update(b"none")
+            continue
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(memoryview(array).cast("B"))
+    return digest.hexdigest()
+
+
+def checkpoint_file(folder, key):
+    """Return the path of the checkpoint of the fit with fingerprint ``key``."""
+    return Path(folder) / f"fit-{key}.ckpt"
+
+
+def save(path, state):
+    """Atomically write ``state`` (tensors, numbers, strings, lists, dicts)."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    payload = buffer.getvalue()
+    digest = hashlib.blake2b(payload, digest_size=32).digest()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(MAGIC + _HEADER.pack(FORMAT, len(payload), digest) + payload)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def load(path, key):
+    """Read and verify the checkpoint at ``path`` of the fit ``key``.
+
+    Raises
+    ------
+    CheckpointError
+        If the file is not a checkpoint of this package, is truncated or
+        corrupted, or was written by another fit.
+    """
+    data = Path(path).read_bytes()
+    start = len(MAGIC) + _HEADER.size
+    if not data.startswith(MAGIC) or len(data) < start:
+        raise CheckpointError(
+            f"{path} is not a sktorch_linear checkpoint. Delete it, or pass "
+            "another checkpoint folder."
+        )
+    version, length, digest = _HEADER.unpack(data[len(MAGIC) : start])
+    if version != FORMAT:
+        raise CheckpointError(
+            f"{path} has checkpoint format {version}; this version reads format "
+            f"{FORMAT}. Delete it to start the fit afresh."
+        )
+    payload = data[start:]
+    if len(payload) != length or hashlib.blake2b(payload, digest_size=32).digest() != (
+        digest
+    ):
+        raise CheckpointError(
+            f"{path} is damaged (truncated or corrupted); it was not loaded. "
+            "Delete it to start the fit afresh."
+        )
+    state = torch.load(io.BytesIO(payload), weights_only=True)
+    if state.get("key") != key:
+        raise CheckpointError(
+            f"{path} belongs to another fit (other data or parameters); it was "
+            "not loaded. Delete it, or pass another checkpoint folder."
+        )
+    return state

@@ -1,0 +1,93 @@
+"""How the data are standardised before solving, derived from their moments."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """How the data are standardised before solving, from the moments.
+
+    ``x_mean``/``y_mean`` are the centres (zeros without an intercept), the
+    ``*_scale`` the divisors, ``constant`` marks columns that are constant when
+    centring (their coefficients are zero), ``y_second_moment`` is the second
+    moment of the standardised ``y`` per target. ``x_mean_seen``, ``x_var`` and
+    ``n_samples`` are the statistics of the data, as a StandardScaler has them.
+    """
+
+    n_samples: int
+    x_mean: np.ndarray
+    x_scale: np.ndarray
+    x_mean_seen: np.ndarray
+    x_var: np.ndarray
+    constant: np.ndarray
+    y_mean: np.ndarray
+    y_scale: np.ndarray
+    y_second_moment: np.ndarray
+
+    @classmethod
+    def from_moments(cls, moments, *, fit_intercept, standardize):
+        x_var = _diagonal(moments.cxx) / moments.weight_sum
+        y_var = _diagonal(moments.cyy) / moments.weight_sum
+        for name, var in [("X", x_var), ("y", y_var)]:
+            if not np.all(np.isfinite(var)):
+                raise FloatingPointError(
+                    f"The variance of {name} overflows float64 (values around "
+                    "1e154 or larger). Rescale the affected columns (e.g. divide "
+                    "by a power of ten) and fit again."
+                )
+        constant = _is_constant(x_var, moments.mean_x, moments.n_samples)
+        x_scale = np.where(constant, 1.0, np.sqrt(x_var))
+        if not standardize:
+            x_scale = np.ones_like(x_var)
+        x_mean = moments.mean_x if fit_intercept else np.zeros_like(moments.mean_x)
+        y_mean = moments.mean_y if fit_intercept else np.zeros_like(moments.mean_y)
+        y_second = y_var + (moments.mean_y - y_mean) ** 2
+        y_scale = np.sqrt(y_second)
+        y_scale[y_scale == 0] = 1.0
+        return cls(
+            n_samples=moments.n_samples,
+            x_mean=x_mean,
+            x_scale=x_scale,
+            x_mean_seen=moments.mean_x,
+            x_var=x_var,
+            constant=constant & fit_intercept,
+            y_mean=y_mean,
+            y_scale=y_scale,
+            y_second_moment=y_second / y_scale**2,
+        )
+
+    def unstandardize(self, coef, intercept):
+        """Map coefficients ``(n_targets, n_features)`` and intercepts of the
+        standardised problem to the original units of X and y."""
+        coef = self.y_scale[:, None] * coef / self.x_scale
+        intercept = self.y_mean + self.y_scale * intercept - coef @ self.x_mean
+        return coef, intercept
+
+    def penalty(self, loss, alpha, l1_ratio):
+        """Return the L1 and L2 strengths, per target, of the problem with ``y``
+        divided by ``y_scale`` that has the same minimiser as the penalised
+        problem in the units of ``y``.
+
+        A loss of degree two in the residual (squared, Huber) scales by
+        ``y_scale**2``, the L1 norm by ``y_scale``; a loss of degree one
+        (absolute, quantile) by ``y_scale``, the squared L2 norm by
+        ``y_scale**2``.
+        """
+        l1 = alpha * l1_ratio * np.ones_like(self.y_scale)
+        l2 = alpha * (1 - l1_ratio) * np.ones_like(self.y_scale)
+        if loss in ("squared_error", "huber"):
+            return l1 / self.y_scale, l2
+        return l1, l2 * self.y_scale
+
+
+def _diagonal(matrix):
+    return matrix if matrix.ndim == 1 else np.diag(matrix).copy()
+
+
+def _is_constant(var, mean, n_samples):
+    """Whether each column is constant up to the rounding of its mean and variance
+    (the rule of scikit-learn's StandardScaler)."""
+    eps = np.finfo(np.float64).eps
+    return var <= n_samples * eps * var + (n_samples * mean * eps) ** 2
