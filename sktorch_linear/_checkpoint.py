@@ -52,7 +52,7 @@ def checkpoint_file(folder, key):
 def save(path, state):
     """Atomically write ``state`` (tensors, numbers, strings, lists, dicts)."""
     buffer = io.BytesIO()
-    torch.save(state, buffer)
+    torch.save(_plain(state), buffer)
     payload = buffer.getvalue()
     digest = hashlib.blake2b(payload, digest_size=32).digest()
     path = Path(path)
@@ -69,6 +69,18 @@ def save(path, state):
         raise
 
 
+def _plain(value):
+    """``value`` with NumPy scalars turned into Python numbers, which torch's
+    safe loader (``weights_only=True``) accepts."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(item) for item in value)
+    return value
+
+
 def load(path, key):
     """Read and verify the checkpoint at ``path`` of the fit ``key``.
 
@@ -80,10 +92,15 @@ def load(path, key):
     """
     data = Path(path).read_bytes()
     start = len(MAGIC) + _HEADER.size
-    if not data.startswith(MAGIC) or len(data) < start:
+    if not data.startswith(MAGIC):
         raise CheckpointError(
             f"{path} is not a sktorch_linear checkpoint. Delete it, or pass "
             "another checkpoint folder."
+        )
+    if len(data) < start:
+        raise CheckpointError(
+            f"{path} is damaged (truncated in its header); it was not loaded. "
+            "Delete it to start the fit afresh."
         )
     version, length, digest = _HEADER.unpack(data[len(MAGIC) : start])
     if version != FORMAT:
@@ -99,7 +116,7 @@ def load(path, key):
             f"{path} is damaged (truncated or corrupted); it was not loaded. "
             "Delete it to start the fit afresh."
         )
-    state = torch.load(io.BytesIO(payload), weights_only=True)
+    state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
     if state.get("key") != key:
         raise CheckpointError(
             f"{path} belongs to another fit (other data or parameters); it was "

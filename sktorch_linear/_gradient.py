@@ -260,10 +260,13 @@ class ConvergenceMonitor(Callback):
 
     def restart(self, *, stop):
         """Continue a finished fit (warm start, ``partial_fit``): clear the
-        convergence verdict; ``stop=False`` only watches for divergence."""
+        convergence verdict; ``stop=False`` only watches for divergence. The
+        continuation is not checkpointed: its data may differ from those the
+        checkpoint file is named after."""
         self.stop = stop
         self.converged_ = False
         self.epochs_without_improvement_ = 0
+        self.checkpoint = None
 
     def restore_best(self, net):
         """Load the parameters of the best validation epoch into the module."""
@@ -362,7 +365,10 @@ def build_net(
     ``"validation"`` whose data the caller sets.
     """
     optimizer_params = {}
-    if solver == "sgd" and momentum > 0:
+    has_l1 = bool(np.any(np.asarray(l1) > 0))
+    # Proximal steps and momentum do not mix: the momentum buffer keeps pushing
+    # weights that the L1 step set to zero. With L1, SGD is proximal SGD.
+    if solver == "sgd" and momentum > 0 and not has_l1:
         optimizer_params = {
             "optimizer__momentum": momentum,
             "optimizer__nesterov": True,
@@ -383,7 +389,7 @@ def build_net(
         criterion = AbsoluteLoss
     full_batch = solver == "lbfgs" or batch_size is None or batch_size >= n_samples
     extra = list(callbacks)
-    if np.any(np.asarray(l1) > 0):
+    if has_l1:
         extra.append(("l1_proximal", L1Proximal()))
     if validating:
         extra.append(("validation", ValidationScore(inputs=None, target=None)))

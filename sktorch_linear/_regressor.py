@@ -123,7 +123,8 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
 
     momentum : float, default=0.9
         Momentum of ``"sgd"`` (Nesterov's when positive), in ``[0, 1)``; 0 is
-        plain stochastic gradient descent. Ignored by the other solvers.
+        plain stochastic gradient descent. Not used with an L1 penalty (SGD is
+        then proximal SGD, which momentum would break) nor by other solvers.
 
     max_iter : int, default=200
         Maximum number of epochs (passes over the data) of the gradient solvers,
