@@ -5,6 +5,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.linalg
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
@@ -19,7 +20,14 @@ from sklearn.utils.validation import (
 
 from . import _checkpoint
 from ._device import accumulation_dtype, resolve_device, resolve_dtype
-from ._exact import compute_moments, objective, solve_elastic_net, solve_ridge
+from ._exact import (
+    compute_moments,
+    objective,
+    solve_cholesky,
+    solve_eigh,
+    solve_elastic_net,
+    solve_lstsq,
+)
 from ._gradient import (
     DEFAULT_LR,
     Checkpoint,
@@ -415,7 +423,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         try:
             if solver == "exact":
                 moments = self._moments(X, Y, sample_weight, device, full=True)
-                self._fit_exact(moments, device, n_passes=1)
+                self._fit_exact(moments, device, n_passes=1, data=(X, Y, sample_weight))
             else:
                 self._fit_gradient(
                     X, Y, sample_weight, device, solver, continuing=continuing
@@ -567,7 +575,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
             moments, fit_intercept=self.fit_intercept, standardize=self.standardize
         )
 
-    def _fit_exact(self, moments, device, *, n_passes):
+    def _fit_exact(self, moments, device, *, n_passes, data=None):
         scaling = self._scaling_of(moments)
         gram, cross = moments.second_moments_about(scaling.x_mean, scaling.y_mean)
         active = ~scaling.constant
@@ -586,7 +594,20 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
             if not converged:
                 self._warn_not_converged("coordinate descent")
         elif active.any():
-            coef_std[active], path = solve_ridge(gram, cross, l2)
+            coef = solve_cholesky(gram, cross, l2)
+            if coef is None and data is not None:
+                coef, path = _solve_on_data(data, scaling, active, l2), "svd"
+            elif coef is None:
+                coef, path = solve_eigh(gram, cross, l2), "eigh"
+                warnings.warn(
+                    "The standardised normal equations are ill conditioned, and "
+                    "with statistics merged by partial_fit the data are not at hand "
+                    "for an orthogonal solve: the coefficients may keep only a few "
+                    "correct digits. Fit on all the data with fit() for an SVD "
+                    "solve, or add a small alpha.",
+                    scipy.linalg.LinAlgWarning,
+                )
+            coef_std[active] = coef
         value = objective(
             gram, cross, scaling.y_second_moment, coef_std[active], l1, l2
         )
@@ -841,6 +862,28 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         private = ("_scaling", "_seed", "_n_targets", "_y_ndim")
         for name in [n for n in vars(self) if n.endswith("_") or n in private]:
             delattr(self, name)
+
+
+def _solve_on_data(data, scaling, active, l2):
+    """Solve the standardised ridge problem on the data themselves (SVD), for
+    ill-conditioned problems; return its coefficients on the standardised scale.
+
+    Rounding the data is what limits the accuracy here, so the data are centred
+    but scaled by powers of two only (exactly), ``y`` is not scaled, and rows are
+    multiplied by ``sqrt(w)`` only when weighted. The penalty, on the standardised
+    coefficients, becomes per-column extra rows.
+    """
+    X, Y, sample_weight = data
+    x_mean, x_scale = scaling.x_mean[active], scaling.x_scale[active]
+    power = 2.0 ** np.round(np.log2(x_scale))
+    Z = (X[:, active] - x_mean) / power
+    T = Y - scaling.y_mean
+    weight_sum = X.shape[0]
+    if sample_weight is not None:
+        root = np.sqrt(sample_weight)[:, None]
+        Z, T, weight_sum = Z * root, T * root, sample_weight.sum()
+    coef = solve_lstsq(Z, T, np.sqrt(l2 * weight_sum) * x_scale / power)
+    return coef * (x_scale / power)[:, None] / scaling.y_scale
 
 
 def _move_net(net, device):
