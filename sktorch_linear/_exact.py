@@ -234,8 +234,12 @@ def solve_lstsq(Z, T, penalty):
     if np.any(penalty > 0):
         Z = np.vstack([Z, np.diag(penalty)])
         T = np.vstack([T, np.zeros((Z.shape[1], T.shape[1]))])
-    coef = scipy.linalg.lstsq(Z, T, lapack_driver="gelsd")[0]
-    return coef + scipy.linalg.lstsq(Z, T - Z @ coef, lapack_driver="gelsd")[0]
+    # Singular values below this share of the largest are rounding noise: the
+    # rule of numpy.linalg.lstsq (LAPACK's default would keep them).
+    cond = np.finfo(np.float64).eps * max(Z.shape)
+    coef = scipy.linalg.lstsq(Z, T, cond=cond, lapack_driver="gelsd")[0]
+    residual = T - Z @ coef
+    return coef + scipy.linalg.lstsq(Z, residual, cond=cond, lapack_driver="gelsd")[0]
 
 
 def solve_elastic_net(gram, cross, l1, l2, *, max_sweeps, tol=_CD_TOL):

@@ -80,6 +80,29 @@ class LinearNet(NeuralNet):
     def infer(self, x, **fit_params):
         return self.module_(x["X"])
 
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        """Record nothing per batch (skorch would start a history entry)."""
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        """Run one epoch, recording the row-weighted mean batch loss as
+        ``<prefix>_loss``.
+
+        skorch records every batch's loss with ``.item()``, a device
+        synchronisation per batch; here the losses add up on the device and are
+        read once per epoch. Callbacks still see every batch.
+        """
+        if iterator is None:
+            return
+        total, rows = 0.0, 0
+        for batch in iterator:
+            self.notify("on_batch_begin", batch=batch, training=training)
+            step = step_fn(batch, **fit_params)
+            size = len(batch[1])
+            total = total + step["loss"].detach() * size
+            rows += size
+            self.notify("on_batch_end", batch=batch, training=training, **step)
+        self.history.record(prefix + "_loss", float(total) / rows)
+
     def get_loss(self, y_pred, y_true, X=None, training=False):
         loss = self.criterion_(y_pred, y_true, X["sample_weight"])
         return loss + self.module_.penalty()
@@ -161,6 +184,7 @@ class Progress(Callback):
 
     def on_train_end(self, net, **kwargs):
         self.bar_.close()
+        del self.bar_  # a terminal handle: it would make the net unpicklable
 
 
 class ConvergenceMonitor(Callback):
@@ -222,8 +246,9 @@ class ConvergenceMonitor(Callback):
         loss = record["train_loss"]
         if not loss <= self.EXPLOSION * self.initial_loss:
             raise FloatingPointError(
-                f"The training loss became {loss:.3g} at epoch {record['epoch']} (it "
-                f"starts at {self.initial_loss:.3g}): the solver diverged "
+                f"The training loss became {loss:.3g} at epoch {record['epoch']} "
+                f"(at zero coefficients it is at most {self.initial_loss:.3g}): the "
+                "solver diverged "
                 f"(lr={self.lr:g}). Lower lr, keep standardize=True, or use "
                 "solver='exact' (squared loss) or solver='lbfgs'."
             )
@@ -257,16 +282,6 @@ class ConvergenceMonitor(Callback):
                 group["lr"] /= self.LR_DECAY
             return
         self.converged_ = True
-
-    def restart(self, *, stop):
-        """Continue a finished fit (warm start, ``partial_fit``): clear the
-        convergence verdict; ``stop=False`` only watches for divergence. The
-        continuation is not checkpointed: its data may differ from those the
-        checkpoint file is named after."""
-        self.stop = stop
-        self.converged_ = False
-        self.epochs_without_improvement_ = 0
-        self.checkpoint = None
 
     def restore_best(self, net):
         """Load the parameters of the best validation epoch into the module."""
@@ -426,8 +441,10 @@ def build_net(
         train_split=None,
         callbacks=[*extra, ("convergence", monitor)],
         # The progress bar replaces skorch's PrintLog, which would also format a
-        # table every epoch.
+        # table every epoch; the epoch losses are recorded by run_single_epoch.
         callbacks__print_log=None,
+        callbacks__train_loss=None,
+        callbacks__valid_loss=None,
         device=device,
         **criterion_params,
         **optimizer_params,
@@ -454,6 +471,29 @@ def standardized_tensors(X, Y, sample_weight, scaling, *, device, dtype):
     else:
         w = tensor(sample_weight / np.mean(sample_weight))
     return {"X": x, "sample_weight": w}, y
+
+
+def continue_from(previous, net):
+    """Start ``net`` where the fit of ``previous`` ended (warm start,
+    ``partial_fit``): its coefficients, history and shuffling state, and its
+    optimizer state when the optimizer is the same. The hyperparameters are
+    ``net``'s own, so parameters changed since are honoured.
+    """
+    net.module_.linear.load_state_dict(previous.module_.linear.state_dict())
+    if type(previous.optimizer_) is type(net.optimizer_):
+        state = previous.optimizer_.state_dict()
+        state["param_groups"] = [
+            {
+                **{k: v for k, v in fresh.items() if k != "params"},
+                "params": old["params"],
+            }
+            for old, fresh in zip(state["param_groups"], net.optimizer_.param_groups)
+        ]
+        net.optimizer_.load_state_dict(state)
+    net.history = previous.history
+    net.iterator_train__generator.set_state(
+        previous.iterator_train__generator.get_state()
+    )
 
 
 def train(net, inputs, target, epochs):

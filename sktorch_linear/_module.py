@@ -40,6 +40,7 @@ class LinearModule(nn.Module):
                 parameter.zero_()
         self.register_buffer("l1", torch.as_tensor(l1, dtype=dtype).expand(n_targets))
         self.register_buffer("l2", torch.as_tensor(l2, dtype=dtype).expand(n_targets))
+        self.penalised = bool(self.l1.any() or self.l2.any())
 
     def forward(self, X):
         return self.linear(X)
@@ -47,6 +48,8 @@ class LinearModule(nn.Module):
     def penalty(self):
         """Return the penalty: the L2 part differentiable, the L1 part detached
         (its minimisation is the job of :meth:`shrink`)."""
+        if not self.penalised:
+            return 0.0
         weight = self.linear.weight
         l2 = 0.5 * (self.l2 @ weight.square().sum(dim=1))
         l1 = self.l1 @ weight.detach().abs().sum(dim=1)

@@ -32,6 +32,7 @@ from ._gradient import (
     DEFAULT_LR,
     Checkpoint,
     build_net,
+    continue_from,
     standardized_tensors,
     train,
 )
@@ -74,9 +75,10 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
 
     The ``exact`` solver (squared error) accumulates weighted, centred
     sufficient statistics of ``X`` and ``y`` in float64 on the chosen device and
-    solves the standardised normal equations (Cholesky, or a minimum-norm
-    eigen-decomposition solve when the system is ill conditioned or singular;
-    coordinate descent on the Gram matrix when ``l1_ratio > 0``). The gradient
+    solves the standardised normal equations by Cholesky; when they are ill
+    conditioned or singular it solves on the data instead, by SVD (minimum-norm
+    for rank-deficient data), and with ``l1_ratio > 0`` it runs coordinate
+    descent on the Gram matrix. The gradient
     solvers (``lbfgs``, ``adam``, ``sgd``) train a :class:`torch.nn.Linear`
     through a skorch net on the standardised data, applying the L1 penalty by
     proximal steps so that it gives exact zeros. Either way the coefficients are
@@ -143,12 +145,13 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         Convergence tolerance of the gradient solvers, in ``[0, inf)``: the
         training objective (on the standardised problem), or the validation R²
         under ``early_stopping``, must improve by at least ``tol`` within
-        ``n_iter_no_change`` epochs. When it does not, Adam and SGD first divide
-        their learning rate by 10 (up to 3 times) and then stop.
+        ``n_iter_no_change`` epochs. When it does not, training stops; Adam and
+        SGD without ``early_stopping`` first divide their learning rate by 10
+        and carry on, up to 3 times.
 
     n_iter_no_change : int, default=10
-        Number of epochs without improvement before training stops, in
-        ``[1, inf)``.
+        Number of epochs without improvement before training stops (or Adam and
+        SGD decay their learning rate; see ``tol``), in ``[1, inf)``.
 
     early_stopping : bool, default=False
         Whether to hold out ``validation_fraction`` of the training data, stop
@@ -165,9 +168,11 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         ``"lbfgs"`` is always full batch. Rows are shuffled every epoch.
 
     warm_start : bool, default=False
-        Whether ``fit`` continues from the coefficients, optimizer state and
-        scaling of the previous fit (gradient solvers). ``n_iter_`` and
-        ``loss_curve_`` then accumulate.
+        Whether ``fit`` continues from the coefficients, scaling and shuffling
+        state of the previous fit, and its optimizer state when the solver is
+        the same (gradient solvers). Parameters changed since (``lr``,
+        ``alpha``, ``loss``, ...) apply from there on. ``n_iter_`` and
+        ``loss_curve_`` accumulate.
 
     checkpoint : str or path-like, default=None
         A folder in which a gradient fit saves its complete state after every
@@ -221,9 +226,12 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         The solver used (``"auto"`` resolved).
 
     solver_path_ : str
-        How the coefficients were obtained: ``"cholesky"``, ``"eigh"`` or
-        ``"coordinate_descent"`` for the exact solver, the solver's name
-        otherwise.
+        How the coefficients were obtained: for the exact solver
+        ``"cholesky"`` (well-conditioned normal equations), ``"svd"`` (an
+        ill-conditioned or rank-deficient problem solved on the data),
+        ``"eigh"`` (the same, from statistics merged by ``partial_fit``, with a
+        warning) or ``"coordinate_descent"`` (``l1_ratio > 0``); the solver's
+        name otherwise.
 
     net_ : LinearNet or None
         The trained skorch net (gradient solvers); None for the exact solver.
@@ -276,8 +284,11 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
 
     Notes
     -----
-    The exact solver reads ``X`` once, in chunks, and never materialises a
-    centred copy of it; its cost is that of forming ``X.T @ X``. Statistics of
+    On well-conditioned data the exact solver reads ``X`` once, in chunks, and
+    never materialises a centred copy of it; its cost is that of forming
+    ``X.T @ X``. When LAPACK's estimate of the reciprocal condition number of the
+    standardised Gram matrix is below 1e-6, it solves on a centred copy of the
+    data by SVD, which keeps the condition number unsquared. Statistics of
     chunks merge with the update of Chan, Golub and LeVeque, which is what makes
     ``partial_fit`` exact: any chunking of the data gives the coefficients of
     ``fit`` on all of it.
@@ -413,7 +424,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         continuing = (
             self.warm_start
             and self.__sklearn_is_fitted__()
-            and getattr(self, "solver_", None) == solver
+            and solver != "exact"
             and self.net_ is not None
         )
         if not continuing:
@@ -472,15 +483,30 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
                 f"{self._n_targets}. Pass the same targets in every partial_fit call."
             )
         device = resolve_device(self.device)
-        if solver == "exact":
-            moments = self._moments(X, Y, sample_weight, device, full=True)
-            if not first:
-                moments = self.moments_.merge(moments)
-            self._fit_exact(moments, device, n_passes=1 if first else self.n_iter_ + 1)
-        else:
-            self._fit_gradient(
-                X, Y, sample_weight, device, solver, continuing=not first, partial=True
-            )
+        if solver != "exact" and sample_weight is not None and not sample_weight.any():
+            return self  # a chunk of zero weight teaches a gradient solver nothing
+        try:
+            if solver == "exact":
+                moments = self._moments(X, Y, sample_weight, device, full=True)
+                if first:
+                    data, n_passes = (X, Y, sample_weight), 1
+                else:
+                    moments = self.moments_.merge(moments)
+                    data, n_passes = None, self.n_iter_ + 1
+                self._fit_exact(moments, device, n_passes=n_passes, data=data)
+            else:
+                self._fit_gradient(
+                    X,
+                    Y,
+                    sample_weight,
+                    device,
+                    solver,
+                    continuing=not first,
+                    partial=True,
+                )
+        except BaseException:
+            self._clear_fitted_state()
+            raise
         return self
 
     def predict(self, X):
@@ -592,7 +618,12 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
             )
             coef_std[active], path = coef, "coordinate_descent"
             if not converged:
-                self._warn_not_converged("coordinate descent")
+                warnings.warn(
+                    f"Coordinate descent reached max_iter={self.max_iter} sweeps "
+                    "before the coefficients settled to a relative change of "
+                    "1e-12. Increase max_iter.",
+                    ConvergenceWarning,
+                )
         elif active.any():
             coef = solve_cholesky(gram, cross, l2)
             if coef is None and data is not None:
@@ -635,9 +666,9 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         dtype = resolve_dtype(self.dtype, X.dtype, device)
         state, checkpoint = None, None
         validating = self.early_stopping and not partial
+        previous = self.net_ if continuing else None
         if continuing:
-            net, scaling, seed = self.net_, self._scaling, self._seed
-            _move_net(net, device)
+            scaling, seed = self._scaling, self._seed
         else:
             if self.checkpoint is not None and not partial:
                 key = _checkpoint.fingerprint(
@@ -656,22 +687,24 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         if not continuing:
             moments = self._moments(X_train, Y_train, w_train, device, full=False)
             scaling = self._scaling_of(moments)
-            net = self._build_net(
-                solver,
-                scaling,
-                X.shape[1],
-                Y.shape[1],
-                len(train_rows),
-                device,
-                dtype,
-                seed,
-                validating=validating,
-                checkpoint=checkpoint,
-            )
-            if state is not None:
-                Checkpoint.restore(state, net)
-        if continuing or partial:
-            dict(net.callbacks_)["convergence"].restart(stop=not partial)
+        net = self._build_net(
+            solver,
+            scaling,
+            X.shape[1],
+            Y.shape[1],
+            len(train_rows),
+            device,
+            dtype,
+            seed,
+            validating=validating,
+            checkpoint=checkpoint,
+        )
+        if previous is not None:
+            continue_from(previous, net)
+        elif state is not None:
+            Checkpoint.restore(state, net)
+        # partial_fit runs one epoch per call: it only watches for divergence.
+        dict(net.callbacks_)["convergence"].stop = not partial
         inputs, target = standardized_tensors(
             X_train, Y_train, w_train, scaling, device=device, dtype=dtype
         )
@@ -697,7 +730,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
             monitor.restore_best(net)
         loss_curve = [float(v) for v in net.history[:, "train_loss"]]
         if not partial and not monitor.converged_:
-            self._warn_not_converged(f"solver={solver!r}")
+            self._warn_not_converged(solver)
         linear = net.module_.linear
         coef_std = linear.weight.detach().to("cpu", torch.float64).numpy()
         intercept_std = np.zeros(Y.shape[1])
@@ -797,9 +830,9 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         params["device"] = str(params["device"])
         return params
 
-    def _warn_not_converged(self, what):
+    def _warn_not_converged(self, solver):
         warnings.warn(
-            f"{what} reached max_iter={self.max_iter} without converging "
+            f"solver={solver!r} reached max_iter={self.max_iter} without converging "
             f"(tol={self.tol:g}). Increase max_iter, adjust lr, or use "
             "solver='exact' for squared error.",
             ConvergenceWarning,
@@ -884,11 +917,3 @@ def _solve_on_data(data, scaling, active, l2):
         Z, T, weight_sum = Z * root, T * root, sample_weight.sum()
     coef = solve_lstsq(Z, T, np.sqrt(l2 * weight_sum) * x_scale / power)
     return coef * (x_scale / power)[:, None] / scaling.y_scale
-
-
-def _move_net(net, device):
-    """Move a net (module and optimizer state) to ``device``."""
-    if torch.device(net.device) != device:
-        net.device = device
-        net.module_.to(device)
-        net.optimizer_.load_state_dict(net.optimizer_.state_dict())

@@ -292,9 +292,10 @@ def test_warm_start_continues_training():
         warnings.simplefilter("ignore", ConvergenceWarning)
         reg.fit(X_RAW, Y)
         first_curve = list(reg.loss_curve_)
-        net = reg.net_
+        steps = int(reg.net_.optimizer_.state[reg.net_.module_.linear.weight]["step"])
         reg.fit(X_RAW, Y)
-    assert reg.net_ is net
+    state = reg.net_.optimizer_.state[reg.net_.module_.linear.weight]
+    assert int(state["step"]) == 2 * steps  # Adam's state carried over
     assert reg.n_iter_ == 10
     assert reg.loss_curve_[:5] == first_curve
     assert reg.loss_curve_[5] < first_curve[-1]
@@ -332,3 +333,23 @@ def test_callbacks_are_passed_to_skorch():
         reg.fit(X_RAW, Y)
     assert dict(reg.net_.callbacks_)["count"].epochs_ == 4
     assert reg.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(0.01 * 0.1**4)
+
+
+def test_warm_start_applies_changed_parameters():
+    """Check that parameters changed between warm-started fits take effect: a new
+    learning rate and penalty are used, and switching on early stopping works."""
+    reg = TorchLinearRegressor(
+        solver="sgd", lr=0.01, max_iter=3, warm_start=True, device="cpu"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(X_RAW, Y)
+        coef = reg.coef_.copy()
+        reg.set_params(lr=0.02, alpha=0.5, early_stopping=True, max_iter=2).fit(
+            X_RAW, Y
+        )
+    assert reg.net_.optimizer_.param_groups[0]["lr"] == 0.02
+    assert reg.net_.module_.l2[0] == 0.5
+    assert reg.n_iter_ == 5
+    assert len(reg.validation_scores_) == 2  # the first 3 epochs did not validate
+    assert not np.array_equal(reg.coef_, coef)
