@@ -17,10 +17,9 @@ import numpy as np
 import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-# A contender whose warm-up call takes longer than this runs at most
-# HEAVY_REPEATS timed repeats (recorded per row), to keep the full run bounded.
-HEAVY_SECONDS = 10.0
-HEAVY_REPEATS = 3
+# A contender whose warm-up call takes longer than heavy[0] seconds runs at most
+# heavy[1] timed repeats (recorded per row), to keep a run bounded.
+HEAVY = {"full": (10.0, 3), "quick": (1.0, 1)}
 # Ridge with a negligible penalty solves (nearly) the same least-squares problem;
 # its speed (Cholesky on X.T@X) does not depend on alpha.
 RIDGE_ALPHA = 1e-10
@@ -66,14 +65,15 @@ def time_once(call, device="cpu"):
             gc.enable()
 
 
-def measure(calls, repeats, *, device="cpu", warmup=1, cap_heavy=True):
+def measure(calls, repeats, *, device="cpu", warmup=1, heavy=HEAVY["full"]):
     """Time every callable of ``calls`` (name -> callable) in the same process.
 
     Each contender first runs ``warmup`` untimed calls; then the timed repeats
     are interleaved round-robin (one call of each contender per round), so that
     a slow drift of the machine (other load, thermal state) affects all of them
-    alike. A contender whose warm-up took more than ``HEAVY_SECONDS`` runs at
-    most ``HEAVY_REPEATS`` repeats. Returns name -> list of seconds.
+    alike. A contender whose warm-up took more than ``heavy[0]`` seconds runs at
+    most ``heavy[1]`` repeats (``heavy=None``: no cap). Returns name -> list of
+    seconds.
     """
     warm = {}
     for name, call in calls.items():
@@ -83,8 +83,8 @@ def measure(calls, repeats, *, device="cpu", warmup=1, cap_heavy=True):
             warm[name] = time_once(call, device)
     planned = {
         name: (
-            min(repeats, HEAVY_REPEATS)
-            if cap_heavy and warm[name] > HEAVY_SECONDS
+            min(repeats, heavy[1])
+            if heavy is not None and warm[name] > heavy[0]
             else repeats
         )
         for name in calls
@@ -266,6 +266,26 @@ def cpu_counters():
     ticks = [int(x) for x in fields[:8]]
     busy = sum(ticks) - ticks[3] - ticks[4]
     return busy / os.sysconf("SC_CLK_TCK"), own
+
+
+def wait_for_quiet(max_wait, *, threshold=0.3, window=2.0, log=print):
+    """Wait (up to ``max_wait`` seconds) until other processes use fewer than
+    ``threshold`` cores over a ``window``-second sample. Returns the seconds
+    waited and the last sample (None when it cannot be measured)."""
+    if max_wait <= 0:
+        return 0.0, None
+    start = time.perf_counter()
+    told = False
+    while True:
+        before = cpu_counters()
+        time.sleep(window)
+        load = other_load(before, cpu_counters(), window)
+        waited = time.perf_counter() - start
+        if load is None or load < threshold or waited >= max_wait:
+            return round(waited, 1), load
+        if not told:
+            log(f"  other processes use {load} cores: waiting up to {max_wait:.0f} s")
+            told = True
 
 
 def other_load(before, after, wall):

@@ -5,6 +5,9 @@ import json
 import math
 from collections import defaultdict
 
+# Average cores used by other processes above which a workload is flagged.
+CONTENDED_CORES = 0.25
+
 # Columns of the CSV, in order (the JSON rows have the same keys).
 ROW_COLUMNS = [
     "workload",
@@ -184,11 +187,19 @@ def write_markdown(path, meta, rows, headlines, workloads):
         lines += ["", f"## {name}", "", description, ""]
         info = meta.get("workloads", {}).get(name, {})
         if info:
+            others = info.get("other_processes_cores")
+            flag = ""
+            if others is not None and others >= CONTENDED_CORES:
+                flag = (
+                    " **Contended: other processes competed for the CPU, so "
+                    "these times are pessimistic (BLAS with one thread per core "
+                    "suffers most).**"
+                )
             lines += [
                 f"Wall time {info['wall_s']:.0f} s; other processes kept "
-                f"{info.get('other_processes_cores')} cores busy meanwhile "
-                f"(load average {info.get('load_average_before')} -> "
-                f"{info.get('load_average_after')}).",
+                f"{others} cores busy meanwhile (load average "
+                f"{info.get('load_average_before')} -> "
+                f"{info.get('load_average_after')}).{flag}",
                 "",
             ]
         columns = [

@@ -21,6 +21,7 @@ from ._common import (
     machine_info,
     other_load,
     resolve_device,
+    wait_for_quiet,
 )
 from .workloads import SIZES, WORKLOADS, Context
 
@@ -73,6 +74,14 @@ def parse_args(argv):
     )
     parser.add_argument(
         "--list", action="store_true", help="list the workloads and exit"
+    )
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=None,
+        help="before each workload, wait up to this many seconds for other "
+        "processes to use under 0.3 cores (default: 60 in full mode, 0 in quick "
+        "mode); the load during each workload is recorded either way",
     )
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     args = parser.parse_args(argv)
@@ -128,6 +137,10 @@ def main(argv=None, sizes=None):
         overrides=dict(sizes or {}),
     )
     meta["repeats"] = ctx.n_repeats
+    quiet_wait = args.quiet_wait
+    if quiet_wait is None:
+        quiet_wait = 0.0 if args.quick else 60.0
+    meta["quiet_wait_s"] = quiet_wait
     meta["sizes"] = ctx.sizes
     _log(
         f"benchmarks '{name}' on {device} ({meta['cpu_model']}, torch "
@@ -138,6 +151,7 @@ def main(argv=None, sizes=None):
     all_counters = cpu_counters()
     for index, workload in enumerate(selected):
         _log(f"[{index + 1}/{len(selected)}] {workload.name}: {workload.description}")
+        waited, load_seen = wait_for_quiet(quiet_wait, log=_log)
         begin, load_before, counters = time.perf_counter(), _loadavg(), cpu_counters()
         new_rows, new_heads = workload.function(ctx)
         seconds = time.perf_counter() - begin
@@ -151,6 +165,8 @@ def main(argv=None, sizes=None):
             "load_average_before": load_before,
             "load_average_after": _loadavg(),
             "other_processes_cores": others,
+            "waited_for_quiet_s": waited,
+            "other_processes_cores_at_start": load_seen,
         }
         _log(f"  done in {seconds:.1f} s (other processes kept {others} cores busy)")
         ctx.release({use for later in selected[index + 1 :] for use in later.uses})

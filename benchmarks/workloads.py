@@ -29,6 +29,7 @@ from skorch import NeuralNetRegressor
 from sktorch_linear import TorchLinearRegressor
 
 from ._common import (
+    HEAVY,
     REPO_ROOT,
     RIDGE_ALPHA,
     linear_data,
@@ -86,6 +87,12 @@ class Context:
     @property
     def sizes(self):
         return {**SIZES["quick" if self.quick else "full"], **self.overrides}
+
+    def measure(self, calls, repeats=None, **kwargs):
+        """:func:`measure` with this run's device, repeats and heavy-call cap."""
+        kwargs.setdefault("device", self.device)
+        kwargs.setdefault("heavy", HEAVY["quick" if self.quick else "full"])
+        return measure(calls, self.n_repeats if repeats is None else repeats, **kwargs)
 
     @property
     def n_repeats(self):
@@ -229,9 +236,7 @@ def exact_diabetes(ctx):
         "Ridge": lambda: Ridge(alpha=RIDGE_ALPHA),
     }
     calls = {name: _fit_into(fitted, name, make, X, y) for name, make in makers.items()}
-    times = measure(
-        calls, ctx.sizes["diabetes_repeats"], device=ctx.device, cap_heavy=False
-    )
+    times = ctx.measure(calls, ctx.sizes["diabetes_repeats"], heavy=None)
     rows = _exact_rows(
         "exact_diabetes", ctx, X, y, calls, times, fitted, "LinearRegression"
     )
@@ -263,7 +268,7 @@ def exact_vs_n(ctx):
             name: _fit_into(fitted, name, make, X, y) for name, make in makers.items()
         }
         calls.update(_floor_calls(ctx, X))
-        times = measure(calls, ctx.n_repeats, device=ctx.device)
+        times = ctx.measure(calls)
         rows += _exact_rows(
             "exact_vs_n", ctx, X, y, calls, times, fitted, "LinearRegression"
         )
@@ -283,7 +288,7 @@ def exact_tall(ctx):
     calls = {name: _fit_into(fitted, name, make, X, y) for name, make in makers.items()}
     calls.update(_floor_calls(ctx, X))
     calls["floor: numpy X.T@X"] = lambda: X.T @ X
-    times = measure(calls, ctx.n_repeats, device=ctx.device)
+    times = ctx.measure(calls)
     rows = _exact_rows(
         "exact_tall", ctx, X, y, calls, times, fitted, "LinearRegression"
     )
@@ -325,7 +330,7 @@ def exact_wide(ctx):
     makers = {OURS: lambda: _ours(ctx), "LinearRegression": LinearRegression}
     calls = {name: _fit_into(fitted, name, make, X, y) for name, make in makers.items()}
     calls.update(_floor_calls(ctx, X))
-    times = measure(calls, ctx.n_repeats, device=ctx.device)
+    times = ctx.measure(calls)
     rows = _exact_rows(
         "exact_wide", ctx, X, y, calls, times, fitted, "LinearRegression"
     )
@@ -368,7 +373,7 @@ def partial_fit(ctx):
     name_partial = f"TorchLinearRegressor exact partial_fit ({len(bounds)} chunks)"
     name_fit = "TorchLinearRegressor exact fit (whole)"
     calls = {name_fit: whole, name_partial: chunked}
-    times = measure(calls, ctx.n_repeats, device=ctx.device)
+    times = ctx.measure(calls)
     diff = max_abs_diff(fitted["partial"].coef_, fitted["fit"].coef_)
     rows = [
         row(
@@ -409,7 +414,7 @@ def predict_batch(ctx):
         "LinearRegression.predict": lambda: out.__setitem__("lr", lr.predict(X)),
         "floor: numpy X @ coef + b": lambda: X @ coef + intercept,
     }
-    times = measure(calls, ctx.n_repeats, device=ctx.device)
+    times = ctx.measure(calls)
     n, p = X.shape
     rows = []
     for name in calls:
@@ -454,8 +459,8 @@ def predict_one_row(ctx):
         "TorchLinearRegressor.predict": lambda: ours.predict(x1),
         "LinearRegression.predict": lambda: lr.predict(x1),
     }
-    times = measure(
-        calls, ctx.sizes["one_row_calls"], device="cpu", warmup=20, cap_heavy=False
+    times = ctx.measure(
+        calls, ctx.sizes["one_row_calls"], device="cpu", warmup=20, heavy=None
     )
     rows = [
         row(
@@ -544,7 +549,7 @@ def adam_epoch(ctx):
         names["skorch"]: skorch(),
         names["skorch256"]: skorch(batch_size=256),
     }
-    times = measure(calls, ctx.n_repeats, device=ctx.device)
+    times = ctx.measure(calls)
     batches = {
         loop: -(-n // 256),
         names["ours"]: -(-n // 256),
@@ -601,19 +606,37 @@ def _accuracy_data(ctx):
     return train_test_split(X, y, test_size=0.25, random_state=0)
 
 
-def _first_reaching(make, score, target, budget):
-    """Smallest ``k <= budget`` such that ``make(k)`` fitted scores at least
-    ``target`` (doubling, then bisection), or None.
+@dataclass(frozen=True)
+class Trainer:
+    """A contender of the training-to-accuracy workloads.
+
+    ``make(max_iter)`` returns an unfitted estimator. With ``budget=None`` it is
+    timed as it is (its own stopping rule); otherwise the smallest ``max_iter``
+    up to ``budget`` whose fit reaches the target is searched first, and a fit
+    with that ``max_iter`` is timed. ``search`` is ``"doubling"`` (fresh fits
+    with max_iter 1, 2, 4, ... then bisection) or ``"partial_fit"`` (one epoch
+    per call, scored after each; the ``max_iter`` found is then checked with a
+    fresh fit).
+    """
+
+    make: object
+    budget: int | None = None
+    search: str = "doubling"
+    epochs_attr: str | None = "n_iter_"
+    reference: bool = False
+
+
+def _first_reaching(fit_k, score, target, budget):
+    """Smallest ``k <= budget`` such that ``fit_k(k)`` scores at least
+    ``target``, by doubling then bisection, or None.
 
     It relies on a fit with ``max_iter=k`` being the first ``k`` epochs of a
-    longer one (true for fixed ``random_state``), and takes the first ``k``
-    found by bisection between the last failing and the first reaching power of
-    two.
+    longer one (true for a fixed ``random_state``).
     """
     k, low = 1, 0
     while True:
         k = min(k, budget)
-        if score(make(k)) >= target:
+        if score(fit_k(k)) >= target:
             break
         if k == budget:
             return None
@@ -621,21 +644,32 @@ def _first_reaching(make, score, target, budget):
     high = k
     while high - low > 1:
         middle = (low + high) // 2
-        if score(make(middle)) >= target:
+        if score(fit_k(middle)) >= target:
             high = middle
         else:
             low = middle
     return high
 
 
-def _to_accuracy(ctx, workload, X_train, y_train, X_test, y_test, optimum, contenders):
-    """Time-to-target for each contender.
+def _search_by_partial_fit(trainer, fit_k, partial_fit, score, target):
+    """Epochs to the target found with one ``partial_fit`` call per epoch, then
+    confirmed by fresh fits (a few more epochs at most; doubling search if the
+    two disagree more)."""
+    model = trainer.make(trainer.budget)
+    for k in range(1, trainer.budget + 1):
+        partial_fit(model)
+        if score(model) >= target:
+            break
+    else:
+        return None
+    for candidate in range(k, min(k + 3, trainer.budget) + 1):
+        if score(fit_k(candidate)) >= target:
+            return candidate
+    return _first_reaching(fit_k, score, target, trainer.budget)
 
-    ``contenders``: name -> (make(max_iter) -> unfitted estimator, budget,
-    epochs attribute or None, reference flag). ``budget`` None means "time this
-    estimator as it is" (its own stopping rule); otherwise the smallest
-    ``max_iter`` reaching the target is searched first and then timed.
-    """
+
+def _to_accuracy(ctx, workload, X_train, y_train, X_test, y_test, optimum, trainers):
+    """Time to the target (``optimum - R2_TOLERANCE``) of each :class:`Trainer`."""
     target = optimum - R2_TOLERANCE
 
     def score(model):
@@ -645,33 +679,44 @@ def _to_accuracy(ctx, workload, X_train, y_train, X_test, y_test, optimum, conte
         with quiet_warnings(ConvergenceWarning, UserWarning):
             return model.fit(X_train, y_train)
 
+    def partial_fit(model):
+        with quiet_warnings(ConvergenceWarning, UserWarning):
+            return model.partial_fit(X_train, y_train)
+
     chosen, notes = {}, {}
-    for name, (make, budget, _, _) in contenders.items():
-        if budget is None:
+    for name, trainer in trainers.items():
+        if trainer.budget is None:
             chosen[name] = None
             continue
-        k = _first_reaching(lambda k, make=make: fit(make(k)), score, target, budget)
-        chosen[name] = budget if k is None else k
+
+        def fit_k(k, trainer=trainer):
+            return fit(trainer.make(k))
+
+        if trainer.search == "partial_fit":
+            k = _search_by_partial_fit(trainer, fit_k, partial_fit, score, target)
+        else:
+            k = _first_reaching(fit_k, score, target, trainer.budget)
+        chosen[name] = trainer.budget if k is None else k
         if k is None:
-            notes[name] = f"target not reached within max_iter={budget}"
+            notes[name] = f"target not reached within max_iter={trainer.budget}"
         ctx.log(f"  {name}: max_iter={chosen[name]}")
     fitted = {}
     calls = {
         name: (
-            lambda name=name, make=make: fitted.__setitem__(
-                name, fit(make(chosen[name]))
+            lambda name=name, trainer=trainer: fitted.__setitem__(
+                name, fit(trainer.make(chosen[name]))
             )
         )
-        for name, (make, *_rest) in contenders.items()
+        for name, trainer in trainers.items()
     }
-    times = measure(calls, ctx.n_repeats, device=ctx.device)
+    times = ctx.measure(calls)
     rows = []
-    for name, (_, budget, epochs_attr, reference) in contenders.items():
+    for name, trainer in trainers.items():
         model = fitted[name]
         r2 = score(model)
         epochs = chosen[name]
-        if epochs_attr is not None:
-            epochs = int(np.max(getattr(model, epochs_attr)))
+        if trainer.epochs_attr is not None:
+            epochs = int(np.max(getattr(model, trainer.epochs_attr)))
         rows.append(
             row(
                 workload,
@@ -680,7 +725,7 @@ def _to_accuracy(ctx, workload, X_train, y_train, X_test, y_test, optimum, conte
                 n=X_train.shape[0],
                 p=X_train.shape[1],
                 ctx=ctx,
-                reference=reference,
+                reference=trainer.reference,
                 r2=r2,
                 r2_gap=optimum - r2,
                 reached_target=bool(r2 >= target),
@@ -693,7 +738,7 @@ def _to_accuracy(ctx, workload, X_train, y_train, X_test, y_test, optimum, conte
 
 def to_accuracy(ctx):
     """Time to reach test R^2 within 1e-3 of the optimum, squared loss
-    (make_regression 200 000 x 100, noise 10)."""
+    (make_regression 200 000 x 100, noise 10; 75% train, 25% test)."""
     X_train, X_test, y_train, y_test = _accuracy_data(ctx)
     exact = _ours(ctx).fit(X_train, y_train)
     optimum = r2_score(y_test, exact.predict(X_test))
@@ -701,39 +746,32 @@ def to_accuracy(ctx):
     ctx.log(f"  optimum test R2 {optimum:.6f} (LinearRegression {lr_r2:.6f})")
 
     def ours(solver, budget):
-        return (
+        return Trainer(
             lambda k: _ours(ctx, solver=solver, max_iter=k, random_state=0),
             budget,
-            "n_iter_",
-            False,
+            search="partial_fit",
         )
 
-    contenders = {
-        OURS: (lambda k: _ours(ctx), None, None, True),
+    sgd_name = "SGDRegressor defaults (max_iter searched, tol=None)"
+    trainers = {
+        OURS: Trainer(lambda k: _ours(ctx), epochs_attr=None, reference=True),
         "TorchLinearRegressor adam": ours("adam", 64),
         "TorchLinearRegressor sgd": ours("sgd", 64),
         "TorchLinearRegressor lbfgs": ours("lbfgs", 32),
-        "SGDRegressor defaults (max_iter searched, tol=None)": (
-            lambda k: SGDRegressor(max_iter=k, tol=None, random_state=0),
-            1024,
-            "n_iter_",
-            False,
+        sgd_name: Trainer(
+            lambda k: SGDRegressor(max_iter=k, tol=None, random_state=0), 1024
         ),
-        "SGDRegressor defaults (own stopping)": (
-            lambda k: SGDRegressor(random_state=0),
-            None,
-            "n_iter_",
-            False,
+        "SGDRegressor defaults (own stopping)": Trainer(
+            lambda k: SGDRegressor(random_state=0)
         ),
     }
     rows, times = _to_accuracy(
-        ctx, "to_accuracy", X_train, y_train, X_test, y_test, optimum, contenders
+        ctx, "to_accuracy", X_train, y_train, X_test, y_test, optimum, trainers
     )
-    sgd_name = "SGDRegressor defaults (max_iter searched, tol=None)"
     if not next(r for r in rows if r["contender"] == sgd_name)["reached_target"]:
         ctx.log("  SGDRegressor defaults missed the target: trying a tuned one")
         tuned = {
-            "SGDRegressor tuned (penalty=None, adaptive eta0=0.001)": (
+            "SGDRegressor tuned (penalty=None, adaptive eta0=0.001)": Trainer(
                 lambda k: SGDRegressor(
                     penalty=None,
                     learning_rate="adaptive",
@@ -743,8 +781,6 @@ def to_accuracy(ctx):
                     random_state=0,
                 ),
                 1024,
-                "n_iter_",
-                False,
             )
         }
         more, more_times = _to_accuracy(
@@ -778,8 +814,9 @@ def to_accuracy(ctx):
 
 
 def to_accuracy_huber(ctx):
-    """Time to reach test R^2 within 1e-3 of the optimum with 5% of the training
-    targets replaced by outliers: Huber loss against HuberRegressor."""
+    """Time to reach test R^2 within 1e-3 of the optimum when 5% of the training
+    targets are replaced by outliers (+-10 to 20 standard deviations of y; the
+    test targets stay clean): Huber loss against HuberRegressor."""
     X_train, X_test, y_train, y_test = _accuracy_data(ctx)
     # The optimum is the least-squares fit of the clean targets.
     optimum = r2_score(y_test, _ours(ctx).fit(X_train, y_train).predict(X_test))
@@ -794,36 +831,24 @@ def to_accuracy_huber(ctx):
     )
     # Huber threshold in units of y: 1.35 times the noise level (10).
     epsilon = 13.5
-    contenders = {
-        "HuberRegressor (max_iter searched)": (
-            lambda k: HuberRegressor(max_iter=k),
-            1024,
-            "n_iter_",
-            True,
+    trainers = {
+        "HuberRegressor (max_iter searched)": Trainer(
+            lambda k: HuberRegressor(max_iter=k), 1024, reference=True
         ),
-        "HuberRegressor defaults (own stopping)": (
-            lambda k: HuberRegressor(),
-            None,
-            "n_iter_",
-            False,
-        ),
-        f"TorchLinearRegressor huber lbfgs (epsilon={epsilon})": (
+        "HuberRegressor defaults (own stopping)": Trainer(lambda k: HuberRegressor()),
+        f"TorchLinearRegressor huber lbfgs (epsilon={epsilon})": Trainer(
             lambda k: _ours(
                 ctx, loss="huber", epsilon=epsilon, max_iter=k, random_state=0
             ),
             32,
-            "n_iter_",
-            False,
+            search="partial_fit",
         ),
-        "TorchLinearRegressor exact on contaminated y": (
-            lambda k: _ours(ctx),
-            None,
-            None,
-            False,
+        "TorchLinearRegressor exact on contaminated y": Trainer(
+            lambda k: _ours(ctx), epochs_attr=None
         ),
     }
     rows, _ = _to_accuracy(
-        ctx, "to_accuracy_huber", X_train, y_dirty, X_test, y_test, optimum, contenders
+        ctx, "to_accuracy_huber", X_train, y_dirty, X_test, y_test, optimum, trainers
     )
     heads = [
         headline(
