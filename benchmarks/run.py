@@ -80,7 +80,7 @@ def parse_args(argv):
         type=float,
         default=None,
         help="before each workload, wait up to this many seconds for other "
-        "processes to use under 0.3 cores (default: 60 in full mode, 0 in quick "
+        "processes to use under 0.3 cores (default: 30 in full mode, 0 in quick "
         "mode); the load during each workload is recorded either way",
     )
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
@@ -139,7 +139,7 @@ def main(argv=None, sizes=None):
     meta["repeats"] = ctx.n_repeats
     quiet_wait = args.quiet_wait
     if quiet_wait is None:
-        quiet_wait = 0.0 if args.quick else 60.0
+        quiet_wait = 0.0 if args.quick else 30.0
     meta["quiet_wait_s"] = quiet_wait
     meta["sizes"] = ctx.sizes
     _log(

@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse
 import torch
 
 MAGIC = b"SKTORCH-LINEAR-CKPT\n"
@@ -38,6 +39,11 @@ def fingerprint(params, arrays):
         if array is None:
             digest.update(b"none")
             continue
+        if scipy.sparse.issparse(array):
+            digest.update(f"sparse{array.shape}".encode())
+            array = np.concatenate(
+                [array.indptr.astype(np.float64), array.indices, array.data]
+            )
         array = np.ascontiguousarray(array)
         digest.update(f"{array.dtype.str}{array.shape}".encode())
         digest.update(memoryview(array).cast("B"))

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
+import scipy.sparse
 import torch
 
 from ._device import as_tensor
@@ -134,6 +135,8 @@ def compute_moments(X, Y, sample_weight, *, device, dtype, full=True):
 
 
 def _chunk_moments(X, Y, sample_weight, *, device, dtype, full):
+    if scipy.sparse.issparse(X):
+        X = X.toarray()  # one chunk at a time: a sparse X is never dense whole
     x = as_tensor(X, device=device, dtype=dtype)
     y = as_tensor(Y, device=device, dtype=dtype)
     if sample_weight is None:

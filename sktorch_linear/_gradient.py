@@ -11,6 +11,7 @@ import copy
 import math
 
 import numpy as np
+import scipy.sparse
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
@@ -62,12 +63,52 @@ class SliceBatches:
         X, y = self.dataset.X, self.dataset.y
         n_rows = len(y)
         if self.shuffle and self.batch_size < n_rows:
-            order = torch.randperm(n_rows, generator=self.generator).to(y.device)
-            X = {key: value[order] for key, value in X.items()}
-            y = y[order]
+            order = torch.randperm(n_rows, generator=self.generator)
+            X = {key: _take(value, order) for key, value in X.items()}
+            y = _take(y, order)
         for start in range(0, n_rows, self.batch_size):
             stop = start + self.batch_size
             yield {key: value[start:stop] for key, value in X.items()}, y[start:stop]
+
+
+def _take(rows, order):
+    """The rows of a tensor or of :class:`SparseRows` in the given order."""
+    if isinstance(rows, SparseRows):
+        return rows.take(order)
+    return rows[order.to(rows.device)]
+
+
+class SparseRows:
+    """A sparse matrix whose rows are standardised and densified a batch at a time.
+
+    Slicing returns the dense, standardised rows on the device: a sparse ``X``
+    is never densified whole.
+
+    Parameters
+    ----------
+    matrix : scipy.sparse CSR matrix or array
+    mean, scale, keep : torch.Tensor
+        Centres, divisors, and 0/1 multipliers (0 for constant columns) on the
+        device.
+    """
+
+    def __init__(self, matrix, mean, scale, keep):
+        self.matrix = matrix
+        self.mean = mean
+        self.scale = scale
+        self.keep = keep
+
+    def __len__(self):
+        return self.matrix.shape[0]
+
+    def take(self, order):
+        return SparseRows(self.matrix[order.numpy()], self.mean, self.scale, self.keep)
+
+    def __getitem__(self, rows):
+        dense = as_tensor(
+            self.matrix[rows].toarray(), device=self.mean.device, dtype=self.mean.dtype
+        )
+        return dense.sub_(self.mean).div_(self.scale).mul_(self.keep)
 
 
 class LinearNet(NeuralNet):
@@ -452,22 +493,27 @@ def build_net(
     return net.initialize()
 
 
-def standardized_tensors(X, Y, sample_weight, scaling, *, device, dtype):
+def standardized_tensors(X, Y, sample_weight, scaling, *, device, dtype, densify=False):
     """Move ``X``, ``Y`` and the weights to ``device``, standardised.
 
     Returns the dict input of :class:`LinearNet` and the target tensor. Columns
     that are constant (when centring) become exact zeros, so their coefficients
-    stay at zero. Weights are normalised to mean one.
+    stay at zero. Weights are normalised to mean one. A sparse ``X`` becomes
+    :class:`SparseRows` (dense a batch at a time), or dense with ``densify``.
     """
 
     def tensor(array):
         return as_tensor(array, device=device, dtype=dtype)
 
-    x = torch.sub(tensor(X), tensor(scaling.x_mean)).div_(tensor(scaling.x_scale))
-    x[:, torch.as_tensor(scaling.constant, device=device)] = 0
+    keep = tensor(~scaling.constant)
+    x = SparseRows(X, tensor(scaling.x_mean), tensor(scaling.x_scale), keep)
+    if not scipy.sparse.issparse(X):
+        x = torch.sub(tensor(X), x.mean).div_(x.scale).mul_(keep)
+    elif densify:
+        x = x[:]
     y = torch.sub(tensor(Y), tensor(scaling.y_mean)).div_(tensor(scaling.y_scale))
     if sample_weight is None:
-        w = torch.ones(x.shape[0], device=device, dtype=dtype)
+        w = torch.ones(X.shape[0], device=device, dtype=dtype)
     else:
         w = tensor(sample_weight / np.mean(sample_weight))
     return {"X": x, "sample_weight": w}, y

@@ -6,6 +6,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.linalg
+import scipy.sparse
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
@@ -434,7 +435,8 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         try:
             if solver == "exact":
                 moments = self._moments(X, Y, sample_weight, device, full=True)
-                self._fit_exact(moments, device, n_passes=1, data=(X, Y, sample_weight))
+                data = None if scipy.sparse.issparse(X) else (X, Y, sample_weight)
+                self._fit_exact(moments, device, n_passes=1, data=data)
             else:
                 self._fit_gradient(
                     X, Y, sample_weight, device, solver, continuing=continuing
@@ -488,8 +490,10 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         try:
             if solver == "exact":
                 moments = self._moments(X, Y, sample_weight, device, full=True)
-                if first:
+                if first and not scipy.sparse.issparse(X):
                     data, n_passes = (X, Y, sample_weight), 1
+                elif first:
+                    data, n_passes = None, 1
                 else:
                     moments = self.moments_.merge(moments)
                     data, n_passes = None, self.n_iter_ + 1
@@ -523,8 +527,10 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
             float64 predictions; 1-D when the model was fitted on a 1-D ``y``.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
-        return X @ self.coef_.T + self.intercept_
+        X = validate_data(
+            self, X, accept_sparse=("csr", "csc"), dtype=_FLOAT_DTYPES, reset=False
+        )
+        return np.asarray(X @ self.coef_.T) + self.intercept_
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "coef_")
@@ -532,6 +538,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
+        tags.input_tags.sparse = True
         return tags
 
     # -- validation -----------------------------------------------------------
@@ -568,11 +575,14 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
             self,
             X,
             y,
+            accept_sparse=("csr", "csc"),
             dtype=_FLOAT_DTYPES,
             multi_output=True,
             y_numeric=True,
             reset=reset,
         )
+        if scipy.sparse.issparse(X):
+            X = X.tocsr()
         if reset:
             self._y_ndim = y.ndim
         Y = np.asarray(y, dtype=np.float64).reshape(X.shape[0], -1)
@@ -632,10 +642,10 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
                 coef, path = solve_eigh(gram, cross, l2), "eigh"
                 warnings.warn(
                     "The standardised normal equations are ill conditioned, and "
-                    "with statistics merged by partial_fit the data are not at hand "
-                    "for an orthogonal solve: the coefficients may keep only a few "
-                    "correct digits. Fit on all the data with fit() for an SVD "
-                    "solve, or add a small alpha.",
+                    "the data are not at hand for an orthogonal solve (statistics "
+                    "merged by partial_fit, or a sparse X): the coefficients may "
+                    "keep only a few correct digits. Fit dense data with fit() for "
+                    "an SVD solve, or add a small alpha.",
                     scipy.linalg.LinAlgWarning,
                 )
             coef_std[active] = coef
@@ -718,6 +728,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
                 scaling,
                 device=device,
                 dtype=dtype,
+                densify=True,
             )
         if partial:
             epochs = 1

@@ -4,7 +4,6 @@ import re
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 from numpy.testing import assert_allclose
 from sklearn.datasets import make_regression
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
@@ -213,14 +212,6 @@ def test_complex_X(where):
             reg.fit(X + 1j, y)
         else:
             reg.predict(X + 1j)
-
-
-@pytest.mark.parametrize("container", [sp.csr_matrix, sp.csc_array])
-def test_fit_sparse_X(container):
-    """Check that a sparse X is refused with advice to densify it."""
-    X, y = _data()
-    with pytest.raises(TypeError, match=re.escape("Use '.toarray()' to convert")):
-        TorchLinearRegressor(device="cpu").fit(container(X), y)
 
 
 # Sample weights
