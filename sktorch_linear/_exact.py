@@ -20,6 +20,9 @@ _CHUNK_BYTES = 32 * 2**20
 # Cholesky solve is not trusted (it would keep fewer than about ten correct
 # digits); the exact solver then solves on the data by SVD.
 _MIN_RCOND = 1e-6
+# Largest mean^2 / variance of a column for which a chunk's centred cross-products
+# are formed from its raw ones (losing at most log10(1 + 4) ~ 0.7 digits).
+_MAX_CANCELLATION = 4.0
 # Relative change of the coefficients below which coordinate descent has converged.
 _CD_TOL = 1e-12
 
@@ -148,15 +151,20 @@ def _chunk_moments(X, Y, sample_weight, *, device, dtype, full):
         if weight_sum.item() == 0:
             return _zero_moments(x.shape[0], x.shape[1], y.shape[1], full)
         mean_x, mean_y = (w @ x) / weight_sum, (w @ y) / weight_sum
-    xc, yc = x - mean_x, y - mean_y
-    if sample_weight is not None:
-        root = w.sqrt().unsqueeze(1)
-        xc.mul_(root)
-        yc.mul_(root)
-    if full:
-        cxx, cxy, cyy = xc.T @ xc, xc.T @ yc, yc.T @ yc
-    else:
-        cxx, cxy, cyy = (xc * xc).sum(dim=0), None, (yc * yc).sum(dim=0)
+    moments = None
+    if full and sample_weight is None:
+        moments = _uncentred_products(x, y, mean_x, mean_y)
+    if moments is None:
+        xc, yc = x - mean_x, y - mean_y
+        if sample_weight is not None:
+            root = w.sqrt().unsqueeze(1)
+            xc.mul_(root)
+            yc.mul_(root)
+        if full:
+            moments = xc.T @ xc, xc.T @ yc, yc.T @ yc
+        else:
+            moments = (xc * xc).sum(dim=0), None, (yc * yc).sum(dim=0)
+    cxx, cxy, cyy = moments
     return Moments(
         n_samples=x.shape[0],
         weight_sum=float(weight_sum),
@@ -166,6 +174,27 @@ def _chunk_moments(X, Y, sample_weight, *, device, dtype, full):
         cxy=None if cxy is None else _numpy(cxy),
         cyy=_numpy(cyy),
     )
+
+
+def _uncentred_products(x, y, mean_x, mean_y):
+    """Centred cross-products of an unweighted chunk from its raw products,
+    ``X'X - n m m'``, which saves writing a centred copy of the chunk.
+
+    Subtracting ``n m m'`` cancels digits in proportion to ``mean^2 / variance``
+    of a column; when that exceeds ``_MAX_CANCELLATION`` for any column or
+    target, returns None and the caller centres the chunk first.
+    """
+    n_rows = x.shape[0]
+    xx, yy = x.T @ x, y.T @ y
+    x_var = torch.diagonal(xx) / n_rows - mean_x.square()
+    y_var = torch.diagonal(yy) / n_rows - mean_y.square()
+    ratio = torch.cat([mean_x.square() / x_var, mean_y.square() / y_var])
+    if not bool((ratio <= _MAX_CANCELLATION).all()):
+        return None
+    cxx = xx.sub_(torch.outer(mean_x, mean_x), alpha=n_rows)
+    cxy = (x.T @ y).sub_(torch.outer(mean_x, mean_y), alpha=n_rows)
+    cyy = yy.sub_(torch.outer(mean_y, mean_y), alpha=n_rows)
+    return cxx, cxy, cyy
 
 
 def _zero_moments(n_samples, n_features, n_targets, full):
