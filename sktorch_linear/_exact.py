@@ -188,8 +188,10 @@ def _uncentred_products(x, y, mean_x, mean_y):
     xx, yy = x.T @ x, y.T @ y
     x_var = torch.diagonal(xx) / n_rows - mean_x.square()
     y_var = torch.diagonal(yy) / n_rows - mean_y.square()
-    ratio = torch.cat([mean_x.square() / x_var, mean_y.square() / y_var])
-    if not bool((ratio <= _MAX_CANCELLATION).all()):
+    mean_square = torch.cat([mean_x.square(), mean_y.square()])
+    var = torch.cat([x_var, y_var])
+    # Constant columns (variance zero, or rounding noise) are centred exactly.
+    if not bool(((var > 0) & (mean_square <= _MAX_CANCELLATION * var)).all()):
         return None
     cxx = xx.sub_(torch.outer(mean_x, mean_x), alpha=n_rows)
     cxy = (x.T @ y).sub_(torch.outer(mean_x, mean_y), alpha=n_rows)
