@@ -40,7 +40,8 @@ class SliceBatches:
     Parameters
     ----------
     dataset : skorch.dataset.Dataset
-        Holds ``X`` as a dict of tensors (``"X"``, ``"sample_weight"``) and ``y``.
+        Holds ``X`` as a dict of tensors (``"X"`` and, when weighted,
+        ``"sample_weight"``) and ``y``.
     batch_size : int
         Rows per batch.
     shuffle : bool, default=False
@@ -115,7 +116,7 @@ class LinearNet(NeuralNet):
     """skorch net for :class:`LinearModule` with a sample-weighted loss.
 
     Its input is a dict with the standardised data (``"X"``) and the sample
-    weights (``"sample_weight"``), already on the device.
+    weights (``"sample_weight"``, absent when unweighted), already on the device.
     """
 
     def infer(self, x, **fit_params):
@@ -145,7 +146,7 @@ class LinearNet(NeuralNet):
         self.history.record(prefix + "_loss", float(total) / rows)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        loss = self.criterion_(y_pred, y_true, X["sample_weight"])
+        loss = self.criterion_(y_pred, y_true, X.get("sample_weight"))
         return loss + self.module_.penalty()
 
     def __getstate__(self):
@@ -196,8 +197,10 @@ class ValidationScore(Callback):
 
     @torch.no_grad()
     def on_epoch_end(self, net, **kwargs):
-        w = self.inputs["sample_weight"]
         prediction = net.module_(self.inputs["X"])
+        w = self.inputs.get("sample_weight")
+        if w is None:
+            w = torch.ones_like(prediction[:, 0])
         mean = (w @ self.target) / w.sum()
         residual = w @ (self.target - prediction).square()
         total = w @ (self.target - mean).square()
@@ -498,7 +501,8 @@ def standardized_tensors(X, Y, sample_weight, scaling, *, device, dtype, densify
 
     Returns the dict input of :class:`LinearNet` and the target tensor. Columns
     that are constant (when centring) become exact zeros, so their coefficients
-    stay at zero. Weights are normalised to mean one. A sparse ``X`` becomes
+    stay at zero. Weights are normalised to mean one; without weights the dict
+    has no ``"sample_weight"``. A sparse ``X`` becomes
     :class:`SparseRows` (dense a batch at a time), or dense with ``densify``.
     """
 
@@ -513,10 +517,8 @@ def standardized_tensors(X, Y, sample_weight, scaling, *, device, dtype, densify
         x = x[:]
     y = torch.sub(tensor(Y), tensor(scaling.y_mean)).div_(tensor(scaling.y_scale))
     if sample_weight is None:
-        w = torch.ones(X.shape[0], device=device, dtype=dtype)
-    else:
-        w = tensor(sample_weight / np.mean(sample_weight))
-    return {"X": x, "sample_weight": w}, y
+        return {"X": x}, y
+    return {"X": x, "sample_weight": tensor(sample_weight / np.mean(sample_weight))}, y
 
 
 def continue_from(previous, net):

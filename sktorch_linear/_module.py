@@ -2,6 +2,7 @@
 
 import torch
 from torch import nn
+from torch.nn.functional import mse_loss
 
 
 class LinearModule(nn.Module):
@@ -65,14 +66,24 @@ class LinearModule(nn.Module):
 
 
 def _weighted_mean(sample_weight, values):
-    """Mean over rows with weights normalised to mean one, summed over targets."""
+    """Mean over rows with weights normalised to mean one (None: unweighted),
+    summed over targets."""
+    if sample_weight is None:
+        return values.sum() / values.shape[0]
     return (sample_weight @ values).sum() / values.shape[0]
 
 
 class SquaredLoss(nn.Module):
-    """Half the squared error: ``r^2 / 2``."""
+    """Half the squared error: ``r^2 / 2``.
 
-    def forward(self, y_pred, y_true, sample_weight):
+    Like the other losses, it averages over the rows of the batch, weighted by
+    ``sample_weight`` (normalised to mean one over the training set) if given,
+    and sums over the targets.
+    """
+
+    def forward(self, y_pred, y_true, sample_weight=None):
+        if sample_weight is None:  # the common case, in one fused kernel
+            return 0.5 / y_pred.shape[0] * mse_loss(y_pred, y_true, reduction="sum")
         return _weighted_mean(sample_weight, 0.5 * (y_pred - y_true).square())
 
 
@@ -84,7 +95,7 @@ class HuberLoss(nn.Module):
         super().__init__()
         self.register_buffer("epsilon", torch.as_tensor(epsilon))
 
-    def forward(self, y_pred, y_true, sample_weight):
+    def forward(self, y_pred, y_true, sample_weight=None):
         epsilon = self.epsilon.to(y_pred.dtype)
         r = (y_pred - y_true).abs()
         quadratic = torch.minimum(r, epsilon)
@@ -100,7 +111,7 @@ class QuantileLoss(nn.Module):
         super().__init__()
         self.quantile = quantile
 
-    def forward(self, y_pred, y_true, sample_weight):
+    def forward(self, y_pred, y_true, sample_weight=None):
         r = y_true - y_pred
         loss = torch.maximum(self.quantile * r, (self.quantile - 1) * r)
         return _weighted_mean(sample_weight, loss)
@@ -109,5 +120,5 @@ class QuantileLoss(nn.Module):
 class AbsoluteLoss(nn.Module):
     """The absolute error ``|r|``."""
 
-    def forward(self, y_pred, y_true, sample_weight):
+    def forward(self, y_pred, y_true, sample_weight=None):
         return _weighted_mean(sample_weight, (y_pred - y_true).abs())
