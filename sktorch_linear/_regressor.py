@@ -43,6 +43,9 @@ _FLOAT_DTYPES = [np.float64, np.float32]
 # Rows per mini-batch for batch_size="auto" (as scikit-learn's MLPRegressor).
 _AUTO_BATCH_SIZE = 200
 _SMOOTH_LOSSES = ("squared_error", "huber")
+# A float32 column whose |mean| / std exceeds this keeps under ~3 digits of its
+# variation (float32 has about 7).
+_FLOAT32_MAX_RATIO = 1e4
 # Parameters that do not change a gradient fit's trajectory: a checkpoint written
 # under other values of these still belongs to the same fit.
 _NOT_IN_FINGERPRINT = ("callbacks", "checkpoint", "max_iter", "verbose", "warm_start")
@@ -602,9 +605,12 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         dtype = accumulation_dtype(device) if full else torch.float64
         if not full and device.type == "mps":
             dtype = torch.float32
-        return compute_moments(
+        moments = compute_moments(
             X, Y, sample_weight, device=device, dtype=dtype, full=full
         )
+        if X.dtype == np.float32:
+            _warn_float32_resolution(moments)
+        return moments
 
     def _scaling_of(self, moments):
         return Scaling.from_moments(
@@ -906,6 +912,24 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         private = ("_scaling", "_seed", "_n_targets", "_y_ndim")
         for name in [n for n in vars(self) if n.endswith("_") or n in private]:
             delattr(self, name)
+
+
+def _warn_float32_resolution(moments):
+    """Warn when float32 cannot resolve the spread of a column around its mean."""
+    spread = np.sqrt(np.diag(moments.cxx) if moments.full else moments.cxx)
+    spread = spread / moments.weight_sum**0.5
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(spread > 0, np.abs(moments.mean_x) / spread, 0.0)
+    worst = int(np.argmax(ratio))
+    if ratio[worst] > _FLOAT32_MAX_RATIO:
+        warnings.warn(
+            f"Column {worst} of the float32 X has a mean {ratio[worst]:.3g} times "
+            "its standard deviation: float32 keeps only about "
+            f"{max(7 - np.log10(ratio[worst]), 0):.0f} significant digits of its "
+            "variation. Pass X as float64 (or centre it) for a precise fit.",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 def _solve_on_data(data, scaling, active, l2):

@@ -166,3 +166,17 @@ def test_fit_in_one_thread_while_another_predicts(solver):
     for prediction in predictions:
         assert_array_equal(prediction, expected)
     assert np.all(np.isfinite(other.coef_))
+
+
+def test_float32_without_enough_precision_warns():
+    """Check that float32 X whose columns vary far below their magnitude warns
+    that float32 cannot resolve them, and float64 or centred data do not."""
+    rng = np.random.default_rng(0)
+    X_far = (1e6 + rng.normal(size=(200, 2))).astype(np.float32)
+    y = rng.normal(size=200)
+    with pytest.warns(UserWarning, match="Column 0 of the float32 X.*float64"):
+        TorchLinearRegressor(device="cpu").fit(X_far, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        TorchLinearRegressor(device="cpu").fit(X_far.astype(np.float64), y)
+        TorchLinearRegressor(device="cpu").fit(X_far - X_far.mean(axis=0), y)
