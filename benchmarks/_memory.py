@@ -3,7 +3,9 @@
 ``python -m benchmarks._memory CONTENDER N P DEVICE`` prints one JSON line.
 tracemalloc does not see torch's allocations, so the resident set size is used:
 the peak RSS during the fit minus the RSS just before it, once ``X`` and ``y``
-exist. A tiny fit runs first, to load lazily-initialised libraries.
+exist. A tiny fit runs first, to load lazily-initialised libraries, and freed
+heap memory is handed back to the OS (``malloc_trim``) before the baseline is
+read, so that the fit cannot reuse it unseen.
 
 On Linux the peak is the kernel's high-water mark ``VmHWM`` of
 ``/proc/self/status``, reset to the current RSS just before the fit by writing
@@ -13,6 +15,8 @@ value across ``fork``/``exec``: in a subprocess of a large parent it reports the
 parent's size. Elsewhere ``ru_maxrss`` is the fallback (an upper bound).
 """
 
+import ctypes
+import gc
 import json
 import resource
 import sys
@@ -35,6 +39,15 @@ def current_rss_bytes():
     except OSError:
         return None
     return int(fields[1]) * resource.getpagesize()
+
+
+def release_free_heap():
+    """Give freed heap memory back to the OS (glibc ``malloc_trim``), so that
+    the baseline RSS does not include free memory the fit could reuse unseen."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def reset_peak():
@@ -83,6 +96,8 @@ def main(argv):
     fit = fitter(contender, device)
     fit(*linear_data(200, min(p, 20), seed=1))  # load libraries, untimed
     X, y = linear_data(n, p, seed=0)
+    gc.collect()
+    release_free_heap()
     was_reset = reset_peak()
     baseline = current_rss_bytes()
     peak_before = peak_rss_bytes()

@@ -95,7 +95,7 @@ def _fmt(column, value):
     if column == "r2":
         return f"{value:.6f}"
     if column == "peak_over_x":
-        return f"{value:.2f}"
+        return f"{value:.3g}"
     if column == "reached_target":
         return "yes" if value else "**no**"
     if column == "reference":
@@ -295,14 +295,15 @@ def _plot_accuracy(plt, path, rows, log):
         if r.get("max_abs_diff") is not None
         and str(r.get("diff_of", "")).startswith("coef")
         and r["workload"] != "exact_vs_n"
+        and not r.get("reference")  # the reference against itself
     ]
     gaps = [r for r in rows if r["workload"].startswith("to_accuracy")]
     panels = [p for p in (coef, gaps) if p]
     if not panels:
         log("no accuracy figures: skipping accuracy.png")
         return None
-    height = 1.5 + 0.35 * sum(len(p) for p in panels)
-    fig, axes = plt.subplots(len(panels), 1, figsize=(9, height), squeeze=False)
+    height = 2.0 + 0.4 * sum(len(p) for p in panels)
+    fig, axes = plt.subplots(len(panels), 1, figsize=(12, height), squeeze=False)
     axes = list(axes[:, 0])
     tiny = 1e-17
     if coef:
@@ -311,8 +312,10 @@ def _plot_accuracy(plt, path, rows, log):
         values = [max(r["max_abs_diff"], tiny) for r in coef]
         ax.barh(labels, values, color="tab:blue")
         ax.set_xscale("log")
-        ax.set_xlabel("max |coef − reference coef| (exact ties plotted at 1e-17)")
-        ax.set_title("Exact solvers: distance to the reference coefficients")
+        ax.set_xlabel("max |coef − coef of the reference| (ties plotted at 1e-17)")
+        ax.set_title(
+            "Exact solvers: distance to LinearRegression (partial_fit: to fit)"
+        )
         ax.invert_yaxis()
     if gaps:
         ax = axes.pop(0)
@@ -322,17 +325,28 @@ def _plot_accuracy(plt, path, rows, log):
         ax.barh(labels, values, color=colors)
         ax.axvline(1e-3, color="black", linestyle="--", label="target gap 1e-3")
         ax.set_xscale("log")
-        ax.set_xlabel(
-            "test R² gap to the optimum at the reported time "
-            "(green: reached; ≤ 0 plotted at 1e-17)"
-        )
-        ax.set_title("Training to accuracy")
-        ax.legend(loc="lower right")
+        ax.set_xlabel("test R² gap to the optimum (≤ 0 plotted at 1e-17)")
+        ax.set_title("Training to accuracy (green: reached the target, red: not)")
+        ax.legend(loc="upper right")
         ax.invert_yaxis()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def render(json_path, *, plots=True, log=print):
+    """Write the markdown (and the plots) again from a results JSON file."""
+    payload = json.loads(json_path.read_text())
+    meta, rows = payload["meta"], payload["results"]
+    stem = json_path.with_suffix("")
+    write_markdown(
+        stem.with_suffix(".md"), meta, rows, payload["headlines"], payload["workloads"]
+    )
+    written = [stem.with_suffix(".md")]
+    if plots:
+        written += write_plots(json_path.parent, meta["name"], rows, log=log)
+    return written
 
 
 def summary_lines(rows):

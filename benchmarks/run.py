@@ -84,6 +84,13 @@ def parse_args(argv):
         "mode); the load during each workload is recorded either way",
     )
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    parser.add_argument(
+        "--render",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="run nothing: write the markdown and plots again from a results JSON",
+    )
     args = parser.parse_args(argv)
     if args.repeats is not None and args.repeats < 1:
         parser.error("--repeats must be at least 1")
@@ -119,6 +126,10 @@ def main(argv=None, sizes=None):
     if args.list:
         for w in WORKLOADS:
             _log(f"{w.name:<18} {w.description}")
+        return 0
+    if args.render is not None:
+        written = _report.render(args.render, plots=not args.no_plots, log=_log)
+        _log(f"wrote {', '.join(str(p) for p in written)}")
         return 0
     np.seterr(all="ignore")
     selected = select(args.only)

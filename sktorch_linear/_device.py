@@ -1,9 +1,13 @@
 """Resolve ``device`` and ``dtype`` requests against what this machine has."""
 
+import contextlib
 import warnings
 
 import numpy as np
 import torch
+
+# Below this many values (rows x features) per operation, torch runs on one thread.
+_PARALLEL_MIN_ELEMENTS = 2**17
 
 
 def available_devices():
@@ -113,3 +117,26 @@ def accumulation_dtype(device):
         stacklevel=3,
     )
     return torch.float32
+
+
+@contextlib.contextmanager
+def threads_for(elements):
+    """Run work on blocks of fewer than ``_PARALLEL_MIN_ELEMENTS`` values on one
+    CPU thread.
+
+    The products of a small block (a mini-batch, a small data set) take
+    microseconds; splitting them over threads costs more in synchronisation than
+    it saves, and when other processes hold the cores, spinning threads cost
+    many times the work. Like scikit-learn's estimators that limit BLAS threads
+    in their inner loops, torch's thread count is set to 1 meanwhile and
+    restored afterwards.
+    """
+    if elements >= _PARALLEL_MIN_ELEMENTS:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -12,7 +12,7 @@ import scipy.linalg
 import scipy.sparse
 import torch
 
-from ._device import as_tensor
+from ._device import as_tensor, threads_for
 
 # Rows per chunk are chosen so that one chunk of X and Y holds about this many bytes.
 _CHUNK_BYTES = 32 * 2**20
@@ -126,9 +126,16 @@ def compute_moments(X, Y, sample_weight, *, device, dtype, full=True):
     """
     n_samples, n_features = X.shape
     rows = max(1, _CHUNK_BYTES // (8 * (n_features + Y.shape[1])))
+    with threads_for(min(rows, n_samples) * n_features):
+        return _accumulate(
+            X, Y, sample_weight, rows, device=device, dtype=dtype, full=full
+        )
+
+
+def _accumulate(X, Y, sample_weight, rows, *, device, dtype, full):
     total = None
-    for start in range(0, n_samples, rows):
-        stop = min(start + rows, n_samples)
+    for start in range(0, X.shape[0], rows):
+        stop = min(start + rows, X.shape[0])
         weights = None if sample_weight is None else sample_weight[start:stop]
         chunk = _chunk_moments(
             X[start:stop], Y[start:stop], weights, device=device, dtype=dtype, full=full
@@ -142,18 +149,19 @@ def _chunk_moments(X, Y, sample_weight, *, device, dtype, full):
         X = X.toarray()  # one chunk at a time: a sparse X is never dense whole
     x = as_tensor(X, device=device, dtype=dtype)
     y = as_tensor(Y, device=device, dtype=dtype)
+    moments = None
     if sample_weight is None:
         weight_sum = torch.tensor(float(x.shape[0]), dtype=dtype, device=device)
-        mean_x, mean_y = x.mean(dim=0), y.mean(dim=0)
+        if full:
+            mean_x, mean_y, moments = _uncentred_products(x, y)
+        else:
+            mean_x, mean_y = x.mean(dim=0), y.mean(dim=0)
     else:
         w = as_tensor(sample_weight, device=device, dtype=dtype)
         weight_sum = w.sum()
         if weight_sum.item() == 0:
             return _zero_moments(x.shape[0], x.shape[1], y.shape[1], full)
         mean_x, mean_y = (w @ x) / weight_sum, (w @ y) / weight_sum
-    moments = None
-    if full and sample_weight is None:
-        moments = _uncentred_products(x, y, mean_x, mean_y)
     if moments is None:
         xc, yc = x - mean_x, y - mean_y
         if sample_weight is not None:
@@ -176,15 +184,19 @@ def _chunk_moments(X, Y, sample_weight, *, device, dtype, full):
     )
 
 
-def _uncentred_products(x, y, mean_x, mean_y):
-    """Centred cross-products of an unweighted chunk from its raw products,
-    ``X'X - n m m'``, which saves writing a centred copy of the chunk.
+def _uncentred_products(x, y):
+    """Means and centred cross-products of an unweighted chunk from its raw
+    products, ``X'X - n m m'``: two reads of the chunk (``X'X`` and ``X'[y, 1]``)
+    and no centred copy.
 
     Subtracting ``n m m'`` cancels digits in proportion to ``mean^2 / variance``
     of a column; when that exceeds ``_MAX_CANCELLATION`` for any column or
-    target, returns None and the caller centres the chunk first.
+    target, the products are None and the caller centres the chunk first.
     """
     n_rows = x.shape[0]
+    side = torch.cat([y, torch.ones_like(y[:, :1])], dim=1)
+    xs = x.T @ side
+    mean_x, mean_y = xs[:, -1] / n_rows, y.mean(dim=0)
     xx, yy = x.T @ x, y.T @ y
     x_var = torch.diagonal(xx) / n_rows - mean_x.square()
     y_var = torch.diagonal(yy) / n_rows - mean_y.square()
@@ -192,11 +204,11 @@ def _uncentred_products(x, y, mean_x, mean_y):
     var = torch.cat([x_var, y_var])
     # Constant columns (variance zero, or rounding noise) are centred exactly.
     if not bool(((var > 0) & (mean_square <= _MAX_CANCELLATION * var)).all()):
-        return None
+        return mean_x, mean_y, None
     cxx = xx.sub_(torch.outer(mean_x, mean_x), alpha=n_rows)
-    cxy = (x.T @ y).sub_(torch.outer(mean_x, mean_y), alpha=n_rows)
+    cxy = xs[:, :-1].sub(torch.outer(mean_x, mean_y), alpha=n_rows)
     cyy = yy.sub_(torch.outer(mean_y, mean_y), alpha=n_rows)
-    return cxx, cxy, cyy
+    return mean_x, mean_y, (cxx, cxy, cyy)
 
 
 def _zero_moments(n_samples, n_features, n_targets, full):

@@ -7,7 +7,6 @@ data, the proximal step of the L1 penalty, validation scoring, a progress bar,
 and the rules for convergence, divergence and checkpoints.
 """
 
-import contextlib
 import copy
 import math
 
@@ -20,7 +19,7 @@ from skorch.history import History
 from tqdm.auto import tqdm
 
 from . import _checkpoint
-from ._device import as_tensor
+from ._device import as_tensor, threads_for
 from ._module import AbsoluteLoss, HuberLoss, LinearModule, QuantileLoss, SquaredLoss
 
 OPTIMIZERS = {
@@ -29,8 +28,6 @@ OPTIMIZERS = {
     "lbfgs": torch.optim.LBFGS,
 }
 DEFAULT_LR = {"adam": 1e-3, "sgd": 1e-2, "lbfgs": 1.0}
-# Below this many values per batch (rows x features), training uses one thread.
-_PARALLEL_MIN_ELEMENTS = 2**17
 
 
 class SliceBatches:
@@ -558,30 +555,8 @@ def train(net, inputs, target, epochs):
     if epochs > 0 and not monitor.converged_:
         net.max_epochs = epochs
         done = len(net.history)
-        with _threads_for(net.batch_size * net.module_.linear.in_features):
+        with threads_for(net.batch_size * net.module_.linear.in_features):
             net.partial_fit(inputs, target)
         if not monitor.converged_ and len(net.history) - done < epochs:
             raise KeyboardInterrupt
     return monitor
-
-
-@contextlib.contextmanager
-def _threads_for(batch_elements):
-    """Run small batches on one CPU thread.
-
-    The products of a small mini-batch take microseconds; splitting them over
-    threads costs more in synchronisation than it saves (and, when other
-    processes hold the cores, spinning threads cost many times the work). Like
-    scikit-learn's estimators that limit BLAS threads in their inner loops,
-    torch's thread count is set to 1 while training on batches of fewer than
-    ``_PARALLEL_MIN_ELEMENTS`` values, and restored afterwards.
-    """
-    if batch_elements >= _PARALLEL_MIN_ELEMENTS:
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)

@@ -15,6 +15,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
+    check_array,
     check_is_fitted,
     validate_data,
 )
@@ -433,7 +434,9 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         )
         if not continuing:
             self._clear_fitted_state()
-        X, Y, sample_weight = self._validate(X, y, sample_weight, reset=not continuing)
+        X, Y, sample_weight = self._validate(
+            X, y, sample_weight, reset=not continuing, solver=solver
+        )
         device = resolve_device(self.device)
         try:
             if solver == "exact":
@@ -480,7 +483,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         if first:
             self._clear_fitted_state()
         X, Y, sample_weight = self._validate(
-            X, y, sample_weight, reset=first, allow_all_zero=not first
+            X, y, sample_weight, reset=first, solver=solver, allow_all_zero=not first
         )
         if not first and Y.shape[1] != self._n_targets:
             raise ValueError(
@@ -573,7 +576,10 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
                 )
         return self.solver
 
-    def _validate(self, X, y, sample_weight, *, reset, allow_all_zero=False):
+    def _validate(self, X, y, sample_weight, *, reset, solver, allow_all_zero=False):
+        # The exact solver finds non-finite X in its statistics (they become
+        # non-finite too) and only then scans X for the error message: one pass
+        # over X fewer. The gradient solvers check X up front.
         X, y = validate_data(
             self,
             X,
@@ -583,6 +589,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
             multi_output=True,
             y_numeric=True,
             reset=reset,
+            ensure_all_finite=solver != "exact",
         )
         if scipy.sparse.issparse(X):
             X = X.tocsr()
@@ -608,6 +615,16 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         moments = compute_moments(
             X, Y, sample_weight, device=device, dtype=dtype, full=full
         )
+        if not (np.isfinite(moments.mean_x).all() and np.isfinite(moments.cxx).all()):
+            # Non-finite X (raises scikit-learn's error), or finite X whose
+            # squares overflow (left to the scaling's overflow error).
+            check_array(
+                X,
+                accept_sparse=("csr", "csc"),
+                dtype=None,
+                estimator=self,
+                input_name="X",
+            )
         if X.dtype == np.float32:
             _warn_float32_resolution(moments)
         return moments
