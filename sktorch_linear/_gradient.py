@@ -19,7 +19,7 @@ from skorch.history import History
 from tqdm.auto import tqdm
 
 from . import _checkpoint
-from ._device import as_tensor, threads_for
+from ._device import as_tensor
 from ._module import AbsoluteLoss, HuberLoss, LinearModule, QuantileLoss, SquaredLoss
 
 OPTIMIZERS = {
@@ -34,8 +34,9 @@ class SliceBatches:
     """Iterate over mini-batches that are slices of tensors on the device.
 
     Replaces skorch's per-sample ``Dataset`` + ``DataLoader`` collation: each
-    epoch permutes the rows once (when shuffling) and then yields contiguous
-    slices, so a batch costs a view, not a gather of Python objects.
+    epoch draws a permutation of the rows (when shuffling) and each batch gathers
+    its rows with one indexing operation (without shuffling, a batch is a view),
+    never a collation of Python objects.
 
     Parameters
     ----------
@@ -63,20 +64,26 @@ class SliceBatches:
     def __iter__(self):
         X, y = self.dataset.X, self.dataset.y
         n_rows = len(y)
-        if self.shuffle and self.batch_size < n_rows:
-            order = torch.randperm(n_rows, generator=self.generator)
-            X = {key: _take(value, order) for key, value in X.items()}
-            y = _take(y, order)
+        if not (self.shuffle and self.batch_size < n_rows):
+            for start in range(0, n_rows, self.batch_size):
+                stop = start + self.batch_size
+                yield (
+                    {key: value[start:stop] for key, value in X.items()},
+                    y[start:stop],
+                )
+            return
+        order = torch.randperm(n_rows, generator=self.generator).to(y.device)
         for start in range(0, n_rows, self.batch_size):
-            stop = start + self.batch_size
-            yield {key: value[start:stop] for key, value in X.items()}, y[start:stop]
+            rows = order[start : start + self.batch_size]
+            yield {key: _take(value, rows) for key, value in X.items()}, y[rows]
 
 
 def _take(rows, order):
-    """The rows of a tensor or of :class:`SparseRows` in the given order."""
+    """The rows of a tensor, or the dense rows of :class:`SparseRows`, in the
+    given order."""
     if isinstance(rows, SparseRows):
-        return rows.take(order)
-    return rows[order.to(rows.device)]
+        return rows.take(order.cpu())[:]
+    return rows[order]
 
 
 class SparseRows:
@@ -124,6 +131,30 @@ class LinearNet(NeuralNet):
 
     def on_batch_begin(self, net, batch=None, training=False, **kwargs):
         """Record nothing per batch (skorch would start a history entry)."""
+
+    def initialize_callbacks(self):
+        super().initialize_callbacks()
+        # skorch announces every batch's gradients to the callbacks, building a
+        # generator of the parameters each time; only do it for callbacks that
+        # listen (gradient clipping, say).
+        self.gradient_listeners_ = [
+            cb
+            for _, cb in self.callbacks_
+            if type(cb).on_grad_computed is not Callback.on_grad_computed
+        ]
+        return self
+
+    def notify(self, method_name, **cb_kwargs):
+        if method_name == "on_grad_computed" and not self.gradient_listeners_:
+            return
+        super().notify(method_name, **cb_kwargs)
+
+    def _set_training(self, training=True):
+        # Called for every batch; a linear module has no train/eval behaviour to
+        # switch, so only switch when the mode changes.
+        if getattr(self, "training_mode_", None) != training:
+            super()._set_training(training)
+            self.training_mode_ = training
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         """Run one epoch, recording the row-weighted mean batch loss as
@@ -555,8 +586,7 @@ def train(net, inputs, target, epochs):
     if epochs > 0 and not monitor.converged_:
         net.max_epochs = epochs
         done = len(net.history)
-        with threads_for(net.batch_size * net.module_.linear.in_features):
-            net.partial_fit(inputs, target)
+        net.partial_fit(inputs, target)
         if not monitor.converged_ and len(net.history) - done < epochs:
             raise KeyboardInterrupt
     return monitor
