@@ -44,6 +44,13 @@ _FLOAT_DTYPES = [np.float64, np.float32]
 # Rows per mini-batch for batch_size="auto" (as scikit-learn's MLPRegressor).
 _AUTO_BATCH_SIZE = 200
 _SMOOTH_LOSSES = ("squared_error", "huber")
+# Why the exact solver took each path, for verbose output.
+_PATH_REASONS = {
+    "cholesky": "well-conditioned normal equations",
+    "svd": "ill-conditioned or rank-deficient normal equations, solved on the data",
+    "eigh": "ill-conditioned normal equations without the data at hand",
+    "coordinate_descent": "L1 penalty",
+}
 # A float32 column whose |mean| / std exceeds this keeps under ~3 digits of its
 # variation (float32 has about 7).
 _FLOAT32_MAX_RATIO = 1e4
@@ -244,6 +251,17 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
     moments_ : Moments or None
         The weighted sufficient statistics of all data seen (exact solver),
         which ``partial_fit`` merges new chunks into; None otherwise.
+
+    rank_ : int
+        Numerical rank of the standardised (centred, weighted) ``X``: the
+        number of singular values above ``sqrt(n_features * eps)`` times the
+        largest (the resolution of singular values recovered from the Gram
+        matrix). Exact solver only; computed on first access.
+
+    singular_ : ndarray of shape (n_features,)
+        Singular values of the standardised (centred, weighted) ``X``, in
+        decreasing order, from the eigenvalues of its Gram matrix. Exact solver
+        only; computed on first access.
 
     device_ : str
         The device used for fitting, e.g. ``"cpu"`` or ``"cuda:0"``.
@@ -538,6 +556,28 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         )
         return np.asarray(X @ self.coef_.T) + self.intercept_
 
+    @property
+    def singular_(self):
+        """Singular values of the standardised, centred, weighted X."""
+        if getattr(self, "moments_", None) is None:
+            raise AttributeError(
+                "singular_ is available after a fit with the exact solver, which "
+                "keeps the statistics it is computed from."
+            )
+        scaling = self._scaling
+        gram = self.moments_.second_moments_about(scaling.x_mean, scaling.y_mean)[0]
+        gram = gram / np.outer(scaling.x_scale, scaling.x_scale)
+        gram[scaling.constant] = gram[:, scaling.constant] = 0.0
+        eigenvalues = scipy.linalg.eigvalsh(gram, check_finite=False)[::-1]
+        return np.sqrt(np.clip(eigenvalues, 0.0, None) * self.moments_.weight_sum)
+
+    @property
+    def rank_(self):
+        """Numerical rank of the standardised, centred, weighted X."""
+        singular = self.singular_
+        cutoff = np.sqrt(singular.shape[0] * np.finfo(np.float64).eps) * singular[0]
+        return int(np.sum(singular > cutoff))
+
     def __sklearn_is_fitted__(self):
         return hasattr(self, "coef_")
 
@@ -677,8 +717,9 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         )
         if self.verbose:
             print(
-                f"[TorchLinearRegressor] exact solver on {device}: {path} on "
-                f"{int(active.sum())} standardised features, objective {value:.6g}"
+                f"[TorchLinearRegressor] exact solver on {device}: {path} "
+                f"({_PATH_REASONS[path]}) on {int(active.sum())} standardised "
+                f"features, objective {value:.6g}"
             )
         self.moments_ = moments
         self._set_fitted(

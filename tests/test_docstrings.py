@@ -32,10 +32,12 @@ def _as_checked_by_sklearn(func):
 
 
 def _fitted_attributes(estimator):
+    """Public names ending in ``_`` available on the estimator (attributes, and
+    properties computed from them, such as ``rank_``)."""
     return sorted(
         name
-        for name in vars(estimator)
-        if name.endswith("_") and not name.startswith("_")
+        for name in dir(estimator)
+        if name.endswith("_") and not name.startswith("_") and hasattr(estimator, name)
     )
 
 

@@ -161,3 +161,24 @@ def test_loss_curve_is_the_objective_at_the_solution():
     residual = (y - y.mean()) / y.std() - z @ beta
     objective = 0.5 * np.mean(residual**2) + 0.5 * alpha * beta @ beta
     assert_allclose(reg.loss_curve_, [objective], rtol=1e-10)
+
+
+def test_rank_and_singular_values():
+    """Check that rank_ and singular_ are those of the standardised, centred
+    data (numpy's SVD), that duplicated and constant columns lower the rank, and
+    that gradient fits do not have them."""
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(100, 3)) * [1.0, 10.0, 0.1]
+    X = np.column_stack([base, 2 * base[:, 0], np.full(100, 4.0)])
+    y = base @ [1.0, 2.0, 3.0]
+    reg = TorchLinearRegressor(device="cpu").fit(X, y)
+    Z = (X - X.mean(axis=0)) / np.where(X.std(axis=0) > 0, X.std(axis=0), 1.0)
+    Z[:, 4] = 0.0
+    assert_allclose(
+        reg.singular_[:3], np.linalg.svd(Z, compute_uv=False)[:3], rtol=1e-10
+    )
+    assert reg.rank_ == 3
+    full = TorchLinearRegressor(device="cpu").fit(base, y)
+    assert full.rank_ == 3 and full.singular_.shape == (3,)
+    gradient = TorchLinearRegressor(solver="lbfgs", device="cpu").fit(base, y)
+    assert not hasattr(gradient, "singular_") and not hasattr(gradient, "rank_")
