@@ -101,21 +101,22 @@ def as_tensor(array, *, device, dtype):
         return torch.as_tensor(array).to(device=device, dtype=dtype)
 
 
-def accumulation_dtype(device):
-    """Return the dtype the exact solver accumulates its statistics in.
+def accumulation_dtype(device, *, warn=True):
+    """Return the dtype statistics are accumulated in.
 
-    float64 everywhere but on MPS, which has no float64: there the statistics are
-    accumulated in float32, with a warning.
+    float64 everywhere but on MPS, which has no float64: there they are
+    accumulated in float32, with a warning unless ``warn=False``.
     """
     if device.type != "mps":
         return torch.float64
-    warnings.warn(
-        "MPS does not support float64; the exact solver accumulates its statistics "
-        "in float32 there (about 7 significant digits). Use device='cpu' for "
-        "float64 accuracy.",
-        UserWarning,
-        stacklevel=3,
-    )
+    if warn:
+        warnings.warn(
+            "MPS does not support float64; the exact solver accumulates its statistics "
+            "in float32 there (about 7 significant digits). Use device='cpu' for "
+            "float64 accuracy.",
+            UserWarning,
+            stacklevel=3,
+        )
     return torch.float32
 
 

@@ -5,7 +5,7 @@ device and merged with the pairwise update of Chan, Golub and LeVeque, so that
 moments of any partition of the rows merge into the moments of the whole.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.linalg
@@ -63,9 +63,9 @@ class Moments:
     def merge(self, other):
         """Return the moments of the union of the rows of ``self`` and ``other``."""
         if other.weight_sum == 0:
-            return self._replace_n(self.n_samples + other.n_samples)
+            return replace(self, n_samples=self.n_samples + other.n_samples)
         if self.weight_sum == 0:
-            return other._replace_n(self.n_samples + other.n_samples)
+            return replace(other, n_samples=self.n_samples + other.n_samples)
         total = self.weight_sum + other.weight_sum
         share = other.weight_sum / total
         factor = self.weight_sum * share
@@ -82,17 +82,6 @@ class Moments:
                 self.cxy + other.cxy + factor * np.outer(dx, dy) if self.full else None
             ),
             cyy=self.cyy + other.cyy + factor * outer(dy, dy),
-        )
-
-    def _replace_n(self, n_samples):
-        return Moments(
-            n_samples,
-            self.weight_sum,
-            self.mean_x,
-            self.mean_y,
-            self.cxx,
-            self.cxy,
-            self.cyy,
         )
 
     def second_moments_about(self, center_x, center_y):

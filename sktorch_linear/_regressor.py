@@ -649,9 +649,9 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
     # -- solvers --------------------------------------------------------------
 
     def _moments(self, X, Y, sample_weight, device, *, full):
-        dtype = accumulation_dtype(device) if full else torch.float64
-        if not full and device.type == "mps":
-            dtype = torch.float32
+        # Only the exact solver's statistics are its answer: warn about float32
+        # on MPS for those, not for the gradient solvers' scaling statistics.
+        dtype = accumulation_dtype(device, warn=full)
         moments = compute_moments(
             X, Y, sample_weight, device=device, dtype=dtype, full=full
         )
