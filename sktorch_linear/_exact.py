@@ -1,280 +1,634 @@
-"""Weighted sufficient statistics of least squares, and the exact solve.
+"""Least squares from mergeable statistics, refined against the data.
 
-The statistics are centred moments accumulated chunk by chunk on the chosen
-device and merged with the pairwise update of Chan, Golub and LeVeque, so that
-moments of any partition of the rows merge into the moments of the whole.
+The problem is solved in equilibrated coordinates ``gamma`` (the active columns
+of ``X`` about the centre scaled to unit root-mean-square, ``y`` divided by its
+scale), which makes every tolerance relative to the problem. The penalty and
+the minimum norm are measured in the coordinates ``alpha`` penalises,
+``theta = penalty_scale * gamma`` (the standardised coefficients, or those in
+the units of ``X`` with ``standardize=False``).
+
+Two solvers share one interface:
+
+- :class:`CholeskySolver`, for statistics of kind ``"gram"`` whose system is
+  well conditioned: a Cholesky factorisation of the normal equations;
+- :class:`FactorSolver`, for everything else: an SVD of the R factor (never of
+  the Gram matrix), singular values below a rounding-level cut-off counting as
+  exact dependencies. Rank-deficient problems get the minimum-norm solution in
+  the penalised coordinates, and so does every ``alpha``: the solution is
+  continuous as ``alpha`` tends to 0.
+
+When the data are at hand (``fit``), the solution is refined against them:
+the normal-equation residual ``X' W (y - X coef - intercept)`` is computed from
+the data (in twice the working precision where that is what it takes, see
+``refine``) and corrections are solved with the same factorisation. The
+refined coefficients are those of the data as given, to the rounding of the
+result, whatever BLAS kernels or thread counts computed the statistics.
 """
 
+import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.linalg
-import scipy.sparse
 import torch
+from sklearn.exceptions import ConvergenceWarning
 
-from ._device import as_tensor, threads_for
+from . import _extended as ext
+from ._device import threads_for
+from ._moments import (
+    EXACT_VALUES,
+    FACTOR_RCOND,
+    accumulate,
+    cholesky_rcond,
+    exact_products,
+    factorize,
+    needs_factor,
+)
+from ._scaling import Scaling
 
-# Rows per chunk are chosen so that one chunk of X and Y holds about this many bytes.
-_CHUNK_BYTES = 32 * 2**20
-# Below this reciprocal condition number of the standardised Gram matrix the
-# Cholesky solve is not trusted (it would keep fewer than about ten correct
-# digits); the exact solver then solves on the data by SVD.
-_MIN_RCOND = 1e-6
-# Largest mean^2 / variance of a column for which a chunk's centred cross-products
-# are formed from its raw ones (losing at most log10(1 + 4) ~ 0.7 digits).
-_MAX_CANCELLATION = 4.0
+EPS = np.finfo(np.float64).eps
 # Relative change of the coefficients below which coordinate descent has converged.
 _CD_TOL = 1e-12
+# Problems with at most this many values in the active columns of X are always
+# refined in twice the working precision (it costs little there).
+_SMALL_PROBLEM = 2**20
+# Larger problems are refined in working precision when that leaves an estimated
+# relative error of the coefficients below this; in twice the precision otherwise.
+_WORKING_PRECISION_ERROR = 1e-12
+# Most refinement steps in twice the working precision (each is one pass over X).
+_MAX_REFINEMENTS = 10
+# A LinAlgWarning is raised when the estimated relative error of the coefficients
+# (of the fitted values, for a rank-deficient fit) exceeds this.
+WARN_ERROR = 1e-6
 
 
 @dataclass(frozen=True)
-class Moments:
-    """Weighted, centred first and second moments of ``(X, Y)``.
+class ExactFit:
+    """What the exact solver found.
 
-    Attributes
-    ----------
-    n_samples : int
-        Number of rows seen.
-    weight_sum : float
-        Sum of the sample weights.
-    mean_x, mean_y : ndarray of shape (n_features,), (n_targets,)
-        Weighted means.
-    cxx : ndarray of shape (n_features, n_features) or (n_features,)
-        Weighted centred cross-products of X, or only their diagonal.
-    cxy : ndarray of shape (n_features, n_targets) or None
-        Weighted centred cross-products of X and Y (None with the diagonal only).
-    cyy : ndarray of shape (n_targets, n_targets) or (n_targets,)
-        Weighted centred cross-products of Y, or only their diagonal.
+    ``coef`` (n_targets, n_features) and ``intercept`` (n_targets,) are in the
+    original units; ``error`` is the estimated relative error (2-norm) of the
+    equilibrated coefficients, or of the fitted values when ``rank`` is below
+    the number of active columns.
     """
 
-    n_samples: int
-    weight_sum: float
-    mean_x: np.ndarray
-    mean_y: np.ndarray
-    cxx: np.ndarray
-    cxy: np.ndarray | None
-    cyy: np.ndarray
+    moments: object
+    scaling: Scaling
+    coef: np.ndarray
+    intercept: np.ndarray
+    path: str
+    n_iter: int
+    objective: float
+    error: float
+    rank: int
+    converged: bool = True
+
+
+def batch_statistics(data, *, device, dtype):
+    """Statistics of one batch of rows: a Gram matrix, or an R factor when the
+    Gram matrix is too ill conditioned to keep (``needs_factor``), and the exact
+    cross-products of a small batch (``EXACT_VALUES``). Returns them and the
+    number of passes over the data."""
+    moments = accumulate(data, device=device, dtype=dtype)
+    n_passes = 1
+    finite = np.isfinite(moments.gram).all() and np.isfinite(moments.mean).all()
+    if moments.weight_sum == 0 or not finite:
+        return moments, n_passes
+    if needs_factor(moments):
+        moments = factorize(data, moments, device=device, dtype=dtype)
+        n_passes += 1
+    n_samples, n_features, n_targets = data.shape
+    if n_samples * (n_features + n_targets + 1) ** 2 <= EXACT_VALUES:
+        exact = exact_products(data, moments.mean, device=device, dtype=dtype)
+        moments = replace(moments, exact=exact)
+        n_passes += 1
+    return moments, n_passes
+
+
+def solve_exact(
+    moments,
+    *,
+    data=None,
+    fit_intercept,
+    standardize,
+    alpha,
+    l1_ratio,
+    max_iter,
+    device,
+    dtype,
+):
+    """Solve the problem of ``moments``, and refine the solution against ``data``
+    (the rows the statistics were computed from) when given.
+
+    ``n_iter`` of the result counts the refinement passes over ``data``
+    (coordinate-descent sweeps with an L1 penalty).
+    """
+    scaling = Scaling.from_moments(
+        moments, fit_intercept=fit_intercept, standardize=standardize
+    )
+    l1, l2 = scaling.penalty("squared_error", alpha, l1_ratio)
+    problem = Problem.of(moments, scaling, float(l2[0]), fit_intercept=fit_intercept)
+    if problem.active.any() and np.any(l1 > 0):
+        return _fit_elastic_net(problem, l1, max_iter)
+    solver = problem.solver()
+    gamma = solver.initial()
+    coef, intercept = problem.original(gamma)
+    refine = moments.exact is not None or data is not None
+    n_passes = 0
+    if moments.exact is not None:
+        coef, intercept, error, _ = _refine(
+            _ExactStatistics(moments),
+            problem,
+            solver,
+            coef,
+            intercept,
+            always_extended=True,
+        )
+    elif data is not None:
+        coef, intercept, error, n_passes = _refine(
+            _DataPass(data, device, dtype),
+            problem,
+            solver,
+            coef,
+            intercept,
+            always_extended=data.shape[0] * problem.n_active <= _SMALL_PROBLEM,
+        )
+    else:
+        error = solver.unrefined_error(gamma)
+    if error > WARN_ERROR:
+        what = "fitted values" if solver.rank < problem.n_active else "coefficients"
+        warnings.warn(
+            f"The least-squares problem is ill conditioned (condition number "
+            f"{solver.condition:.1e} after standardising): the estimated relative "
+            f"error of the {what} is {error:.1e}. "
+            + (
+                "Refinement against the data could not reduce it; "
+                if refine
+                else "Statistics merged by partial_fit cannot be refined against "
+                "the data; fit all the data at once with fit() for refined "
+                "coefficients, "
+            )
+            + "or add a small alpha.",
+            scipy.linalg.LinAlgWarning,
+            stacklevel=4,
+        )
+    return ExactFit(
+        moments=moments,
+        scaling=scaling,
+        coef=coef,
+        intercept=intercept,
+        path=solver.path,
+        n_iter=n_passes,
+        objective=problem.objective(coef, l1),
+        error=error,
+        rank=solver.rank,
+    )
+
+
+@dataclass(frozen=True)
+class Problem:
+    """The penalised least-squares problem of some statistics, in equilibrated
+    coordinates: ``coef[k, active] = gamma[:, k] * y_scale[k] / unit`` and the
+    penalised coordinates are ``theta = penalty_scale * gamma``."""
+
+    moments: object
+    scaling: Scaling
+    l2: float
+    fit_intercept: bool
+    center: np.ndarray
+    active: np.ndarray
+    unit: np.ndarray
+    penalty_scale: np.ndarray
+
+    @classmethod
+    def of(cls, moments, scaling, l2, *, fit_intercept):
+        center = np.concatenate([scaling.x_mean, scaling.y_mean])
+        p = moments.n_features
+        about_center = (
+            moments.sumsq[:p]
+            + moments.weight_sum * (moments.mean_x - scaling.x_mean) ** 2
+        )
+        active = ~scaling.constant & (about_center > 0)
+        unit = np.sqrt(about_center[active] / moments.weight_sum)
+        return cls(
+            moments=moments,
+            scaling=scaling,
+            l2=l2,
+            fit_intercept=fit_intercept,
+            center=center,
+            active=active,
+            unit=unit,
+            penalty_scale=scaling.x_scale[active] / unit,
+        )
 
     @property
-    def full(self):
-        """Whether the moments hold the full cross-product matrices."""
-        return self.cxy is not None
+    def n_active(self):
+        return int(self.active.sum())
 
-    def merge(self, other):
-        """Return the moments of the union of the rows of ``self`` and ``other``."""
-        if other.weight_sum == 0:
-            return replace(self, n_samples=self.n_samples + other.n_samples)
-        if self.weight_sum == 0:
-            return replace(other, n_samples=self.n_samples + other.n_samples)
-        total = self.weight_sum + other.weight_sum
-        share = other.weight_sum / total
-        factor = self.weight_sum * share
-        dx = other.mean_x - self.mean_x
-        dy = other.mean_y - self.mean_y
-        outer = np.outer if self.full else np.multiply
-        return Moments(
-            n_samples=self.n_samples + other.n_samples,
-            weight_sum=total,
-            mean_x=self.mean_x + share * dx,
-            mean_y=self.mean_y + share * dy,
-            cxx=self.cxx + other.cxx + factor * outer(dx, dx),
-            cxy=(
-                self.cxy + other.cxy + factor * np.outer(dx, dy) if self.full else None
-            ),
-            cyy=self.cyy + other.cyy + factor * outer(dy, dy),
-        )
+    @property
+    def n_features(self):
+        return self.moments.n_features
 
-    def second_moments_about(self, center_x, center_y):
-        """Return ``X'WX / sum(w)`` and ``X'WY / sum(w)`` about the given centres."""
-        dx = self.mean_x - center_x
-        dy = self.mean_y - center_y
-        gram = self.cxx / self.weight_sum + np.outer(dx, dx)
-        cross = self.cxy / self.weight_sum + np.outer(dx, dy)
-        return gram, cross
+    def solver(self):
+        """The Cholesky solver if the statistics are a Gram matrix and its system
+        is well conditioned, the factor solver otherwise."""
+        if self.moments.kind == "gram" and self.n_active:
+            solver = CholeskySolver(self)
+            if solver.rcond >= FACTOR_RCOND:
+                return solver
+        return FactorSolver(self)
+
+    def products(self):
+        """Per unit weight, the equilibrated Gram matrix of the active columns,
+        their cross-products with the scaled targets, and the targets' own."""
+        p, active = self.n_features, self.active
+        cross = self.moments.about(self.center) / self.moments.weight_sum
+        y_scale = self.scaling.y_scale
+        gram = cross[np.ix_(active, active)] / np.outer(self.unit, self.unit)
+        xy = cross[:p][active, p:] / np.outer(self.unit, y_scale)
+        yy = cross[p:, p:] / np.outer(y_scale, y_scale)
+        return gram, xy, yy
+
+    def equilibrated(self, coef):
+        """``gamma`` of coefficients in original units."""
+        return coef[:, self.active].T * self.unit[:, None] / self.scaling.y_scale
+
+    def original(self, gamma):
+        """Coefficients and intercepts in original units of ``gamma``."""
+        y_scale = self.scaling.y_scale
+        coef = np.zeros((y_scale.shape[0], self.n_features))
+        coef[:, self.active] = (gamma * y_scale).T / self.unit
+        intercept = self.scaling.y_mean - coef @ self.scaling.x_mean
+        return coef, intercept
+
+    def objective(self, coef, l1):
+        """Value of ``sum_k [mean_s (t_k - z theta_k)^2 / 2 + l1_k ||theta_k||_1 +
+        l2 / 2 ||theta_k||^2]`` on the standardised problem (``z`` the columns
+        scaled by ``x_scale``, ``t`` by ``y_scale``), from the statistics."""
+        if not self.n_active:
+            return max(0.5 * float(np.sum(self.scaling.y_second_moment)), 0.0)
+        gram, xy, yy = self.products()
+        theta = self.penalty_scale[:, None] * self.equilibrated(coef)
+        scale = self.penalty_scale
+        gram = gram / np.outer(scale, scale)
+        xy = xy / scale[:, None]
+        fit = 0.5 * np.diag(yy) - np.sum(theta * xy, axis=0)
+        fit += 0.5 * np.sum(theta * (gram @ theta), axis=0)
+        penalty = l1 * np.abs(theta).sum(axis=0) + 0.5 * self.l2 * np.sum(theta**2, 0)
+        return max(float(np.sum(fit + penalty)), 0.0)
 
 
-def compute_moments(X, Y, sample_weight, *, device, dtype, full=True):
-    """Accumulate the weighted centred moments of ``(X, Y)`` on ``device``.
+class _Solver:
+    """What both solvers share: error estimates from the norms they provide."""
 
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_features)
-    Y : ndarray of shape (n_samples, n_targets)
-    sample_weight : ndarray of shape (n_samples,) or None
-    device : torch.device
-        Where the cross-products are computed.
-    dtype : torch.dtype
-        Accumulation dtype (float64 except on MPS).
-    full : bool, default=True
-        Whether to form the full cross-product matrices or only the diagonals
-        (all that scaling needs).
+    def stable_error(self, gamma):
+        """Estimated relative error of a backward-stable solution (what one
+        refinement step in working precision reaches): the first-order
+        perturbation bound of least squares for a backward error of ``eps``
+        (Wedin), ``eps (kappa (1 + |b| / (s1 |gamma|)) + kappa^2 |r| / (s1
+        |gamma|))``; for a rank-deficient problem, the bound for the fitted
+        values, ``eps (|b| + s1 |gamma| + kappa |r|) / |A gamma|``."""
+        residual = self.residual_norm(gamma)
+        fitted = self.fitted_norm(gamma)
+        rhs = np.hypot(fitted, residual)
+        largest, norm = self.largest_singular_value(), np.linalg.norm(gamma)
+        if self.rank < self.problem.n_active:
+            if fitted == 0:
+                return 0.0
+            return EPS * (rhs + largest * norm + self.condition * residual) / fitted
+        if norm == 0 or largest == 0:
+            return 0.0
+        relative = 1.0 / (largest * norm)
+        kappa = self.condition
+        return EPS * (kappa * (1 + rhs * relative) + kappa**2 * residual * relative)
 
-    Returns
-    -------
-    Moments
+
+class CholeskySolver(_Solver):
+    """Normal equations ``(G + l2 S^2) gamma = c`` solved by Cholesky."""
+
+    path = "cholesky"
+
+    def __init__(self, problem):
+        self.problem = problem
+        self.gram, self.xy, self.yy = problem.products()
+        system = self.gram + problem.l2 * np.diag(problem.penalty_scale**2)
+        self.factor, self.rcond = cholesky_rcond(system)
+        self.rank = problem.n_active
+
+    @property
+    def condition(self):
+        """Estimated 2-norm condition number of the (penalised) equilibrated
+        data: the square root of that of the normal equations."""
+        return float(np.sqrt(1.0 / self.rcond))
+
+    def initial(self):
+        return scipy.linalg.cho_solve(self.factor, self.xy, check_finite=False)
+
+    def correct(self, residual):
+        return scipy.linalg.cho_solve(self.factor, residual, check_finite=False)
+
+    def singular_values(self):
+        eigenvalues = scipy.linalg.eigvalsh(self.gram, check_finite=False)
+        return np.sqrt(np.clip(eigenvalues[::-1], 0.0, None))
+
+    def fitted_norm(self, gamma):
+        return float(np.sqrt(max(np.sum(gamma * (self.gram @ gamma)), 0.0)))
+
+    def residual_norm(self, gamma):
+        value = np.trace(self.yy) - 2 * np.sum(gamma * self.xy)
+        return float(np.sqrt(max(value + self.fitted_norm(gamma) ** 2, 0.0)))
+
+    def largest_singular_value(self):
+        return float(np.sqrt(np.linalg.norm(self.gram, 1)))
+
+    def unrefined_error(self, gamma):
+        """Normal equations formed and solved in floating point: about ``eps``
+        times their condition number."""
+        return max(EPS / self.rcond, self.stable_error(gamma))
+
+
+class FactorSolver(_Solver):
+    """Least squares on the R factor: ``min ||b - A gamma||^2 + l2 ||S gamma||^2``
+    with ``A``, ``b`` from a factor of the cross-products about the centre, by
+    SVD; singular values of ``A`` below a rounding-level cut-off count as 0."""
+
+    path = "qr"
+
+    def __init__(self, problem):
+        self.problem = problem
+        p, active = problem.n_features, problem.active
+        moments, y_scale = problem.moments, problem.scaling.y_scale
+        factor = moments.factor_about(problem.center) / np.sqrt(moments.weight_sum)
+        self.A = factor[:, :p][:, active] / problem.unit
+        self.b = factor[:, p:] / y_scale
+        left, singular, right_t = np.linalg.svd(self.A, full_matrices=False)
+        self.singular = singular
+        self.rank = int(np.sum(singular > self._cutoff()))
+        # The kept part in the penalised coordinates theta = S gamma:
+        # A_r S^-1 = left_r diag(singular_r) right_r' S^-1 = U diag(sigma) V'.
+        scale = problem.penalty_scale
+        kept = singular[: self.rank, None] * right_t[: self.rank] / scale
+        inner_left, self.sigma, inner_right_t = np.linalg.svd(kept, full_matrices=False)
+        self.left = left[:, : self.rank] @ inner_left
+        self.right = inner_right_t.T
+
+    def _cutoff(self):
+        """Rounding level of the singular values: Householder QR's backward
+        error, and the rounding of columns centred about a mean large relative to
+        their spread."""
+        if not self.singular.size:
+            return 0.0
+        problem = self.problem
+        mean_x = problem.moments.mean_x[problem.active]
+        centring = np.linalg.norm(mean_x / problem.unit)
+        return 10 * EPS * (problem.n_active * self.singular[0] + centring)
+
+    @property
+    def condition(self):
+        """2-norm condition number of the kept part of the equilibrated data."""
+        if not self.rank:
+            return 1.0
+        return float(self.singular[0] / self.singular[self.rank - 1])
+
+    def initial(self):
+        filtered = self.sigma / (self.sigma**2 + self.problem.l2)
+        theta = self.right @ (filtered[:, None] * (self.left.T @ self.b))
+        return theta / self.problem.penalty_scale[:, None]
+
+    def correct(self, residual):
+        scale = self.problem.penalty_scale[:, None]
+        inverse = 1.0 / (self.sigma**2 + self.problem.l2)
+        step = self.right @ (inverse[:, None] * (self.right.T @ (residual / scale)))
+        return step / scale
+
+    def singular_values(self):
+        return self.singular
+
+    def fitted_norm(self, gamma):
+        return float(np.linalg.norm(self.A @ gamma))
+
+    def residual_norm(self, gamma):
+        return float(np.linalg.norm(self.b - self.A @ gamma))
+
+    def largest_singular_value(self):
+        return float(self.singular[0]) if self.singular.size else 0.0
+
+    def unrefined_error(self, gamma):
+        """The factor comes from a backward-stable QR."""
+        return self.stable_error(gamma)
+
+
+def _refine(source, problem, solver, coef, intercept, *, always_extended):
+    """Iterative refinement of ``(coef, intercept)`` against the data.
+
+    Each step is one pass over ``X``: the residual ``r = y - intercept - X coef``
+    and the normal-equation residual ``X' W r`` are computed from the data as
+    given, and the correction is solved with ``solver``'s factorisation. In
+    working precision one step reaches a backward-stable solution. In twice the
+    working precision (error-free transformations) the steps converge to the
+    solution of the data as given, rounded, for condition numbers up to about
+    ``1 / eps``: digits that do not depend on the kernels that computed the
+    statistics. That is done for small problems (``_SMALL_PROBLEM``), where it
+    costs little, and wherever working precision would leave an estimated error
+    above ``_WORKING_PRECISION_ERROR``.
+
+    The residuals come from ``source``: a pass over the data, or the exact
+    cross-products of the statistics (always in twice the working precision).
+
+    Returns the refined coefficients and intercepts, the estimated relative
+    error (the size of the last correction, in twice the working precision; of
+    the fitted values for a rank-deficient problem) and the number of steps.
     """
-    n_samples, n_features = X.shape
-    rows = max(1, _CHUNK_BYTES // (8 * (n_features + Y.shape[1])))
-    with threads_for(min(rows, n_samples) * n_features):
-        return _accumulate(
-            X, Y, sample_weight, rows, device=device, dtype=dtype, full=full
+    if not problem.n_active:
+        return coef, intercept, 0.0, 0
+    working_error = solver.stable_error(problem.equilibrated(coef))
+    extended = always_extended or working_error > _WORKING_PRECISION_ERROR
+    previous = np.inf
+    for passes in range(1, (_MAX_REFINEMENTS if extended else 1) + 1):
+        refined, size = _refinement_step(
+            source, problem, solver, coef, intercept, extended
         )
+        if size > previous / 2:
+            break  # no longer contracting: keep the last iterate
+        (coef, intercept), previous = refined, size
+        if size <= EPS:
+            break
+    return coef, intercept, (size if extended else working_error), passes
 
 
-def _accumulate(X, Y, sample_weight, rows, *, device, dtype, full):
-    total = None
-    for start in range(0, X.shape[0], rows):
-        stop = min(start + rows, X.shape[0])
-        weights = None if sample_weight is None else sample_weight[start:stop]
-        chunk = _chunk_moments(
-            X[start:stop], Y[start:stop], weights, device=device, dtype=dtype, full=full
-        )
-        total = chunk if total is None else total.merge(chunk)
-    return total
-
-
-def _chunk_moments(X, Y, sample_weight, *, device, dtype, full):
-    if scipy.sparse.issparse(X):
-        X = X.toarray()  # one chunk at a time: a sparse X is never dense whole
-    x = as_tensor(X, device=device, dtype=dtype)
-    y = as_tensor(Y, device=device, dtype=dtype)
-    moments = None
-    if sample_weight is None:
-        weight_sum = torch.tensor(float(x.shape[0]), dtype=dtype, device=device)
-        if full:
-            mean_x, mean_y, moments = _uncentred_products(x, y)
-        else:
-            mean_x, mean_y = x.mean(dim=0), y.mean(dim=0)
+def _refinement_step(source, problem, solver, coef, intercept, extended):
+    """One correction: the refined ``(coef, intercept)`` and the relative size
+    of the correction."""
+    x_mean = problem.scaling.x_mean
+    g_x, g_1 = source(coef, intercept, x_mean, extended=extended)
+    active, x_mean = problem.active, x_mean[problem.active]
+    y_scale = problem.scaling.y_scale
+    gamma = problem.equilibrated(coef)
+    # The normal-equation residual about the centre, in equilibrated coordinates.
+    residual = g_x[active] / (
+        problem.moments.weight_sum * np.outer(problem.unit, y_scale)
+    )
+    residual -= problem.l2 * problem.penalty_scale[:, None] ** 2 * gamma
+    delta = solver.correct(residual)
+    if solver.rank < problem.n_active:
+        size = _relative(solver.fitted_norm(delta), solver.fitted_norm(gamma))
     else:
-        w = as_tensor(sample_weight, device=device, dtype=dtype)
-        weight_sum = w.sum()
-        if weight_sum.item() == 0:
-            return _zero_moments(x.shape[0], x.shape[1], y.shape[1], full)
-        mean_x, mean_y = (w @ x) / weight_sum, (w @ y) / weight_sum
-    if moments is None:
-        xc, yc = x - mean_x, y - mean_y
-        if sample_weight is not None:
-            root = w.sqrt().unsqueeze(1)
-            xc.mul_(root)
-            yc.mul_(root)
-        if full:
-            moments = xc.T @ xc, xc.T @ yc, yc.T @ yc
-        else:
-            moments = (xc * xc).sum(dim=0), None, (yc * yc).sum(dim=0)
-    cxx, cxy, cyy = moments
-    return Moments(
-        n_samples=x.shape[0],
-        weight_sum=float(weight_sum),
-        mean_x=_numpy(mean_x),
-        mean_y=_numpy(mean_y),
-        cxx=_numpy(cxx),
-        cxy=None if cxy is None else _numpy(cxy),
-        cyy=_numpy(cyy),
+        size = _relative(np.linalg.norm(delta), np.linalg.norm(gamma))
+    delta_coef = (delta * y_scale).T / problem.unit
+    coef = coef.copy()
+    coef[:, active] += delta_coef
+    if problem.fit_intercept:
+        intercept = intercept + g_1 / problem.moments.weight_sum - delta_coef @ x_mean
+    return (coef, intercept), size
+
+
+def _relative(change, norm):
+    return change / norm if norm > 0 else change
+
+
+class _DataPass:
+    """Normal-equation residuals from a pass over the data."""
+
+    def __init__(self, data, device, dtype):
+        self.data, self.device, self.dtype = data, device, dtype
+
+    def __call__(self, coef, intercept, center, *, extended):
+        return normal_residual(
+            self.data,
+            coef,
+            intercept,
+            center,
+            extended=extended,
+            device=self.device,
+            dtype=self.dtype,
+        )
+
+
+class _ExactStatistics:
+    """Normal-equation residuals from exact cross-products ``M`` of ``[z 1]``,
+    ``z = [X Y] - shift``: with ``r_k = e_k - z_x coef_k - beta_k`` (``beta`` the
+    intercept relative to the shift), ``M [-coef_k, u_k, -beta_k]`` holds
+    ``z_x' W r_k`` and ``1' W r_k``. Everything error-free but the final
+    rounding."""
+
+    def __init__(self, moments):
+        self.matrix = tuple(torch.as_tensor(part) for part in moments.exact)
+        self.shift = torch.as_tensor(moments.mean)
+        self.n_features = moments.n_features
+
+    def __call__(self, coef, intercept, center, *, extended):
+        p, n_targets = self.n_features, coef.shape[0]
+        hi, lo = self.matrix
+        coef_t = torch.as_tensor(coef)
+        # beta_k = intercept_k - shift_y_k + shift_x . coef_k, as a pair.
+        products = ext.two_prod(self.shift[:p], coef_t)
+        offset = ext.two_sum(torch.as_tensor(intercept), -self.shift[p:])
+        beta = ext.sum2(
+            torch.cat([products[0], offset[0].unsqueeze(1)], dim=1),
+            torch.cat([products[1], offset[1].unsqueeze(1)], dim=1),
+            dim=1,
+        )
+        v = torch.zeros((p + n_targets, n_targets), dtype=torch.float64)
+        v[:p], v[p:] = -coef_t.T, torch.eye(n_targets)
+        terms_hi, terms_lo = ext.two_prod(hi[:, :-1].unsqueeze(2), v)
+        terms_lo = terms_lo + lo[:, :-1].unsqueeze(2) * v
+        last = ext.mul((hi[:, -1:], lo[:, -1:]), (-beta[0], -beta[1]))
+        g_hi, g_lo = ext.sum2(
+            torch.cat([terms_hi, last[0].unsqueeze(1)], dim=1),
+            torch.cat([terms_lo, last[1].unsqueeze(1)], dim=1),
+            dim=1,
+        )
+        g_1 = (g_hi[-1], g_lo[-1])
+        # About the centre: z_x' W r + (shift - center) 1' W r.
+        offset = ext.two_sum(self.shift[:p], -torch.as_tensor(center))
+        offset = tuple(part.unsqueeze(1) for part in offset)
+        g_x = ext.add(
+            (g_hi[:p], g_lo[:p]),
+            ext.mul(offset, tuple(part.unsqueeze(0) for part in g_1)),
+        )
+        return _numpy(ext.value(g_x)), _numpy(ext.value(g_1))
+
+
+def normal_residual(data, coef, intercept, center, *, extended, device, dtype):
+    """``(X - center)' W r`` and ``1' W r`` for the residuals ``r = Y - intercept -
+    X coef.T`` of the data, in one pass over ``X``; with ``extended``, every
+    difference, sum and product in twice the working precision (the results are
+    rounded once, at the end).
+
+    Returns arrays of shapes (n_features, n_targets) and (n_targets,).
+    """
+    coef_t = torch.as_tensor(coef, device=device, dtype=dtype)
+    intercept_t = torch.as_tensor(intercept, device=device, dtype=dtype)
+    center_t = torch.as_tensor(center, device=device, dtype=dtype)
+    g_x = g_1 = None
+    for x, y, w in data.blocks(device=device, dtype=dtype):
+        with threads_for(x.numel()):
+            if extended:
+                block = _extended_products(x, y, w, coef_t, intercept_t, center_t)
+            else:
+                r = torch.addmm(y - intercept_t, x, coef_t.T, alpha=-1)
+                u = r if w is None else r * w.unsqueeze(1)
+                z = x - center_t if center.any() else x
+                block = ((z.T @ u, 0.0), (u.sum(dim=0), 0.0))
+        g_x = block[0] if g_x is None else ext.add(g_x, block[0])
+        g_1 = block[1] if g_1 is None else ext.add(g_1, block[1])
+    return _numpy(ext.value(g_x)), _numpy(ext.value(g_1))
+
+
+def _extended_products(x, y, w, coef, intercept, center):
+    """Pairs ``(hi, lo)`` of ``(x - center)' u`` and ``1' u`` for ``u = w (y -
+    intercept - x coef')`` of one block, every operation error-free but the
+    summing of the low parts."""
+    n_rows, n_targets = y.shape
+    # Terms of each residual: y, -intercept and -x_j coef_kj, shape (n, k, 2 + p).
+    prod_hi, prod_lo = ext.two_prod(x.unsqueeze(1), coef.unsqueeze(0))
+    terms_hi = torch.cat(
+        [y.unsqueeze(2), (-intercept).expand(n_rows, n_targets).unsqueeze(2), -prod_hi],
+        dim=2,
     )
+    terms_lo = torch.cat([torch.zeros_like(terms_hi[:, :, :2]), -prod_lo], dim=2)
+    r_hi, r_lo = ext.two_sum(*ext.sum2(terms_hi, terms_lo, dim=2))
+    if w is None:
+        u_hi, u_lo = r_hi, r_lo
+    else:
+        u_hi, u_lo = ext.two_prod(w.unsqueeze(1), r_hi)
+        u_lo = u_lo + w.unsqueeze(1) * r_lo
+    # (x_ij - center_j) u_ik summed over the rows i, shape (p, k).
+    z = tuple(part.unsqueeze(2) for part in ext.two_sum(x, -center))
+    products = ext.mul(z, (u_hi.unsqueeze(1), u_lo.unsqueeze(1)))
+    return ext.sum2(*products, dim=0), ext.sum2(u_hi, u_lo, dim=0)
 
 
-def _uncentred_products(x, y):
-    """Means and centred cross-products of an unweighted chunk from its raw
-    products, ``X'X - n m m'``: two reads of the chunk (``X'X`` and ``X'[y, 1]``)
-    and no centred copy.
-
-    Subtracting ``n m m'`` cancels digits in proportion to ``mean^2 / variance``
-    of a column; when that exceeds ``_MAX_CANCELLATION`` for any column or
-    target, the products are None and the caller centres the chunk first.
-    """
-    n_rows = x.shape[0]
-    side = torch.cat([y, torch.ones_like(y[:, :1])], dim=1)
-    xs = x.T @ side
-    mean_x, mean_y = xs[:, -1] / n_rows, y.mean(dim=0)
-    xx, yy = x.T @ x, y.T @ y
-    x_var = torch.diagonal(xx) / n_rows - mean_x.square()
-    y_var = torch.diagonal(yy) / n_rows - mean_y.square()
-    mean_square = torch.cat([mean_x.square(), mean_y.square()])
-    var = torch.cat([x_var, y_var])
-    # Constant columns (variance zero, or rounding noise) are centred exactly.
-    if not bool(((var > 0) & (mean_square <= _MAX_CANCELLATION * var)).all()):
-        return mean_x, mean_y, None
-    cxx = xx.sub_(torch.outer(mean_x, mean_x), alpha=n_rows)
-    cxy = xs[:, :-1].sub(torch.outer(mean_x, mean_y), alpha=n_rows)
-    cyy = yy.sub_(torch.outer(mean_y, mean_y), alpha=n_rows)
-    return mean_x, mean_y, (cxx, cxy, cyy)
-
-
-def _zero_moments(n_samples, n_features, n_targets, full):
-    def square(size):
-        return np.zeros((size, size) if full else size)
-
-    return Moments(
-        n_samples=n_samples,
-        weight_sum=0.0,
-        mean_x=np.zeros(n_features),
-        mean_y=np.zeros(n_targets),
-        cxx=square(n_features),
-        cxy=np.zeros((n_features, n_targets)) if full else None,
-        cyy=square(n_targets),
+def _fit_elastic_net(problem, l1, max_iter):
+    gram, xy, _ = problem.products()
+    scale = problem.penalty_scale
+    theta, sweeps, converged = solve_elastic_net(
+        gram / np.outer(scale, scale),
+        xy / scale[:, None],
+        l1,
+        problem.l2,
+        max_sweeps=max_iter,
     )
-
-
-def _numpy(tensor):
-    return tensor.detach().to("cpu", torch.float64).numpy()
-
-
-def solve_cholesky(gram, cross, alpha):
-    """Solve ``(gram + alpha * I) B = cross`` by Cholesky, if that is accurate.
-
-    Returns None when the factorisation fails or LAPACK's estimate of the
-    reciprocal condition number is below ``_MIN_RCOND`` (the solution would then
-    keep fewer than about ten correct digits).
-    """
-    system = gram + alpha * np.eye(gram.shape[0])
-    try:
-        factor = scipy.linalg.cho_factor(system, check_finite=False)
-    except np.linalg.LinAlgError:
-        return None
-    rcond, info = scipy.linalg.lapack.dpocon(
-        factor[0], np.linalg.norm(system, 1), uplo="L" if factor[1] else "U"
+    if not converged:
+        warnings.warn(
+            f"Coordinate descent reached max_iter={max_iter} sweeps before the "
+            "coefficients settled to a relative change of 1e-12. Increase max_iter.",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
+    coef, intercept = problem.original(theta / scale[:, None])
+    return ExactFit(
+        moments=problem.moments,
+        scaling=problem.scaling,
+        coef=coef,
+        intercept=intercept,
+        path="coordinate_descent",
+        n_iter=sweeps,
+        objective=problem.objective(coef, l1),
+        error=np.nan,
+        rank=problem.n_active,
+        converged=converged,
     )
-    if info != 0 or rcond < _MIN_RCOND:
-        return None
-    return scipy.linalg.cho_solve(factor, cross, check_finite=False)
-
-
-def solve_eigh(gram, cross, alpha):
-    """Minimum-norm solution of ``(gram + alpha * I) B = cross`` through a
-    symmetric eigen-decomposition; eigenvalues below ``n_features * eps *
-    max(eigenvalue)`` count as zero. For when only the statistics are at hand:
-    forming ``gram`` squared the condition number of the data, so an
-    ill-conditioned problem keeps about ``16 - 2 * log10(cond(X))`` digits.
-    """
-    system = gram + alpha * np.eye(gram.shape[0])
-    eigenvalues, eigenvectors = scipy.linalg.eigh(system, check_finite=False)
-    cutoff = gram.shape[0] * np.finfo(np.float64).eps * max(eigenvalues[-1], 0.0)
-    keep = eigenvalues > cutoff
-    basis = eigenvectors[:, keep]
-    return basis @ ((basis.T @ cross) / eigenvalues[keep, None])
-
-
-def solve_lstsq(Z, T, penalty):
-    """Minimum-norm solution of ``min ||T - Z B||^2 + sum_j (penalty_j B_j)^2`` by
-    an SVD of the data (LAPACK gelsd, the penalty as extra rows), followed by one
-    step of iterative refinement.
-
-    Working on the data rather than on ``Z' Z`` keeps the condition number
-    unsquared: the accuracy orthogonal methods have on ill-conditioned data.
-
-    Returns
-    -------
-    coef : ndarray of shape (n_features, n_targets)
-    """
-    if np.any(penalty > 0):
-        Z = np.vstack([Z, np.diag(penalty)])
-        T = np.vstack([T, np.zeros((Z.shape[1], T.shape[1]))])
-    # Singular values below this share of the largest are rounding noise: the
-    # rule of numpy.linalg.lstsq (LAPACK's default would keep them).
-    cond = np.finfo(np.float64).eps * max(Z.shape)
-    coef = scipy.linalg.lstsq(Z, T, cond=cond, lapack_driver="gelsd")[0]
-    residual = T - Z @ coef
-    return coef + scipy.linalg.lstsq(Z, residual, cond=cond, lapack_driver="gelsd")[0]
 
 
 def solve_elastic_net(gram, cross, l1, l2, *, max_sweeps, tol=_CD_TOL):
@@ -329,10 +683,5 @@ def solve_elastic_net(gram, cross, l1, l2, *, max_sweeps, tol=_CD_TOL):
     return coef, sweeps, converged
 
 
-def objective(gram, cross, second_moment, coef, l1, l2):
-    """Value of ``sum_k [y_k'y_k / 2 - b_k' cross_k + b_k' gram b_k / 2
-    + l1_k ||b_k||_1 + l2 / 2 ||b_k||^2]`` (per unit weight)."""
-    fit = 0.5 * second_moment - np.sum(coef * cross, axis=0)
-    fit += 0.5 * np.sum(coef * (gram @ coef), axis=0)
-    penalty = l1 * np.abs(coef).sum(axis=0) + 0.5 * l2 * np.square(coef).sum(axis=0)
-    return float(np.sum(fit + penalty))
+def _numpy(tensor):
+    return tensor.detach().to("cpu", torch.float64).numpy()

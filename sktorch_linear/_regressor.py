@@ -21,15 +21,9 @@ from sklearn.utils.validation import (
 )
 
 from . import _checkpoint
+from ._data import Data
 from ._device import accumulation_dtype, resolve_device, resolve_dtype
-from ._exact import (
-    compute_moments,
-    objective,
-    solve_cholesky,
-    solve_eigh,
-    solve_elastic_net,
-    solve_lstsq,
-)
+from ._exact import Problem, batch_statistics, solve_exact
 from ._gradient import (
     DEFAULT_LR,
     Checkpoint,
@@ -38,6 +32,7 @@ from ._gradient import (
     standardized_tensors,
     train,
 )
+from ._moments import accumulate
 from ._scaling import Scaling
 
 _FLOAT_DTYPES = [np.float64, np.float32]
@@ -47,8 +42,7 @@ _SMOOTH_LOSSES = ("squared_error", "huber")
 # Why the exact solver took each path, for verbose output.
 _PATH_REASONS = {
     "cholesky": "well-conditioned normal equations",
-    "svd": "ill-conditioned or rank-deficient normal equations, solved on the data",
-    "eigh": "ill-conditioned normal equations without the data at hand",
+    "qr": "ill-conditioned or rank-deficient: SVD of the R factor of the data",
     "coordinate_descent": "L1 penalty",
 }
 # A float32 column whose |mean| / std exceeds this keeps under ~3 digits of its
@@ -458,9 +452,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         device = resolve_device(self.device)
         try:
             if solver == "exact":
-                moments = self._moments(X, Y, sample_weight, device, full=True)
-                data = None if scipy.sparse.issparse(X) else (X, Y, sample_weight)
-                self._fit_exact(moments, device, n_passes=1, data=data)
+                self._fit_exact(Data(X, Y, sample_weight), device, refine=True)
             else:
                 self._fit_gradient(
                     X, Y, sample_weight, device, solver, continuing=continuing
@@ -513,15 +505,12 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
             return self  # a chunk of zero weight teaches a gradient solver nothing
         try:
             if solver == "exact":
-                moments = self._moments(X, Y, sample_weight, device, full=True)
-                if first and not scipy.sparse.issparse(X):
-                    data, n_passes = (X, Y, sample_weight), 1
-                elif first:
-                    data, n_passes = None, 1
-                else:
-                    moments = self.moments_.merge(moments)
-                    data, n_passes = None, self.n_iter_ + 1
-                self._fit_exact(moments, device, n_passes=n_passes, data=data)
+                self._fit_exact(
+                    Data(X, Y, sample_weight),
+                    device,
+                    previous=None if first else self.moments_,
+                    refine=False,
+                )
             else:
                 self._fit_gradient(
                     X,
@@ -559,24 +548,27 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
     @property
     def singular_(self):
         """Singular values of the standardised, centred, weighted X."""
-        if getattr(self, "moments_", None) is None:
-            raise AttributeError(
-                "singular_ is available after a fit with the exact solver, which "
-                "keeps the statistics it is computed from."
-            )
-        scaling = self._scaling
-        gram = self.moments_.second_moments_about(scaling.x_mean, scaling.y_mean)[0]
-        gram = gram / np.outer(scaling.x_scale, scaling.x_scale)
-        gram[scaling.constant] = gram[:, scaling.constant] = 0.0
-        eigenvalues = scipy.linalg.eigvalsh(gram, check_finite=False)[::-1]
-        return np.sqrt(np.clip(eigenvalues, 0.0, None) * self.moments_.weight_sum)
+        solver = self._rank_solver()
+        singular = np.zeros(self.n_features_in_)
+        count = solver.problem.n_active
+        singular[:count] = solver.singular_values() * np.sqrt(self.moments_.weight_sum)
+        return singular
 
     @property
     def rank_(self):
         """Numerical rank of the standardised, centred, weighted X."""
-        singular = self.singular_
-        cutoff = np.sqrt(singular.shape[0] * np.finfo(np.float64).eps) * singular[0]
-        return int(np.sum(singular > cutoff))
+        return self._rank_solver().rank
+
+    def _rank_solver(self):
+        if getattr(self, "moments_", None) is None:
+            raise AttributeError(
+                "singular_ and rank_ are available after a fit with the exact "
+                "solver, which keeps the statistics they are computed from."
+            )
+        problem = Problem.of(
+            self.moments_, self._scaling, 0.0, fit_intercept=self.fit_intercept
+        )
+        return problem.solver()
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "coef_")
@@ -648,90 +640,74 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
 
     # -- solvers --------------------------------------------------------------
 
-    def _moments(self, X, Y, sample_weight, device, *, full):
+    def _statistics(self, data, device, *, full):
+        """Statistics of a batch of rows (``full``: those the exact solver solves
+        from; otherwise the means and variances that scaling needs) and the
+        number of passes over it."""
         # Only the exact solver's statistics are its answer: warn about float32
         # on MPS for those, not for the gradient solvers' scaling statistics.
         dtype = accumulation_dtype(device, warn=full)
-        moments = compute_moments(
-            X, Y, sample_weight, device=device, dtype=dtype, full=full
-        )
-        if not (np.isfinite(moments.mean_x).all() and np.isfinite(moments.cxx).all()):
+        if full:
+            moments, n_passes = batch_statistics(data, device=device, dtype=dtype)
+        else:
+            moments = accumulate(data, device=device, dtype=dtype, full=False)
+            n_passes = 1
+        if not (np.isfinite(moments.mean).all() and np.isfinite(moments.sumsq).all()):
             # Non-finite X (raises scikit-learn's error), or finite X whose
             # squares overflow (left to the scaling's overflow error).
             check_array(
-                X,
+                data.X,
                 accept_sparse=("csr", "csc"),
                 dtype=None,
                 estimator=self,
                 input_name="X",
             )
-        if X.dtype == np.float32:
+        if data.X.dtype == np.float32:
             _warn_float32_resolution(moments)
-        return moments
+        return moments, n_passes
 
     def _scaling_of(self, moments):
         return Scaling.from_moments(
             moments, fit_intercept=self.fit_intercept, standardize=self.standardize
         )
 
-    def _fit_exact(self, moments, device, *, n_passes, data=None):
-        scaling = self._scaling_of(moments)
-        gram, cross = moments.second_moments_about(scaling.x_mean, scaling.y_mean)
-        active = ~scaling.constant
-        x_scale = scaling.x_scale[active]
-        gram = gram[np.ix_(active, active)] / np.outer(x_scale, x_scale)
-        cross = cross[active] / np.outer(x_scale, scaling.y_scale)
-        l1, l2 = scaling.penalty(self.loss, self.alpha, self.l1_ratio)
-        l2 = float(l2[0])
-        coef_std = np.zeros((moments.mean_x.shape[0], moments.mean_y.shape[0]))
-        path, n_iter = "cholesky", n_passes
-        if active.any() and np.any(l1 > 0):
-            coef, n_iter, converged = solve_elastic_net(
-                gram, cross, l1, l2, max_sweeps=self.max_iter
-            )
-            coef_std[active], path = coef, "coordinate_descent"
-            if not converged:
-                warnings.warn(
-                    f"Coordinate descent reached max_iter={self.max_iter} sweeps "
-                    "before the coefficients settled to a relative change of "
-                    "1e-12. Increase max_iter.",
-                    ConvergenceWarning,
-                )
-        elif active.any():
-            coef = solve_cholesky(gram, cross, l2)
-            if coef is None and data is not None:
-                coef, path = _solve_on_data(data, scaling, active, l2), "svd"
-            elif coef is None:
-                coef, path = solve_eigh(gram, cross, l2), "eigh"
-                warnings.warn(
-                    "The standardised normal equations are ill conditioned, and "
-                    "the data are not at hand for an orthogonal solve (statistics "
-                    "merged by partial_fit, or a sparse X): the coefficients may "
-                    "keep only a few correct digits. Fit dense data with fit() for "
-                    "an SVD solve, or add a small alpha.",
-                    scipy.linalg.LinAlgWarning,
-                )
-            coef_std[active] = coef
-        value = objective(
-            gram, cross, scaling.y_second_moment, coef_std[active], l1, l2
+    def _fit_exact(self, data, device, *, previous=None, refine):
+        moments, n_passes = self._statistics(data, device, full=True)
+        if previous is not None:
+            moments = previous.merge(moments)
+            n_passes += self.n_iter_
+        fit = solve_exact(
+            moments,
+            data=data if refine else None,
+            fit_intercept=self.fit_intercept,
+            standardize=self.standardize,
+            alpha=self.alpha,
+            l1_ratio=self.l1_ratio,
+            max_iter=self.max_iter,
+            device=device,
+            dtype=accumulation_dtype(device, warn=False),
         )
         if self.verbose:
+            active = int((~fit.scaling.constant).sum())
             print(
-                f"[TorchLinearRegressor] exact solver on {device}: {path} "
-                f"({_PATH_REASONS[path]}) on {int(active.sum())} standardised "
-                f"features, objective {value:.6g}"
+                f"[TorchLinearRegressor] exact solver on {device}: {fit.path} "
+                f"({_PATH_REASONS[fit.path]}) on {active} standardised features, "
+                f"rank {fit.rank}, objective {fit.objective:.6g}, estimated "
+                f"relative error {fit.error:.1e}"
             )
-        self.moments_ = moments
+        self.moments_ = fit.moments
+        if fit.path != "coordinate_descent":
+            n_passes += fit.n_iter  # the refinement passes
         self._set_fitted(
-            scaling,
-            coef_std.T,
-            np.zeros(coef_std.shape[1]),
+            fit.scaling,
+            fit.coef,
+            fit.intercept,
             solver="exact",
-            path=path,
+            path=fit.path,
             net=None,
             device=device,
-            loss_curve=[max(value, 0.0)],
-            n_iter=n_iter,
+            loss_curve=[fit.objective],
+            n_iter=fit.n_iter if fit.path == "coordinate_descent" else n_passes,
         )
 
     def _fit_gradient(
@@ -759,7 +735,9 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         X_train, Y_train = X[train_rows], Y[train_rows]
         w_train = None if sample_weight is None else sample_weight[train_rows]
         if not continuing:
-            moments = self._moments(X_train, Y_train, w_train, device, full=False)
+            moments, _ = self._statistics(
+                Data(X_train, Y_train, w_train), device, full=False
+            )
             scaling = self._scaling_of(moments)
         net = self._build_net(
             solver,
@@ -814,8 +792,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         self._seed = seed
         self._set_fitted(
             scaling,
-            coef_std,
-            intercept_std,
+            *scaling.unstandardize(coef_std, intercept_std),
             solver=solver,
             path=solver,
             net=net,
@@ -918,8 +895,8 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
     def _set_fitted(
         self,
         scaling,
-        coef_std,
-        intercept_std,
+        coef,
+        intercept,
         *,
         solver,
         path,
@@ -928,18 +905,17 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         loss_curve,
         n_iter,
     ):
-        coef, intercept = scaling.unstandardize(coef_std, intercept_std)
         if not (np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept))):
             raise FloatingPointError(
                 "The fitted coefficients are not finite: the data overflow float64. "
                 "Rescale X and y (e.g. divide by a power of ten) and fit again."
             )
+        self._n_targets = coef.shape[0]
         if self._y_ndim == 1:
             coef, intercept = coef[0], intercept[0]
         if not self.fit_intercept:
             intercept = 0.0  # as LinearRegression and Ridge report it
         self._scaling = scaling
-        self._n_targets = coef_std.shape[0]
         self.coef_ = coef
         self.intercept_ = intercept
         self.scaler_ = self._make_scaler(scaling)
@@ -974,8 +950,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
 
 def _warn_float32_resolution(moments):
     """Warn when float32 cannot resolve the spread of a column around its mean."""
-    spread = np.sqrt(np.diag(moments.cxx) if moments.full else moments.cxx)
-    spread = spread / moments.weight_sum**0.5
+    spread = np.sqrt(moments.sumsq[: moments.n_features] / moments.weight_sum)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(spread > 0, np.abs(moments.mean_x) / spread, 0.0)
     worst = int(np.argmax(ratio))
@@ -988,25 +963,3 @@ def _warn_float32_resolution(moments):
             UserWarning,
             stacklevel=4,
         )
-
-
-def _solve_on_data(data, scaling, active, l2):
-    """Solve the standardised ridge problem on the data themselves (SVD), for
-    ill-conditioned problems; return its coefficients on the standardised scale.
-
-    Rounding the data is what limits the accuracy here, so the data are centred
-    but scaled by powers of two only (exactly), ``y`` is not scaled, and rows are
-    multiplied by ``sqrt(w)`` only when weighted. The penalty, on the standardised
-    coefficients, becomes per-column extra rows.
-    """
-    X, Y, sample_weight = data
-    x_mean, x_scale = scaling.x_mean[active], scaling.x_scale[active]
-    power = 2.0 ** np.round(np.log2(x_scale))
-    Z = (X[:, active] - x_mean) / power
-    T = Y - scaling.y_mean
-    weight_sum = X.shape[0]
-    if sample_weight is not None:
-        root = np.sqrt(sample_weight)[:, None]
-        Z, T, weight_sum = Z * root, T * root, sample_weight.sum()
-    coef = solve_lstsq(Z, T, np.sqrt(l2 * weight_sum) * x_scale / power)
-    return coef * (x_scale / power)[:, None] / scaling.y_scale

