@@ -35,11 +35,11 @@ from sklearn.exceptions import ConvergenceWarning
 
 from . import _extended as ext
 from ._device import threads_for
+from ._linalg import cholesky, cholesky_solve, eigh, matmul, svd
 from ._moments import (
     EXACT_VALUES,
     FACTOR_RCOND,
     accumulate,
-    cholesky_rcond,
     exact_products,
     factorize,
     needs_factor,
@@ -51,7 +51,7 @@ EPS = np.finfo(np.float64).eps
 _CD_TOL = 1e-12
 # Problems with at most this many values in the active columns of X are always
 # refined in twice the working precision (it costs little there).
-_SMALL_PROBLEM = 2**20
+_SMALL_PROBLEM = 2**16
 # Larger problems are refined in working precision when that leaves an estimated
 # relative error of the coefficients below this; in twice the precision otherwise.
 _WORKING_PRECISION_ERROR = 1e-12
@@ -84,10 +84,11 @@ class ExactFit:
     converged: bool = True
 
 
-def batch_statistics(data, *, device, dtype):
+def batch_statistics(data, *, exact, device, dtype):
     """Statistics of one batch of rows: a Gram matrix, or an R factor when the
-    Gram matrix is too ill conditioned to keep (``needs_factor``), and the exact
-    cross-products of a small batch (``EXACT_VALUES``). Returns them and the
+    Gram matrix is too ill conditioned to keep (``needs_factor``). With
+    ``exact``, a small batch (``EXACT_VALUES``) also keeps exact cross-products,
+    for refinement after the data are gone. Returns the statistics and the
     number of passes over the data."""
     moments = accumulate(data, device=device, dtype=dtype)
     n_passes = 1
@@ -98,7 +99,7 @@ def batch_statistics(data, *, device, dtype):
         moments = factorize(data, moments, device=device, dtype=dtype)
         n_passes += 1
     n_samples, n_features, n_targets = data.shape
-    if n_samples * (n_features + n_targets + 1) ** 2 <= EXACT_VALUES:
+    if exact and n_samples * (n_features + n_targets + 1) ** 2 <= EXACT_VALUES:
         exact = exact_products(data, moments.mean, device=device, dtype=dtype)
         moments = replace(moments, exact=exact)
         n_passes += 1
@@ -273,7 +274,7 @@ class Problem:
         gram = gram / np.outer(scale, scale)
         xy = xy / scale[:, None]
         fit = 0.5 * np.diag(yy) - np.sum(theta * xy, axis=0)
-        fit += 0.5 * np.sum(theta * (gram @ theta), axis=0)
+        fit += 0.5 * np.sum(theta * matmul(gram, theta), axis=0)
         penalty = l1 * np.abs(theta).sum(axis=0) + 0.5 * self.l2 * np.sum(theta**2, 0)
         return max(float(np.sum(fit + penalty)), 0.0)
 
@@ -312,7 +313,7 @@ class CholeskySolver(_Solver):
         self.problem = problem
         self.gram, self.xy, self.yy = problem.products()
         system = self.gram + problem.l2 * np.diag(problem.penalty_scale**2)
-        self.factor, self.rcond = cholesky_rcond(system)
+        self.factor, self.rcond = cholesky(system)
         self.rank = problem.n_active
 
     @property
@@ -321,18 +322,25 @@ class CholeskySolver(_Solver):
         data: the square root of that of the normal equations."""
         return float(np.sqrt(1.0 / self.rcond))
 
+    @property
+    def contraction(self):
+        """Estimated factor by which a refinement step shrinks the error: the
+        rounding of normal equations formed in floating point (about ``10 p
+        eps`` relative) over their smallest eigenvalue."""
+        return min(1.0, 10 * EPS * self.problem.n_active / self.rcond)
+
     def initial(self):
-        return scipy.linalg.cho_solve(self.factor, self.xy, check_finite=False)
+        return cholesky_solve(self.factor, self.xy)
 
     def correct(self, residual):
-        return scipy.linalg.cho_solve(self.factor, residual, check_finite=False)
+        return cholesky_solve(self.factor, residual)
 
     def singular_values(self):
-        eigenvalues = scipy.linalg.eigvalsh(self.gram, check_finite=False)
+        eigenvalues = eigh(self.gram)[0]
         return np.sqrt(np.clip(eigenvalues[::-1], 0.0, None))
 
     def fitted_norm(self, gamma):
-        return float(np.sqrt(max(np.sum(gamma * (self.gram @ gamma)), 0.0)))
+        return float(np.sqrt(max(np.sum(gamma * matmul(self.gram, gamma)), 0.0)))
 
     def residual_norm(self, gamma):
         value = np.trace(self.yy) - 2 * np.sum(gamma * self.xy)
@@ -361,15 +369,15 @@ class FactorSolver(_Solver):
         factor = moments.factor_about(problem.center) / np.sqrt(moments.weight_sum)
         self.A = factor[:, :p][:, active] / problem.unit
         self.b = factor[:, p:] / y_scale
-        left, singular, right_t = np.linalg.svd(self.A, full_matrices=False)
+        left, singular, right_t = svd(self.A)
         self.singular = singular
         self.rank = int(np.sum(singular > self._cutoff()))
         # The kept part in the penalised coordinates theta = S gamma:
         # A_r S^-1 = left_r diag(singular_r) right_r' S^-1 = U diag(sigma) V'.
         scale = problem.penalty_scale
         kept = singular[: self.rank, None] * right_t[: self.rank] / scale
-        inner_left, self.sigma, inner_right_t = np.linalg.svd(kept, full_matrices=False)
-        self.left = left[:, : self.rank] @ inner_left
+        inner_left, self.sigma, inner_right_t = svd(kept)
+        self.left = matmul(left[:, : self.rank], inner_left)
         self.right = inner_right_t.T
 
     def _cutoff(self):
@@ -390,25 +398,36 @@ class FactorSolver(_Solver):
             return 1.0
         return float(self.singular[0] / self.singular[self.rank - 1])
 
+    @property
+    def contraction(self):
+        """Estimated factor by which a refinement step shrinks the error: the
+        rounding level of the factor (the rank cut-off) over the smallest
+        singular value kept."""
+        if not self.rank:
+            return 0.0
+        return min(1.0, self._cutoff() / self.singular[self.rank - 1])
+
     def initial(self):
         filtered = self.sigma / (self.sigma**2 + self.problem.l2)
-        theta = self.right @ (filtered[:, None] * (self.left.T @ self.b))
+        theta = matmul(self.right, filtered[:, None] * matmul(self.left.T, self.b))
         return theta / self.problem.penalty_scale[:, None]
 
     def correct(self, residual):
         scale = self.problem.penalty_scale[:, None]
         inverse = 1.0 / (self.sigma**2 + self.problem.l2)
-        step = self.right @ (inverse[:, None] * (self.right.T @ (residual / scale)))
+        step = matmul(
+            self.right, inverse[:, None] * matmul(self.right.T, residual / scale)
+        )
         return step / scale
 
     def singular_values(self):
         return self.singular
 
     def fitted_norm(self, gamma):
-        return float(np.linalg.norm(self.A @ gamma))
+        return float(np.linalg.norm(matmul(self.A, gamma)))
 
     def residual_norm(self, gamma):
-        return float(np.linalg.norm(self.b - self.A @ gamma))
+        return float(np.linalg.norm(self.b - matmul(self.A, gamma)))
 
     def largest_singular_value(self):
         return float(self.singular[0]) if self.singular.size else 0.0
@@ -435,9 +454,14 @@ def _refine(source, problem, solver, coef, intercept, *, always_extended):
     The residuals come from ``source``: a pass over the data, or the exact
     cross-products of the statistics (always in twice the working precision).
 
+    In twice the working precision, the steps stop when the size of the last
+    correction times the solver's estimated contraction (the estimated error
+    after it) is at the rounding level, or when they stop contracting (the last
+    iterate is kept, and the rejected correction's size is the estimate).
+
     Returns the refined coefficients and intercepts, the estimated relative
-    error (the size of the last correction, in twice the working precision; of
-    the fitted values for a rank-deficient problem) and the number of steps.
+    error (of the fitted values for a rank-deficient problem) and the number of
+    steps.
     """
     if not problem.n_active:
         return coef, intercept, 0.0, 0
@@ -449,11 +473,13 @@ def _refine(source, problem, solver, coef, intercept, *, always_extended):
             source, problem, solver, coef, intercept, extended
         )
         if size > previous / 2:
-            break  # no longer contracting: keep the last iterate
-        (coef, intercept), previous = refined, size
-        if size <= EPS:
+            error = size  # no longer contracting: keep the last iterate
             break
-    return coef, intercept, (size if extended else working_error), passes
+        (coef, intercept), previous = refined, size
+        error = solver.contraction * size
+        if error <= EPS:
+            break
+    return coef, intercept, (error if extended else working_error), passes
 
 
 def _refinement_step(source, problem, solver, coef, intercept, extended):
@@ -560,6 +586,10 @@ def normal_residual(data, coef, intercept, center, *, extended, device, dtype):
     coef_t = torch.as_tensor(coef, device=device, dtype=dtype)
     intercept_t = torch.as_tensor(intercept, device=device, dtype=dtype)
     center_t = torch.as_tensor(center, device=device, dtype=dtype)
+    # Without weights, in working precision, X' r - center 1' r is formed after
+    # the pass: 1' r vanishes to rounding at a solution whose intercept comes
+    # from the means, so the subtraction cancels nothing and X is not copied.
+    shifted = extended or data.sample_weight is not None
     g_x = g_1 = None
     for x, y, w in data.blocks(device=device, dtype=dtype):
         with threads_for(x.numel()):
@@ -568,11 +598,14 @@ def normal_residual(data, coef, intercept, center, *, extended, device, dtype):
             else:
                 r = torch.addmm(y - intercept_t, x, coef_t.T, alpha=-1)
                 u = r if w is None else r * w.unsqueeze(1)
-                z = x - center_t if center.any() else x
+                z = x - center_t if shifted else x
                 block = ((z.T @ u, 0.0), (u.sum(dim=0), 0.0))
         g_x = block[0] if g_x is None else ext.add(g_x, block[0])
         g_1 = block[1] if g_1 is None else ext.add(g_1, block[1])
-    return _numpy(ext.value(g_x)), _numpy(ext.value(g_1))
+    g_x, g_1 = _numpy(ext.value(g_x)), _numpy(ext.value(g_1))
+    if not shifted:
+        g_x = g_x - np.outer(center, g_1)
+    return g_x, g_1
 
 
 def _extended_products(x, y, w, coef, intercept, center):
@@ -580,23 +613,35 @@ def _extended_products(x, y, w, coef, intercept, center):
     intercept - x coef')`` of one block, every operation error-free but the
     summing of the low parts."""
     n_rows, n_targets = y.shape
+    x_parts = ext.split(x)
     # Terms of each residual: y, -intercept and -x_j coef_kj, shape (n, k, 2 + p).
-    prod_hi, prod_lo = ext.two_prod(x.unsqueeze(1), coef.unsqueeze(0))
+    prod_hi, prod_lo = ext.two_prod(
+        x.unsqueeze(1),
+        coef.unsqueeze(0),
+        tuple(part.unsqueeze(1) for part in x_parts),
+        tuple(part.unsqueeze(0) for part in ext.split(coef)),
+    )
     terms_hi = torch.cat(
         [y.unsqueeze(2), (-intercept).expand(n_rows, n_targets).unsqueeze(2), -prod_hi],
         dim=2,
     )
     terms_lo = torch.cat([torch.zeros_like(terms_hi[:, :, :2]), -prod_lo], dim=2)
-    r_hi, r_lo = ext.two_sum(*ext.sum2(terms_hi, terms_lo, dim=2))
-    if w is None:
-        u_hi, u_lo = r_hi, r_lo
-    else:
-        u_hi, u_lo = ext.two_prod(w.unsqueeze(1), r_hi)
-        u_lo = u_lo + w.unsqueeze(1) * r_lo
-    # (x_ij - center_j) u_ik summed over the rows i, shape (p, k).
-    z = tuple(part.unsqueeze(2) for part in ext.two_sum(x, -center))
-    products = ext.mul(z, (u_hi.unsqueeze(1), u_lo.unsqueeze(1)))
-    return ext.sum2(*products, dim=0), ext.sum2(u_hi, u_lo, dim=0)
+    u_hi, u_lo = ext.two_sum(*ext.sum2(terms_hi, terms_lo, dim=2))
+    if w is not None:
+        w = w.unsqueeze(1)
+        u_hi, lo = ext.two_prod(w, u_hi)
+        u_lo = lo + w * u_lo
+    # x_ij u_ik summed over the rows i, shape (p, k), then minus center_j 1' u_k.
+    prod_hi, prod_lo = ext.two_prod(
+        x.unsqueeze(2),
+        u_hi.unsqueeze(1),
+        tuple(part.unsqueeze(2) for part in x_parts),
+        tuple(part.unsqueeze(1) for part in ext.split(u_hi)),
+    )
+    prod_lo = prod_lo + x.unsqueeze(2) * u_lo.unsqueeze(1)
+    g_1 = ext.sum2(u_hi, u_lo, dim=0)
+    shift = ext.mul(ext.pair(-center.unsqueeze(1)), tuple(g.unsqueeze(0) for g in g_1))
+    return ext.add(ext.sum2(prod_hi, prod_lo, dim=0), shift), g_1
 
 
 def _fit_elastic_net(problem, l1, max_iter):

@@ -20,7 +20,7 @@ def _splitter(dtype):
     return float(2 ** math.ceil(bits / 2) + 1)
 
 
-def _split(a):
+def split(a):
     """``a = hi + lo`` exactly, each half with at most half the significand
     (finite for ``|a|`` below ``max / 2**27`` in float64)."""
     c = a * _splitter(a.dtype)
@@ -35,11 +35,12 @@ def two_sum(a, b):
     return s, (a - (s - bb)) + (b - bb)
 
 
-def two_prod(a, b):
-    """``a * b = p + e`` exactly, with ``p = fl(a * b)`` (Dekker), broadcasting."""
+def two_prod(a, b, a_parts=None, b_parts=None):
+    """``a * b = p + e`` exactly, with ``p = fl(a * b)`` (Dekker), broadcasting;
+    ``a_parts``/``b_parts`` are the operands' ``split``, when already at hand."""
     p = a * b
-    a_hi, a_lo = _split(a)
-    b_hi, b_lo = _split(b)
+    a_hi, a_lo = split(a) if a_parts is None else a_parts
+    b_hi, b_lo = split(b) if b_parts is None else b_parts
     return p, ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
 
 
@@ -47,15 +48,19 @@ def sum2(hi, lo, dim):
     """Sum the pairs ``hi + lo`` along ``dim`` by a pairwise tree of error-free
     additions; the rounding errors are collected in the low part. Returns the
     pair ``(s, e)``, accurate as if summed in twice the working precision."""
+    odd = None  # the pairs left over by halvings of odd lengths
     while hi.shape[dim] > 1:
         size = hi.shape[dim]
+        if size % 2:
+            last = (hi.narrow(dim, size - 1, 1), lo.narrow(dim, size - 1, 1))
+            odd = last if odd is None else add(odd, last)
+            size -= 1
         half = size // 2
         s, error = two_sum(hi.narrow(dim, 0, half), hi.narrow(dim, half, half))
-        e = lo.narrow(dim, 0, half) + lo.narrow(dim, half, half) + error
-        if size % 2:
-            s = torch.cat([s, hi.narrow(dim, size - 1, 1)], dim)
-            e = torch.cat([e, lo.narrow(dim, size - 1, 1)], dim)
-        hi, lo = s, e
+        lo = lo.narrow(dim, 0, half) + lo.narrow(dim, half, half) + error
+        hi = s
+    if odd is not None:
+        hi, lo = add((hi, lo), odd)
     return hi.squeeze(dim), lo.squeeze(dim)
 
 

@@ -640,7 +640,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
 
     # -- solvers --------------------------------------------------------------
 
-    def _statistics(self, data, device, *, full):
+    def _statistics(self, data, device, *, full, exact=False):
         """Statistics of a batch of rows (``full``: those the exact solver solves
         from; otherwise the means and variances that scaling needs) and the
         number of passes over it."""
@@ -648,7 +648,9 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         # on MPS for those, not for the gradient solvers' scaling statistics.
         dtype = accumulation_dtype(device, warn=full)
         if full:
-            moments, n_passes = batch_statistics(data, device=device, dtype=dtype)
+            moments, n_passes = batch_statistics(
+                data, exact=exact, device=device, dtype=dtype
+            )
         else:
             moments = accumulate(data, device=device, dtype=dtype, full=False)
             n_passes = 1
@@ -672,7 +674,8 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         )
 
     def _fit_exact(self, data, device, *, previous=None, refine):
-        moments, n_passes = self._statistics(data, device, full=True)
+        # Streamed batches keep what refinement needs once they are gone.
+        moments, n_passes = self._statistics(data, device, full=True, exact=not refine)
         if previous is not None:
             moments = previous.merge(moments)
             n_passes += self.n_iter_

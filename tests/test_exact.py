@@ -86,7 +86,7 @@ def test_noise_free_training_error_is_at_rounding_level():
     X, y = make_regression(n_samples=2000, n_features=13, random_state=0)
     reg = TorchLinearRegressor(solver="exact", device="cpu").fit(X, y)
     assert np.mean((reg.predict(X) - y) ** 2) / np.var(y) < 1e-20
-    assert reg.n_iter_ == 2  # the statistics, then the exact cross-products
+    assert reg.n_iter_ == 2  # the statistics, then one refinement pass
     assert reg.solver_path_ == "cholesky"
 
 
@@ -102,7 +102,7 @@ def test_moments_merge_like_one_pass(n_chunks):
 
     def statistics(rows):
         data = Data(X[rows], Y[rows], w[rows])
-        return batch_statistics(data, device=CPU, dtype=torch.float64)[0]
+        return batch_statistics(data, exact=True, device=CPU, dtype=torch.float64)[0]
 
     whole = statistics(slice(None))
     bounds = np.unique(np.r_[0, np.sort(rng.integers(1, 1000, n_chunks - 1)), 1000])
