@@ -37,7 +37,6 @@ from . import _extended as ext
 from ._device import threads_for
 from ._linalg import cholesky, cholesky_solve, eigh, matmul, svd
 from ._moments import (
-    EXACT_VALUES,
     FACTOR_RCOND,
     accumulate,
     exact_products,
@@ -49,6 +48,9 @@ from ._scaling import Scaling
 EPS = np.finfo(np.float64).eps
 # Relative change of the coefficients below which coordinate descent has converged.
 _CD_TOL = 1e-12
+# Batches streamed by partial_fit with at most this many values of [X Y 1] times
+# its number of columns keep exact cross-products (about 30 operations a value).
+EXACT_VALUES = 2**18
 # Problems with at most this many values in the active columns of X are always
 # refined in twice the working precision (it costs little there).
 _SMALL_PROBLEM = 2**16
@@ -157,22 +159,7 @@ def solve_exact(
     else:
         error = solver.unrefined_error(gamma)
     if error > WARN_ERROR:
-        what = "fitted values" if solver.rank < problem.n_active else "coefficients"
-        warnings.warn(
-            f"The least-squares problem is ill conditioned (condition number "
-            f"{solver.condition:.1e} after standardising): the estimated relative "
-            f"error of the {what} is {error:.1e}. "
-            + (
-                "Refinement against the data could not reduce it; "
-                if refine
-                else "Statistics merged by partial_fit cannot be refined against "
-                "the data; fit all the data at once with fit() for refined "
-                "coefficients, "
-            )
-            + "or add a small alpha.",
-            scipy.linalg.LinAlgWarning,
-            stacklevel=4,
-        )
+        _warn_inaccurate(solver, error, refined=refine)
     return ExactFit(
         moments=moments,
         scaling=scaling,
@@ -183,6 +170,32 @@ def solve_exact(
         objective=problem.objective(coef, l1),
         error=error,
         rank=solver.rank,
+    )
+
+
+def _warn_inaccurate(solver, error, *, refined):
+    what = "coefficients"
+    if solver.rank < solver.problem.n_active:
+        what = "fitted values"
+    if refined:
+        how = (
+            f"refinement against the data stopped contracting at an estimated "
+            f"relative error of the {what} of {error:.1e}. Add a small alpha, or "
+            "remove or combine nearly collinear columns."
+        )
+    else:
+        how = (
+            f"the estimated relative error of the {what} is {error:.1e} (a "
+            "first-order bound, often pessimistic by a factor of up to a few "
+            "hundred). Statistics merged by partial_fit cannot be refined against "
+            "the data: fit all the data at once with fit() for refined "
+            "coefficients, or add a small alpha."
+        )
+    warnings.warn(
+        f"The least-squares problem is ill conditioned (condition number "
+        f"{solver.condition:.1e} after standardising): {how}",
+        scipy.linalg.LinAlgWarning,
+        stacklevel=6,
     )
 
 
@@ -456,8 +469,9 @@ def _refine(source, problem, solver, coef, intercept, *, always_extended):
 
     In twice the working precision, the steps stop when the size of the last
     correction times the solver's estimated contraction (the estimated error
-    after it) is at the rounding level, or when they stop contracting (the last
-    iterate is kept, and the rejected correction's size is the estimate).
+    after it) reaches the floor set by the precision of the residuals
+    (``source.floor``), or when they stop contracting (the last iterate is kept,
+    and the rejected correction's size is the estimate).
 
     Returns the refined coefficients and intercepts, the estimated relative
     error (of the fitted values for a rank-deficient problem) and the number of
@@ -467,6 +481,7 @@ def _refine(source, problem, solver, coef, intercept, *, always_extended):
         return coef, intercept, 0.0, 0
     working_error = solver.stable_error(problem.equilibrated(coef))
     extended = always_extended or working_error > _WORKING_PRECISION_ERROR
+    floor = source.floor(solver, problem.equilibrated(coef))
     previous = np.inf
     for passes in range(1, (_MAX_REFINEMENTS if extended else 1) + 1):
         refined, size = _refinement_step(
@@ -476,15 +491,15 @@ def _refine(source, problem, solver, coef, intercept, *, always_extended):
             error = size  # no longer contracting: keep the last iterate
             break
         (coef, intercept), previous = refined, size
-        error = solver.contraction * size
-        if error <= EPS:
+        error = max(solver.contraction * size, floor)
+        if error <= floor:
             break
     return coef, intercept, (error if extended else working_error), passes
 
 
 def _refinement_step(source, problem, solver, coef, intercept, extended):
     """One correction: the refined ``(coef, intercept)`` and the relative size
-    of the correction."""
+    of the correction (``_relative_change``)."""
     x_mean = problem.scaling.x_mean
     g_x, g_1 = source(coef, intercept, x_mean, extended=extended)
     active, x_mean = problem.active, x_mean[problem.active]
@@ -499,7 +514,7 @@ def _refinement_step(source, problem, solver, coef, intercept, extended):
     if solver.rank < problem.n_active:
         size = _relative(solver.fitted_norm(delta), solver.fitted_norm(gamma))
     else:
-        size = _relative(np.linalg.norm(delta), np.linalg.norm(gamma))
+        size = _relative_change(delta, gamma)
     delta_coef = (delta * y_scale).T / problem.unit
     coef = coef.copy()
     coef[:, active] += delta_coef
@@ -512,11 +527,26 @@ def _relative(change, norm):
     return change / norm if norm > 0 else change
 
 
+def _relative_change(delta, gamma):
+    """The largest change of a coefficient relative to itself, or to 1e-4 of the
+    norm of its target's coefficients if smaller (a coefficient near zero is
+    refined to the rounding of the others)."""
+    floor = 1e-4 * np.linalg.norm(gamma, axis=0)
+    scale = np.maximum(np.abs(gamma), floor)
+    return float(np.max(np.abs(delta) / np.where(scale > 0, scale, 1.0), initial=0.0))
+
+
 class _DataPass:
     """Normal-equation residuals from a pass over the data."""
 
     def __init__(self, data, device, dtype):
         self.data, self.device, self.dtype = data, device, dtype
+
+    @staticmethod
+    def floor(solver, gamma):
+        """Residuals of the data in twice the working precision err by about
+        ``eps`` times what a backward-stable solution errs by."""
+        return EPS * (1 + solver.stable_error(gamma))
 
     def __call__(self, coef, intercept, center, *, extended):
         return normal_residual(
@@ -541,6 +571,12 @@ class _ExactStatistics:
         self.matrix = tuple(torch.as_tensor(part) for part in moments.exact)
         self.shift = torch.as_tensor(moments.mean)
         self.n_features = moments.n_features
+
+    @staticmethod
+    def floor(solver, gamma):
+        """Cross-products in twice the working precision are normal equations:
+        they lose the square of the condition number of the data to it."""
+        return EPS * (1 + EPS * solver.condition**2)
 
     def __call__(self, coef, intercept, center, *, extended):
         p, n_targets = self.n_features, coef.shape[0]
@@ -659,7 +695,7 @@ def _fit_elastic_net(problem, l1, max_iter):
             f"Coordinate descent reached max_iter={max_iter} sweeps before the "
             "coefficients settled to a relative change of 1e-12. Increase max_iter.",
             ConvergenceWarning,
-            stacklevel=4,
+            stacklevel=6,
         )
     coef, intercept = problem.original(theta / scale[:, None])
     return ExactFit(

@@ -14,8 +14,7 @@ centred cross-products of ``[X Y]``, in one of three forms:
   is not squared. Computed for the other batches, in a second pass.
 - ``"diagonal"``: only the sums of squares (all that scaling needs).
 
-Small batches (``EXACT_VALUES``) streamed by ``partial_fit`` also keep
-``exact``: the weighted
+Small batches streamed by ``partial_fit`` also keep ``exact``: the weighted
 cross-products of ``[X - mean, Y - mean, 1]`` with every difference, product
 and sum error-free, as unevaluated pairs ``hi + lo`` (twice the working
 precision). Refinement against them gives the solution of the data as given,
@@ -51,9 +50,6 @@ _MAX_CANCELLATION = 4.0
 _PAD_COLUMNS = 8
 # Blocks of the QR pass: larger blocks make Householder QR more efficient.
 _QR_BLOCK_BYTES = 16 * 2**20
-# Batches of at most this many values of [X Y 1] times its number of columns
-# can keep exact cross-products (they cost about 30 operations per value).
-EXACT_VALUES = 2**18
 # Values per block of the exact cross-products (a (rows, width, width) tensor).
 _EXACT_BLOCK_VALUES = 2**18
 # Largest magnitude that Dekker's splitting handles without overflow.
