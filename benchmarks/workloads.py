@@ -27,6 +27,9 @@ from sklearn.model_selection import train_test_split
 from skorch import NeuralNetRegressor
 
 from sktorch_linear import TorchLinearRegressor
+from sktorch_linear._data import Data
+from sktorch_linear._exact import normal_residual
+from sktorch_linear._moments import accumulate, factorize
 
 from ._common import (
     HEAVY,
@@ -56,6 +59,7 @@ SIZES = {
         "memory": (1_000_000, 100),
         "chunks": 10,
         "accuracy": (200_000, 100),
+        "ill_conditioned": (1_000_000, 100),
     },
     "quick": {
         "repeats": 3,
@@ -68,6 +72,7 @@ SIZES = {
         "memory": (100_000, 100),
         "chunks": 10,
         "accuracy": (20_000, 100),
+        "ill_conditioned": (100_000, 100),
     },
 }
 
@@ -398,6 +403,105 @@ def partial_fit(ctx):
             value,
             f"chunked fitting costs {value:.2f}x one fit (max |coef diff| {diff:.1e})",
         )
+    ]
+    return rows, heads
+
+
+def exact_costs(ctx):
+    """The passes of an exact fit on the tall matrix, each against the bare
+    X.T @ X: the statistics (Gram matrix), one refinement pass in working
+    precision and one in twice the working precision, and the R-factor pass
+    (TSQR) that ill-conditioned data take."""
+    X, y = ctx.tall()
+    n, p = X.shape
+    data = Data(X, y[:, None], None)
+    device = torch.device(ctx.device)
+    dtype = torch.float64
+    moments = accumulate(data, device=device, dtype=dtype)
+    model = ctx.tall_models()[OURS]
+    coef, intercept = model.coef_[None], np.atleast_1d(model.intercept_)
+    center = moments.mean_x
+
+    def refine(extended):
+        return lambda: normal_residual(
+            data, coef, intercept, center, extended=extended, device=device, dtype=dtype
+        )
+
+    names = {
+        "statistics": "pass 1: Gram statistics",
+        "refine": "refinement pass, working precision",
+        "refine2": "refinement pass, twice the working precision",
+        "factor": "R-factor pass (TSQR), ill-conditioned data only",
+    }
+    calls = {
+        names["statistics"]: lambda: accumulate(data, device=device, dtype=dtype),
+        names["refine"]: refine(False),
+        names["refine2"]: refine(True),
+        names["factor"]: lambda: factorize(data, moments, device=device, dtype=dtype),
+    }
+    calls.update(_floor_calls(ctx, X))
+    times = ctx.measure(calls)
+    rows = [
+        row(
+            "exact_costs", name, times[name], n=n, p=p, ctx=ctx, reference=name == FLOOR
+        )
+        for name in calls
+    ]
+    heads = [
+        headline(
+            "exact_costs",
+            f"{label} / floor",
+            ratio(times, names[key], FLOOR),
+            f"{names[key]} takes {ratio(times, names[key], FLOOR):.2f}x the bare "
+            "cross-product",
+        )
+        for key, label in [
+            ("statistics", "statistics"),
+            ("refine", "working-precision refinement"),
+            ("refine2", "extended-precision refinement"),
+            ("factor", "R-factor statistics"),
+        ]
+    ]
+    return rows, heads
+
+
+def exact_ill_conditioned(ctx):
+    """Exact fit of an ill-conditioned tall matrix (8 polynomial columns t**k
+    beside Gaussian ones): the R-factor pass and refinement in twice the
+    working precision, against LinearRegression."""
+    n, p = ctx.sizes["ill_conditioned"]
+    rng = np.random.default_rng(ctx.seed)
+    t = rng.uniform(0.0, 1.0, n)
+    X = np.empty((n, p))
+    X[:, :8] = t[:, None] ** np.arange(1, 9)
+    X[:, 8:] = rng.standard_normal((n, p - 8))
+    y = X @ rng.normal(size=p) + rng.standard_normal(n)
+    fitted = {}
+    makers = {OURS: lambda: _ours(ctx), "LinearRegression": LinearRegression}
+    calls = {name: _fit_into(fitted, name, make, X, y) for name, make in makers.items()}
+    calls.update(_floor_calls(ctx, X))
+    times = ctx.measure(calls)
+    rows = _exact_rows(
+        "exact_ill_conditioned", ctx, X, y, calls, times, fitted, "LinearRegression"
+    )
+    model = fitted[OURS]
+    value = ratio(times, "LinearRegression", OURS)
+    heads = [
+        headline(
+            "exact_ill_conditioned",
+            "LinearRegression / ours",
+            value,
+            _faster(value, "ours", "LinearRegression")
+            + f" (path {model.solver_path_}, {model.n_iter_} passes over X, "
+            f"condition number {model.singular_[0] / model.singular_[-1]:.1e})",
+        ),
+        headline(
+            "exact_ill_conditioned",
+            "ours / floor (torch X.T@X)",
+            ratio(times, OURS, FLOOR),
+            f"ours takes {ratio(times, OURS, FLOOR):.2f}x the time of the bare "
+            "cross-product",
+        ),
     ]
     return rows, heads
 
@@ -982,9 +1086,11 @@ WORKLOADS = [
     Workload("exact_vs_n", exact_vs_n),
     Workload("exact_tall", exact_tall, ("tall",)),
     Workload("partial_fit", partial_fit, ("tall",)),
+    Workload("exact_costs", exact_costs, ("tall",)),
     Workload("predict_batch", predict_batch, ("tall",)),
     Workload("predict_one_row", predict_one_row, ("tall",)),
     Workload("exact_wide", exact_wide),
+    Workload("exact_ill_conditioned", exact_ill_conditioned),
     Workload("adam_epoch", adam_epoch),
     Workload("to_accuracy", to_accuracy),
     Workload("to_accuracy_huber", to_accuracy_huber),

@@ -338,9 +338,9 @@ class CholeskySolver(_Solver):
     @property
     def contraction(self):
         """Estimated factor by which a refinement step shrinks the error: the
-        rounding of normal equations formed in floating point (about ``10 p
-        eps`` relative) over their smallest eigenvalue."""
-        return min(1.0, 10 * EPS * self.problem.n_active / self.rcond)
+        typical rounding of normal equations formed in floating point (``4
+        sqrt(p) eps`` relative) over their smallest eigenvalue."""
+        return min(1.0, 4 * EPS * np.sqrt(self.problem.n_active) / self.rcond)
 
     def initial(self):
         return cholesky_solve(self.factor, self.xy)
@@ -393,16 +393,20 @@ class FactorSolver(_Solver):
         self.left = matmul(left[:, : self.rank], inner_left)
         self.right = inner_right_t.T
 
-    def _cutoff(self):
-        """Rounding level of the singular values: Householder QR's backward
-        error, and the rounding of columns centred about a mean large relative to
-        their spread."""
+    def _rounding(self, growth):
+        """Rounding level of the factor, ``eps (growth s_max + ||mean / std||)``:
+        Householder QR's backward error (``growth`` times ``eps`` relative), and
+        the rounding of columns centred about a mean large relative to their
+        spread."""
         if not self.singular.size:
             return 0.0
         problem = self.problem
-        mean_x = problem.moments.mean_x[problem.active]
-        centring = np.linalg.norm(mean_x / problem.unit)
-        return 10 * EPS * (problem.n_active * self.singular[0] + centring)
+        centring = np.linalg.norm(problem.moments.mean_x[problem.active] / problem.unit)
+        return EPS * (growth * self.singular[0] + centring)
+
+    def _cutoff(self):
+        """Singular values up to this are rounding: a safe ``10 p`` growth."""
+        return 10 * self._rounding(self.problem.n_active)
 
     @property
     def condition(self):
@@ -414,11 +418,13 @@ class FactorSolver(_Solver):
     @property
     def contraction(self):
         """Estimated factor by which a refinement step shrinks the error: the
-        rounding level of the factor (the rank cut-off) over the smallest
-        singular value kept."""
+        typical backward error of Householder QR and of the centring, ``4 eps
+        (sqrt(p) s_max + ||mean / std||)``, over the smallest singular value
+        kept (the rank cut-off takes a safer 10 p instead of 4 sqrt(p))."""
         if not self.rank:
             return 0.0
-        return min(1.0, self._cutoff() / self.singular[self.rank - 1])
+        level = 4 * self._rounding(np.sqrt(self.problem.n_active))
+        return min(1.0, level / self.singular[self.rank - 1])
 
     def initial(self):
         filtered = self.sigma / (self.sigma**2 + self.problem.l2)

@@ -80,11 +80,12 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
     ``alpha_ridge = alpha * sum(s)``.
 
     The ``exact`` solver (squared error) accumulates weighted, centred
-    sufficient statistics of ``X`` and ``y`` in float64 on the chosen device and
-    solves the standardised normal equations by Cholesky; when they are ill
-    conditioned or singular it solves on the data instead, by SVD (minimum-norm
-    for rank-deficient data), and with ``l1_ratio > 0`` it runs coordinate
-    descent on the Gram matrix. The gradient
+    sufficient statistics of ``X`` and ``y`` in float64 on the chosen device,
+    solves the standardised normal equations by Cholesky, or, when they are ill
+    conditioned or singular, the least-squares problem of an R factor of the
+    data (minimum norm for rank-deficient data), and refines the solution
+    against the data; with ``l1_ratio > 0`` it runs coordinate descent on the
+    Gram matrix. The gradient
     solvers (``lbfgs``, ``adam``, ``sgd``) train a :class:`torch.nn.Linear`
     through a skorch net on the standardised data, applying the L1 penalty by
     proximal steps so that it gives exact zeros. Either way the coefficients are
@@ -233,36 +234,40 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
 
     solver_path_ : str
         How the coefficients were obtained: for the exact solver
-        ``"cholesky"`` (well-conditioned normal equations), ``"svd"`` (an
-        ill-conditioned or rank-deficient problem solved on the data),
-        ``"eigh"`` (the same, from statistics merged by ``partial_fit``, with a
-        warning) or ``"coordinate_descent"`` (``l1_ratio > 0``); the solver's
-        name otherwise.
+        ``"cholesky"`` (well-conditioned normal equations), ``"qr"`` (an
+        ill-conditioned or rank-deficient problem, solved by an SVD of the R
+        factor of the data) or ``"coordinate_descent"`` (``l1_ratio > 0``); the
+        solver's name otherwise.
 
     net_ : LinearNet or None
         The trained skorch net (gradient solvers); None for the exact solver.
 
     moments_ : Moments or None
-        The weighted sufficient statistics of all data seen (exact solver),
-        which ``partial_fit`` merges new chunks into; None otherwise.
+        The weighted sufficient statistics of all data seen (exact solver): a
+        Gram matrix, or an R factor where the Gram matrix would be too ill
+        conditioned to keep, which ``partial_fit`` merges new chunks into; None
+        otherwise.
 
     rank_ : int
         Numerical rank of the standardised (centred, weighted) ``X``: the
-        number of singular values above ``sqrt(n_features * eps)`` times the
-        largest (the resolution of singular values recovered from the Gram
-        matrix). Exact solver only; computed on first access.
+        number of singular values of its R factor above the rounding level of
+        that factor (``10 * eps * (n * s_max + ||mean / std||)`` for ``n``
+        varying columns), the directions the coefficients are computed in.
+        Exact solver only; computed on first access.
 
     singular_ : ndarray of shape (n_features,)
         Singular values of the standardised (centred, weighted) ``X``, in
-        decreasing order, from the eigenvalues of its Gram matrix. Exact solver
-        only; computed on first access.
+        decreasing order (zeros for constant columns): from its R factor, or
+        from the eigenvalues of its Gram matrix when that is well conditioned.
+        Exact solver only; computed on first access.
 
     device_ : str
         The device used for fitting, e.g. ``"cpu"`` or ``"cuda:0"``.
 
     n_iter_ : int
         Number of epochs run (sweeps for coordinate descent; for the exact
-        solver otherwise, the number of passes over the data).
+        solver otherwise, the number of passes over the data: statistics, R
+        factor, refinement; summed over ``partial_fit`` calls).
 
     loss_curve_ : list of float
         Training objective per epoch, on the standardised problem (``X`` scaled
@@ -301,14 +306,29 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
 
     Notes
     -----
-    On well-conditioned data the exact solver reads ``X`` once, in chunks, and
-    never materialises a centred copy of it; its cost is that of forming
-    ``X.T @ X``. When LAPACK's estimate of the reciprocal condition number of the
-    standardised Gram matrix is below 1e-6, it solves on a centred copy of the
-    data by SVD, which keeps the condition number unsquared. Statistics of
-    chunks merge with the update of Chan, Golub and LeVeque, which is what makes
-    ``partial_fit`` exact: any chunking of the data gives the coefficients of
-    ``fit`` on all of it.
+    On well-conditioned data the exact solver reads ``X`` once, in blocks, for
+    its Gram matrix (a cost of about that of ``X.T @ X``), and ``fit`` reads it
+    once more to refine the solution. When LAPACK's estimate of the reciprocal
+    condition number of the standardised Gram matrix is below 1e-4, or the data
+    are rank deficient, a second pass computes an R factor by Householder QR of
+    blocks (TSQR), which keeps the condition number unsquared. ``fit`` then
+    refines the coefficients against the data, with residuals in twice the
+    working precision where working precision would leave an estimated error
+    above 1e-12 (and always on data of at most 65 536 values), so that they are
+    the least-squares solution of the data as given, rounded, whatever BLAS
+    kernels or thread counts computed the statistics. Rank-deficient problems
+    get the minimum-norm solution in the coordinates ``alpha`` penalises (the
+    standardised ones, or those of ``X`` with ``standardize=False``) from
+    dense, sparse and streamed data alike, and so does every ``alpha``.
+
+    Statistics of chunks merge exactly (Gram matrices by the update of Chan,
+    Golub and LeVeque, R factors by a QR of the stacked factors, as in TSQR),
+    which is what makes ``partial_fit`` exact: any chunking of the data gives the
+    coefficients of ``fit`` on all of it. Chunks of at most ``2**18`` values times
+    columns also keep their cross-products in twice the working precision, and
+    the solution is refined against those. Otherwise streamed statistics cannot
+    be refined, and a :class:`scipy.linalg.LinAlgWarning` reports an estimated
+    error when it exceeds 1e-6.
 
     The gradient solvers also divide ``y`` by its standard deviation (its
     root-mean-square without an intercept) while training, with the penalty
