@@ -20,7 +20,7 @@ Two solvers share one interface:
 When the data are at hand (``fit``), the solution is refined against them:
 the normal-equation residual ``X' W (y - X coef - intercept)`` is computed from
 the data (in twice the working precision where that is what it takes, see
-``refine``) and corrections are solved with the same factorisation. The
+``_refine``) and corrections are solved with the same factorisation. The
 refined coefficients are those of the data as given, to the rounding of the
 result, whatever BLAS kernels or thread counts computed the statistics.
 """
@@ -83,7 +83,6 @@ class ExactFit:
     objective: float
     error: float
     rank: int
-    converged: bool = True
 
 
 def batch_statistics(data, *, exact, device, dtype):
@@ -487,7 +486,7 @@ def _refine(source, problem, solver, coef, intercept, *, always_extended):
         return coef, intercept, 0.0, 0
     working_error = solver.stable_error(problem.equilibrated(coef))
     extended = always_extended or working_error > _WORKING_PRECISION_ERROR
-    floor = source.floor(solver, problem.equilibrated(coef))
+    floor = source.floor(solver, working_error)
     previous = np.inf
     for passes in range(1, (_MAX_REFINEMENTS if extended else 1) + 1):
         refined, size = _refinement_step(
@@ -549,10 +548,10 @@ class _DataPass:
         self.data, self.device, self.dtype = data, device, dtype
 
     @staticmethod
-    def floor(solver, gamma):
+    def floor(solver, stable_error):
         """Residuals of the data in twice the working precision err by about
         ``eps`` times what a backward-stable solution errs by."""
-        return EPS * (1 + solver.stable_error(gamma))
+        return EPS * (1 + stable_error)
 
     def __call__(self, coef, intercept, center, *, extended):
         return normal_residual(
@@ -579,7 +578,7 @@ class _ExactStatistics:
         self.n_features = moments.n_features
 
     @staticmethod
-    def floor(solver, gamma):
+    def floor(solver, stable_error):
         """Cross-products in twice the working precision are normal equations:
         they lose the square of the condition number of the data to it."""
         return EPS * (1 + EPS * solver.condition**2)
@@ -673,7 +672,13 @@ def _extended_products(x, y, w, coef, intercept, center):
         w = w.unsqueeze(1)
         u_hi, lo = ext.two_prod(w, u_hi)
         u_lo = lo + w * u_lo
-    # x_ij u_ik summed over the rows i, shape (p, k), then minus center_j 1' u_k.
+    # [x_ij, 1] u_ik summed over the rows i, shape (p + 1, k): x' u and 1' u.
+    ones = torch.ones_like(x[:, :1])
+    x = torch.cat([x, ones], dim=1)
+    x_parts = tuple(
+        torch.cat([part, extra], dim=1)
+        for part, extra in zip(x_parts, (ones, 0 * ones))
+    )
     prod_hi, prod_lo = ext.two_prod(
         x.unsqueeze(2),
         u_hi.unsqueeze(1),
@@ -681,9 +686,11 @@ def _extended_products(x, y, w, coef, intercept, center):
         tuple(part.unsqueeze(1) for part in ext.split(u_hi)),
     )
     prod_lo = prod_lo + x.unsqueeze(2) * u_lo.unsqueeze(1)
-    g_1 = ext.sum2(u_hi, u_lo, dim=0)
+    sums_hi, sums_lo = ext.sum2(prod_hi, prod_lo, dim=0)
+    g_x, g_1 = (sums_hi[:-1], sums_lo[:-1]), (sums_hi[-1], sums_lo[-1])
+    # About the centre: x' u - center 1' u.
     shift = ext.mul(ext.pair(-center.unsqueeze(1)), tuple(g.unsqueeze(0) for g in g_1))
-    return ext.add(ext.sum2(prod_hi, prod_lo, dim=0), shift), g_1
+    return ext.add(g_x, shift), g_1
 
 
 def _fit_elastic_net(problem, l1, max_iter):
@@ -714,7 +721,6 @@ def _fit_elastic_net(problem, l1, max_iter):
         objective=problem.objective(coef, l1),
         error=np.nan,
         rank=problem.n_active,
-        converged=converged,
     )
 
 

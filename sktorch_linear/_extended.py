@@ -48,19 +48,18 @@ def sum2(hi, lo, dim):
     """Sum the pairs ``hi + lo`` along ``dim`` by a pairwise tree of error-free
     additions; the rounding errors are collected in the low part. Returns the
     pair ``(s, e)``, accurate as if summed in twice the working precision."""
-    odd = None  # the pairs left over by halvings of odd lengths
-    while hi.shape[dim] > 1:
-        size = hi.shape[dim]
-        if size % 2:
-            last = (hi.narrow(dim, size - 1, 1), lo.narrow(dim, size - 1, 1))
-            odd = last if odd is None else add(odd, last)
-            size -= 1
-        half = size // 2
-        s, error = two_sum(hi.narrow(dim, 0, half), hi.narrow(dim, half, half))
-        lo = lo.narrow(dim, 0, half) + lo.narrow(dim, half, half) + error
+    size = hi.shape[dim]
+    padded = 1 << max(size - 1, 0).bit_length()
+    if padded != size:  # zeros up to a power of two: every level halves exactly
+        shape = list(hi.shape)
+        shape[dim] = padded - size
+        zeros = hi.new_zeros(shape)
+        hi, lo = torch.cat([hi, zeros], dim), torch.cat([lo, zeros], dim)
+    while padded > 1:
+        padded //= 2
+        s, error = two_sum(hi.narrow(dim, 0, padded), hi.narrow(dim, padded, padded))
+        lo = lo.narrow(dim, 0, padded) + lo.narrow(dim, padded, padded) + error
         hi = s
-    if odd is not None:
-        hi, lo = add((hi, lo), odd)
     return hi.squeeze(dim), lo.squeeze(dim)
 
 

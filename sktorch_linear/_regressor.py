@@ -5,7 +5,6 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.linalg
 import scipy.sparse
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
