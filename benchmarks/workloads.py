@@ -221,6 +221,18 @@ def _exact_rows(workload, ctx, X, y, calls, times, fitted, reference):
     return rows
 
 
+def _compare_with_linear_regression(workload, ctx, X, y):
+    """Time exact fits of ours and LinearRegression (the reference) and the
+    floor on the same data; the rows, the times and the fitted models."""
+    fitted = {}
+    makers = {OURS: lambda: _ours(ctx), "LinearRegression": LinearRegression}
+    calls = {name: _fit_into(fitted, name, make, X, y) for name, make in makers.items()}
+    calls.update(_floor_calls(ctx, X))
+    times = ctx.measure(calls)
+    rows = _exact_rows(workload, ctx, X, y, calls, times, fitted, "LinearRegression")
+    return rows, times, fitted
+
+
 def _fit_into(fitted, name, make, X, y):
     def call():
         fitted[name] = make().fit(X, y)
@@ -331,14 +343,7 @@ def exact_wide(ctx):
     n, p = ctx.sizes["wide"]
     ctx.log(f"  generating {n} x {p} float64 data")
     X, y = linear_data(n, p, seed=ctx.seed)
-    fitted = {}
-    makers = {OURS: lambda: _ours(ctx), "LinearRegression": LinearRegression}
-    calls = {name: _fit_into(fitted, name, make, X, y) for name, make in makers.items()}
-    calls.update(_floor_calls(ctx, X))
-    times = ctx.measure(calls)
-    rows = _exact_rows(
-        "exact_wide", ctx, X, y, calls, times, fitted, "LinearRegression"
-    )
+    rows, times, _ = _compare_with_linear_regression("exact_wide", ctx, X, y)
     value = ratio(times, "LinearRegression", OURS)
     floor = ratio(times, OURS, FLOOR)
     heads = [
@@ -476,13 +481,8 @@ def exact_ill_conditioned(ctx):
     X[:, :8] = t[:, None] ** np.arange(1, 9)
     X[:, 8:] = rng.standard_normal((n, p - 8))
     y = X @ rng.normal(size=p) + rng.standard_normal(n)
-    fitted = {}
-    makers = {OURS: lambda: _ours(ctx), "LinearRegression": LinearRegression}
-    calls = {name: _fit_into(fitted, name, make, X, y) for name, make in makers.items()}
-    calls.update(_floor_calls(ctx, X))
-    times = ctx.measure(calls)
-    rows = _exact_rows(
-        "exact_ill_conditioned", ctx, X, y, calls, times, fitted, "LinearRegression"
+    rows, times, fitted = _compare_with_linear_regression(
+        "exact_ill_conditioned", ctx, X, y
     )
     model = fitted[OURS]
     value = ratio(times, "LinearRegression", OURS)
