@@ -567,10 +567,9 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
     @property
     def singular_(self):
         """Singular values of the standardised, centred, weighted X."""
-        solver = self._rank_solver()
+        values = self._rank_solver().singular_values()  # fewer with fewer rows
         singular = np.zeros(self.n_features_in_)
-        count = solver.problem.n_active
-        singular[:count] = solver.singular_values() * np.sqrt(self.moments_.weight_sum)
+        singular[: values.size] = values * np.sqrt(self.moments_.weight_sum)
         return singular
 
     @property

@@ -92,6 +92,13 @@ def test_rank_deficient_answer_is_the_same_from_every_path():
         assert_allclose(reg.intercept_, target.intercept_, atol=1e-10, err_msg=name)
     assert_allclose(fits["dense"].coef_, reference, rtol=0, atol=1e-10)
     assert_allclose(fits["dense"].predict(X_WIDE), Y_WIDE, atol=1e-10)
+    expected = np.linalg.svd((X_WIDE - mean) / std, compute_uv=False)
+    for name, reg in fits.items():
+        target = repeated if name == "weighted" else fits["dense"]
+        assert reg.singular_.shape == (12,), name
+        assert_allclose(reg.singular_, target.singular_, rtol=0, atol=1e-10)
+    assert_allclose(fits["dense"].singular_[:3], expected[:3], rtol=1e-10)
+    assert np.all(fits["dense"].singular_[3:] < 1e-12 * expected[0])
 
 
 def test_rank_deficient_unstandardised_is_linear_regression():
