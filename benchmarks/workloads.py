@@ -28,8 +28,8 @@ from skorch import NeuralNetRegressor
 
 from sktorch_linear import TorchLinearRegressor
 from sktorch_linear._data import Data
-from sktorch_linear._exact import normal_residual
 from sktorch_linear._moments import accumulate, factorize
+from sktorch_linear.solvers._refinement import normal_residual
 
 from ._common import (
     HEAVY,
@@ -688,7 +688,7 @@ def adam_epoch(ctx):
     ]
     ours_loop = ratio(times, names["ours"], loop)
     # An epoch of a longer fit, without the once-per-fit setup (validation,
-    # scaling statistics, the standardised copy, building the net).
+    # scaling statistics, the standardized copy, building the net).
     per_epoch = (
         statistics.median(times[names["ours5"]])
         - statistics.median(times[names["ours"]])

@@ -71,7 +71,11 @@ def demo():
         ],
         repeats=3,
     )
+    return _workflow(X, y)
 
+
+def _workflow(X, y):
+    """Missing values in a Pipeline, a grid search, a joblib round trip."""
     rng = np.random.default_rng(0)
     X_missing = X.copy()
     X_missing[rng.random(X.shape) < 0.1] = np.nan

@@ -1,4 +1,4 @@
-"""Crash-safe training checkpoints.
+"""Crash-safe training checkpoints: file format, fingerprint, training state.
 
 A checkpoint file holds the whole state of a gradient fit after a complete epoch.
 It is written to a temporary file in the same folder and renamed over the old one,
@@ -21,10 +21,14 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse
 import torch
+from skorch.callbacks import Callback
+from skorch.history import History
 
 MAGIC = b"SKTORCH-LINEAR-CKPT\n"
-FORMAT = 1
+FORMAT = 2
 _HEADER = struct.Struct("<IQ32s")  # format, payload length, digest
+# The callbacks of the gradient solvers whose state a checkpoint keeps.
+STATEFUL_CALLBACKS = ("convergence", "keep_best")
 
 
 class CheckpointError(ValueError):
@@ -32,7 +36,8 @@ class CheckpointError(ValueError):
 
 
 def fingerprint(params, arrays):
-    """Return a hex digest of the parameters and the bytes of the arrays."""
+    """Return a hex digest of the parameters (a dict of plain values, such as
+    ``Config.trajectory()``) and the bytes of the arrays."""
     digest = hashlib.blake2b(digest_size=16)
     digest.update(repr(sorted(params.items())).encode())
     for array in arrays:
@@ -129,3 +134,56 @@ def load(path, key):
             "not loaded. Delete it, or pass another checkpoint folder."
         )
     return state
+
+
+def training_state(net, key, seed):
+    """The complete state of a gradient fit after an epoch: the module, the
+    optimizer, the history, the shuffling generator and the state of the
+    package's stateful callbacks (``STATEFUL_CALLBACKS``), with the fit's
+    fingerprint ``key`` and ``seed``."""
+    return {
+        "key": key,
+        "seed": seed,
+        "module": net.module_.state_dict(),
+        "optimizer": net.optimizer_.state_dict(),
+        "history": [dict(record) for record in net.history],
+        "generator": net.iterator_train__generator.get_state(),
+        "callbacks": {
+            name: callback.state_dict()
+            for name, callback in net.callbacks_
+            if name in STATEFUL_CALLBACKS
+        },
+    }
+
+
+def restore(state, net):
+    """Put a training state (:func:`training_state`) into an initialised net."""
+    net.module_.load_state_dict(state["module"])
+    net.optimizer_.load_state_dict(state["optimizer"])
+    net.history = History(state["history"])
+    net.iterator_train__generator.set_state(state["generator"])
+    callbacks = dict(net.callbacks_)
+    for name, callback_state in state["callbacks"].items():
+        callbacks[name].load_state_dict(callback_state)
+
+
+class SaveCheckpoint(Callback):
+    """Save the training state of one fit to its file after every epoch.
+
+    Parameters
+    ----------
+    path : path-like
+        The checkpoint file of this fit.
+    key : str
+        Fingerprint of the fit, stored in the file and checked on loading.
+    seed : int
+        The fit's seed (shuffling and the validation split), saved with it.
+    """
+
+    def __init__(self, path, key, seed):
+        self.path = path
+        self.key = key
+        self.seed = seed
+
+    def on_epoch_end(self, net, **kwargs):
+        save(self.path, training_state(net, self.key, self.seed))

@@ -1,9 +1,20 @@
-"""Validated training data on their way to the device, a block of rows at a time."""
+"""Validated training data on their way to the device.
 
+The estimator validates ``X``, ``y`` and the sample weights with scikit-learn's
+helpers and wraps them in a :class:`Data`; from there on nothing copies them on
+the host. The exact solver reads them a block of rows at a time
+(:meth:`Data.blocks`); the gradient solvers move them to the device once,
+standardized (:func:`training_tensors`), a sparse ``X`` a batch of rows at a
+time (:class:`SparseRows`).
+"""
+
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse
+import torch
+from sklearn.utils.validation import check_array
 
 from ._device import as_tensor
 
@@ -11,6 +22,13 @@ from ._device import as_tensor
 # products of one block to run from the cache, large enough for BLAS to be
 # efficient on it.
 BLOCK_BYTES = 4 * 2**20
+# A float32 column whose |mean| / std exceeds this keeps under ~3 digits of its
+# variation (float32 has about 7).
+_FLOAT32_MAX_RATIO = 1e4
+# Frames between a data warning and the caller of fit: the warning's function,
+# the solver's statistics, its solve, solvers.solve, the estimator's dispatch,
+# fit, scikit-learn's fit context.
+_STACKLEVEL = 8
 
 
 @dataclass(frozen=True)
@@ -26,6 +44,11 @@ class Data:
     def shape(self):
         """``(n_samples, n_features, n_targets)``."""
         return (*self.X.shape, self.Y.shape[1])
+
+    def rows(self, indices):
+        """The data of some rows (a copy)."""
+        w = self.sample_weight
+        return Data(self.X[indices], self.Y[indices], None if w is None else w[indices])
 
     def blocks(self, *, device, dtype, block_bytes=None):
         """Yield ``(x, y, w)`` tensors on ``device`` for consecutive blocks of
@@ -48,3 +71,133 @@ class Data:
                 if w is None
                 else as_tensor(w[start:stop], device=device, dtype=dtype),
             )
+
+
+def split(n_samples, fraction, seed):
+    """Row indices of a training part and of a validation part holding
+    ``fraction`` of the rows, both sorted, drawn from ``seed``."""
+    n_valid = int(np.ceil(fraction * n_samples))
+    if n_valid < 2 or n_samples - n_valid < 2:
+        raise ValueError(
+            f"early_stopping needs at least 2 training and 2 validation rows; "
+            f"{n_samples} rows with validation_fraction={fraction} do not give "
+            "them. Pass more data, change validation_fraction, or set "
+            "early_stopping=False."
+        )
+    order = np.random.default_rng(seed).permutation(n_samples)
+    return np.sort(order[n_valid:]), np.sort(order[:n_valid])
+
+
+def check_finite(data, moments):
+    """Raise scikit-learn's error for non-finite ``X`` when the statistics of
+    the data are not finite.
+
+    The exact solver finds non-finite values in its statistics (they become
+    non-finite too) and only then scans ``X`` for the message: one pass over
+    ``X`` fewer. Finite ``X`` whose squares overflow is left to the scaling's
+    overflow error.
+    """
+    if np.isfinite(moments.mean).all() and np.isfinite(moments.sumsq).all():
+        return
+    check_array(
+        data.X,
+        accept_sparse=("csr", "csc"),
+        dtype=None,
+        estimator="TorchLinearRegressor",
+        input_name="X",
+    )
+
+
+def warn_float32_resolution(data, moments):
+    """Warn when float32 ``X`` cannot resolve the spread of a column around its
+    mean."""
+    if data.X.dtype != np.float32:
+        return
+    spread = np.sqrt(moments.sumsq[: moments.n_features] / moments.weight_sum)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(spread > 0, np.abs(moments.mean_x) / spread, 0.0)
+    worst = int(np.argmax(ratio))
+    if ratio[worst] > _FLOAT32_MAX_RATIO:
+        warnings.warn(
+            f"Column {worst} of the float32 X has a mean {ratio[worst]:.3g} times "
+            "its standard deviation: float32 keeps only about "
+            f"{max(7 - np.log10(ratio[worst]), 0):.0f} significant digits of its "
+            "variation. Pass X as float64 (or centre it) for a precise fit.",
+            UserWarning,
+            stacklevel=_STACKLEVEL,
+        )
+
+
+def training_tensors(data, scaling, *, device, dtype, densify=False):
+    """Move the data to ``device``, standardized, in one transfer.
+
+    Returns the input of the gradient solvers' net, a dict with the
+    standardized ``X`` (``"X"``) and the sample weights normalised to mean one
+    (``"sample_weight"``, absent when unweighted), and the standardized targets.
+    Columns that are constant (when centring) become exact zeros, so their
+    coefficients stay at zero. A dense ``X`` is copied once, into the tensor
+    that is standardized in place; a sparse ``X`` becomes :class:`SparseRows`
+    (dense a batch at a time), or dense with ``densify``.
+    """
+
+    def tensor(array):
+        return as_tensor(array, device=device, dtype=dtype)
+
+    keep = tensor(~scaling.constant)
+    x = SparseRows(data.X, tensor(scaling.x_center), tensor(scaling.x_scale), keep)
+    if not scipy.sparse.issparse(data.X):
+        x = x.standardize_(_transferred(data.X, device, dtype))
+    elif densify:
+        x = x[:]
+    y = _transferred(data.Y, device, dtype)
+    y.sub_(tensor(scaling.y_center)).div_(tensor(scaling.y_scale))
+    w = data.sample_weight
+    if w is None:
+        return {"X": x}, y
+    return {"X": x, "sample_weight": tensor(w / np.mean(w))}, y
+
+
+def _transferred(array, device, dtype):
+    """A new tensor on ``device`` holding ``array``: one copy, whatever the
+    device, dtype or memory layout."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "The given NumPy array is not writable")
+        source = torch.as_tensor(array)
+    return torch.empty(source.shape, device=device, dtype=dtype).copy_(source)
+
+
+class SparseRows:
+    """A sparse matrix whose rows are standardized and densified a batch at a time.
+
+    Slicing returns the dense, standardized rows on the device: a sparse ``X``
+    is never densified whole.
+
+    Parameters
+    ----------
+    matrix : scipy.sparse CSR matrix or array
+    mean, scale, keep : torch.Tensor
+        Centres, divisors, and 0/1 multipliers (0 for constant columns) on the
+        device.
+    """
+
+    def __init__(self, matrix, mean, scale, keep):
+        self.matrix = matrix
+        self.mean = mean
+        self.scale = scale
+        self.keep = keep
+
+    def __len__(self):
+        return self.matrix.shape[0]
+
+    def take(self, order):
+        return SparseRows(self.matrix[order.numpy()], self.mean, self.scale, self.keep)
+
+    def standardize_(self, dense):
+        """Standardize a dense tensor of rows in place."""
+        return dense.sub_(self.mean).div_(self.scale).mul_(self.keep)
+
+    def __getitem__(self, rows):
+        dense = as_tensor(
+            self.matrix[rows].toarray(), device=self.mean.device, dtype=self.mean.dtype
+        )
+        return self.standardize_(dense)

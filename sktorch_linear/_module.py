@@ -1,4 +1,4 @@
-"""Torch building blocks of the gradient solvers (pure torch)."""
+"""Torch building blocks of the linear net (pure torch)."""
 
 import torch
 from torch import nn
@@ -6,7 +6,15 @@ from torch.nn.functional import mse_loss
 
 
 class LinearModule(nn.Module):
-    """``y = X @ weight.T + bias``, initialised at zero, with an elastic-net penalty.
+    """``y = X @ weight.T + bias`` on standardized data, initialised at zero, with
+    an elastic-net penalty.
+
+    The linear layer works on standardized data: ``z = (X - x_center) / x_scale``
+    (times 0 for constant columns) in, ``(y - y_center) / y_scale`` out. The
+    gradient solvers train it on data standardized once, in advance
+    (:meth:`standardized`); :meth:`forward` takes ``X`` in its original units
+    and returns predictions in those of ``y``, so that the module (and its net)
+    predicts as the estimator does.
 
     Zero is a natural start for a convex problem, and creating the module
     consumes nothing of torch's global random number generator.
@@ -27,10 +35,21 @@ class LinearModule(nn.Module):
         The bias is never penalised.
     dtype : torch.dtype, default=torch.float32
         dtype of the parameters.
+    scaling : dict of array-like, default=None
+        ``x_center``, ``x_scale`` and ``x_keep`` (1 for varying columns, 0 for
+        constant ones) of shape (n_features,), ``y_center`` and ``y_scale`` of
+        shape (n_targets,); None for data that are standardized already.
     """
 
     def __init__(
-        self, n_features, n_targets, bias=True, l1=0.0, l2=0.0, dtype=torch.float32
+        self,
+        n_features,
+        n_targets,
+        bias=True,
+        l1=0.0,
+        l2=0.0,
+        dtype=torch.float32,
+        scaling=None,
     ):
         super().__init__()
         self.linear = nn.utils.skip_init(
@@ -42,9 +61,35 @@ class LinearModule(nn.Module):
         self.register_buffer("l1", torch.as_tensor(l1, dtype=dtype).expand(n_targets))
         self.register_buffer("l2", torch.as_tensor(l2, dtype=dtype).expand(n_targets))
         self.penalised = bool(self.l1.any() or self.l2.any())
+        identity = {
+            "x_center": torch.zeros(n_features),
+            "x_scale": torch.ones(n_features),
+            "x_keep": torch.ones(n_features),
+            "y_center": torch.zeros(n_targets),
+            "y_scale": torch.ones(n_targets),
+        }
+        for name, default in identity.items():
+            value = default if scaling is None else scaling[name]
+            self.register_buffer(name, torch.as_tensor(value, dtype=dtype))
 
     def forward(self, X):
-        return self.linear(X)
+        """Predictions in the units of ``y`` for ``X`` in its original units."""
+        z = (X - self.x_center) / self.x_scale * self.x_keep
+        return self.linear(z) * self.y_scale + self.y_center
+
+    def standardized(self, Z):
+        """Standardized predictions for standardized ``Z``."""
+        return self.linear(Z)
+
+    @torch.no_grad()
+    def load_solution(self, weight, bias):
+        """Set the standardized coefficients ``(n_targets, n_features)`` and
+        intercepts ``(n_targets,)`` (the intercepts are ignored without a
+        bias)."""
+        linear = self.linear
+        linear.weight.copy_(torch.as_tensor(weight))
+        if linear.bias is not None:
+            linear.bias.copy_(torch.as_tensor(bias))
 
     def penalty(self):
         """Return the penalty: the L2 part differentiable, the L1 part detached

@@ -50,6 +50,9 @@ _MAX_CANCELLATION = 4.0
 _PAD_COLUMNS = 8
 # Blocks of the QR pass: larger blocks make Householder QR more efficient.
 _QR_BLOCK_BYTES = 16 * 2**20
+# Batches of at most this many values of [X Y 1] times its number of columns
+# keep exact cross-products when asked (about 30 operations a value).
+EXACT_VALUES = 2**18
 # Values per block of the exact cross-products (a (rows, width, width) tensor).
 _EXACT_BLOCK_VALUES = 2**18
 # Largest magnitude that Dekker's splitting handles without overflow.
@@ -195,6 +198,28 @@ def accumulate(data, *, device, dtype, full=True):
                 break
         shift = torch.as_tensor(moments.mean, device=device, dtype=dtype)
     return moments
+
+
+def statistics(data, *, exact, device, dtype):
+    """Statistics of one batch of rows: a Gram matrix, or an R factor when the
+    Gram matrix is too ill conditioned to keep (``needs_factor``). With
+    ``exact``, a small batch (``EXACT_VALUES``) also keeps exact cross-products,
+    for refinement after the data are gone. Returns the statistics and the
+    number of passes over the data."""
+    moments = accumulate(data, device=device, dtype=dtype)
+    n_passes = 1
+    finite = np.isfinite(moments.gram).all() and np.isfinite(moments.mean).all()
+    if moments.weight_sum == 0 or not finite:
+        return moments, n_passes
+    if needs_factor(moments):
+        moments = factorize(data, moments, device=device, dtype=dtype)
+        n_passes += 1
+    n_samples, n_features, n_targets = data.shape
+    if exact and n_samples * (n_features + n_targets + 1) ** 2 <= EXACT_VALUES:
+        exact = exact_products(data, moments.mean, device=device, dtype=dtype)
+        moments = replace(moments, exact=exact)
+        n_passes += 1
+    return moments, n_passes
 
 
 def needs_factor(moments):

@@ -1,55 +1,34 @@
-"""TorchLinearRegressor: the scikit-learn estimator."""
+"""TorchLinearRegressor: the scikit-learn estimator.
+
+A facade: it validates parameters and data, builds a :class:`Config`, hands the
+data to one solver family (:mod:`.solvers`) and sets its fitted attributes from
+the :class:`SolverResult`. It does no numerical work of its own.
+"""
 
 import os
-import warnings
+from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
-    check_array,
     check_is_fitted,
     validate_data,
 )
 
-from . import _checkpoint
+from . import solvers
+from ._config import Config
 from ._data import Data
-from ._device import accumulation_dtype, resolve_device, resolve_dtype
-from ._exact import Problem, batch_statistics, solve_exact
-from ._gradient import (
-    DEFAULT_LR,
-    Checkpoint,
-    build_net,
-    continue_from,
-    standardized_tensors,
-    train,
-)
-from ._moments import accumulate
-from ._scaling import Scaling
+from ._device import accumulation_dtype, resolve_device
+from ._inference import singular_values
 
 _FLOAT_DTYPES = [np.float64, np.float32]
-# Rows per mini-batch for batch_size="auto" (as scikit-learn's MLPRegressor).
-_AUTO_BATCH_SIZE = 200
-_SMOOTH_LOSSES = ("squared_error", "huber")
-# Why the exact solver took each path, for verbose output.
-_PATH_REASONS = {
-    "cholesky": "well-conditioned normal equations",
-    "qr": "ill-conditioned or rank-deficient: SVD of the R factor of the data",
-    "coordinate_descent": "L1 penalty",
-}
-# A float32 column whose |mean| / std exceeds this keeps under ~3 digits of its
-# variation (float32 has about 7).
-_FLOAT32_MAX_RATIO = 1e4
-# Parameters that do not change a gradient fit's trajectory: a checkpoint written
-# under other values of these still belongs to the same fit.
-_NOT_IN_FINGERPRINT = ("callbacks", "checkpoint", "max_iter", "verbose", "warm_start")
+_GRADIENT_SOLVERS = ("lbfgs", "adam", "sgd")
 
 
 class TorchLinearRegressor(RegressorMixin, BaseEstimator):
@@ -72,7 +51,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
 
     and ``sigma`` are the weighted standard deviations of the columns of ``X``
     when ``standardize=True`` (the penalty applies to the coefficients of the
-    standardised data, as in glmnet), ones otherwise. With
+    standardized data, as in glmnet), ones otherwise. With
     ``standardize=False`` and squared error this is scikit-learn's
     :class:`~sklearn.linear_model.ElasticNet` (``alpha`` and ``l1_ratio`` alike),
     and for ``l1_ratio=0`` :class:`~sklearn.linear_model.Ridge` with
@@ -80,13 +59,13 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
 
     The ``exact`` solver (squared error) accumulates weighted, centred
     sufficient statistics of ``X`` and ``y`` in float64 on the chosen device,
-    solves the standardised normal equations by Cholesky, or, when they are ill
+    solves the standardized normal equations by Cholesky, or, when they are ill
     conditioned or singular, the least-squares problem of an R factor of the
     data (minimum norm for rank-deficient data), and refines the solution
     against the data; with ``l1_ratio > 0`` it runs coordinate descent on the
     Gram matrix. The gradient
     solvers (``lbfgs``, ``adam``, ``sgd``) train a :class:`torch.nn.Linear`
-    through a skorch net on the standardised data, applying the L1 penalty by
+    through a skorch net on the standardized data, applying the L1 penalty by
     proximal steps so that it gives exact zeros. Either way the coefficients are
     reported in the original units of ``X`` and ``y``, and predictions are
     computed from them.
@@ -149,7 +128,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
 
     tol : float, default=1e-4
         Convergence tolerance of the gradient solvers, in ``[0, inf)``: the
-        training objective (on the standardised problem), or the validation R²
+        training objective (on the standardized problem), or the validation R²
         under ``early_stopping``, must improve by at least ``tol`` within
         ``n_iter_no_change`` epochs. When it does not, training stops; Adam and
         SGD without ``early_stopping`` first divide their learning rate by 10
@@ -238,8 +217,13 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         factor of the data) or ``"coordinate_descent"`` (``l1_ratio > 0``); the
         solver's name otherwise.
 
-    net_ : LinearNet or None
-        The trained skorch net (gradient solvers); None for the exact solver.
+    net_ : LinearNet
+        The skorch net of the linear model (a :class:`torch.nn.Linear` inside),
+        holding the solution whatever the solver: the trained net of a gradient
+        solver, with its optimizer state and history, or, after an exact fit, a
+        net built on first access with the solution loaded. ``net_.predict(X)``
+        takes ``X`` in its original units and returns ``predict(X)`` (2-D, in
+        the net's dtype).
 
     moments_ : Moments or None
         The weighted sufficient statistics of all data seen (exact solver): a
@@ -248,14 +232,14 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         otherwise.
 
     rank_ : int
-        Numerical rank of the standardised (centred, weighted) ``X``: the
+        Numerical rank of the standardized (centred, weighted) ``X``: the
         number of singular values of its R factor above the rounding level of
         that factor (``10 * eps * (n * s_max + ||mean / std||)`` for ``n``
         varying columns), the directions the coefficients are computed in.
         Exact solver only; computed on first access.
 
     singular_ : ndarray of shape (n_features,)
-        Singular values of the standardised (centred, weighted) ``X``, in
+        Singular values of the standardized (centred, weighted) ``X``, in
         decreasing order (zeros for constant columns): from its R factor, or
         from the eigenvalues of its Gram matrix when that is well conditioned.
         Exact solver only; computed on first access.
@@ -269,7 +253,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         factor, refinement; summed over ``partial_fit`` calls).
 
     loss_curve_ : list of float
-        Training objective per epoch, on the standardised problem (``X`` scaled
+        Training objective per epoch, on the standardized problem (``X`` scaled
         by ``scaler_``, ``y`` centred and divided by its weighted standard
         deviation, which divides the objective by that deviation, squared for
         the squared and Huber losses), as skorch records it: for
@@ -308,7 +292,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
     On well-conditioned data the exact solver reads ``X`` once, in blocks, for
     its Gram matrix (a cost of about that of ``X.T @ X``), and ``fit`` reads it
     once more to refine the solution. When LAPACK's estimate of the reciprocal
-    condition number of the standardised Gram matrix is below 1e-4, or the data
+    condition number of the standardized Gram matrix is below 1e-4, or the data
     are rank deficient, a second pass computes an R factor by Householder QR of
     blocks (TSQR), which keeps the condition number unsquared. ``fit`` then
     refines the coefficients against the data, with residuals in twice the
@@ -317,7 +301,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
     the least-squares solution of the data as given, rounded, whatever BLAS
     kernels or thread counts computed the statistics. Rank-deficient problems
     get the minimum-norm solution in the coordinates ``alpha`` penalises (the
-    standardised ones, or those of ``X`` with ``standardize=False``) from
+    standardized ones, or those of ``X`` with ``standardize=False``) from
     dense, sparse and streamed data alike, and so does every ``alpha``.
 
     Statistics of chunks merge exactly (Gram matrices by the update of Chan,
@@ -456,30 +440,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         self : TorchLinearRegressor
             The fitted estimator.
         """
-        solver = self._resolve_solver()
-        continuing = (
-            self.warm_start
-            and self.__sklearn_is_fitted__()
-            and solver != "exact"
-            and self.net_ is not None
-        )
-        if not continuing:
-            self._clear_fitted_state()
-        X, Y, sample_weight = self._validate(
-            X, y, sample_weight, reset=not continuing, solver=solver
-        )
-        device = resolve_device(self.device)
-        try:
-            if solver == "exact":
-                self._fit_exact(Data(X, Y, sample_weight), device, refine=True)
-            else:
-                self._fit_gradient(
-                    X, Y, sample_weight, device, solver, continuing=continuing
-                )
-        except BaseException:
-            self._clear_fitted_state()
-            raise
-        return self
+        return self._fit(X, y, sample_weight, streaming=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
@@ -507,43 +468,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         self : TorchLinearRegressor
             The updated estimator.
         """
-        first = not self.__sklearn_is_fitted__()
-        solver = self._resolve_solver() if first else self.solver_
-        if first:
-            self._clear_fitted_state()
-        X, Y, sample_weight = self._validate(
-            X, y, sample_weight, reset=first, solver=solver, allow_all_zero=not first
-        )
-        if not first and Y.shape[1] != self._n_targets:
-            raise ValueError(
-                f"y has {Y.shape[1]} target(s), but the model was fitted with "
-                f"{self._n_targets}. Pass the same targets in every partial_fit call."
-            )
-        device = resolve_device(self.device)
-        if solver != "exact" and sample_weight is not None and not sample_weight.any():
-            return self  # a chunk of zero weight teaches a gradient solver nothing
-        try:
-            if solver == "exact":
-                self._fit_exact(
-                    Data(X, Y, sample_weight),
-                    device,
-                    previous=None if first else self.moments_,
-                    refine=False,
-                )
-            else:
-                self._fit_gradient(
-                    X,
-                    Y,
-                    sample_weight,
-                    device,
-                    solver,
-                    continuing=not first,
-                    partial=True,
-                )
-        except BaseException:
-            self._clear_fitted_state()
-            raise
-        return self
+        return self._fit(X, y, sample_weight, streaming=True)
 
     def predict(self, X):
         """Predict with the fitted linear model.
@@ -565,28 +490,38 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         return np.asarray(X @ self.coef_.T) + self.intercept_
 
     @property
+    def net_(self):
+        """The skorch net of the linear model, holding the solution."""
+        check_is_fitted(self)
+        if self._result.net is None:
+            device = self._config.device
+            self._result = replace(
+                self._result,
+                net=solvers.solution_net(
+                    self._result, self._config, accumulation_dtype(device, warn=False)
+                ),
+            )
+        return self._result.net
+
+    @property
     def singular_(self):
-        """Singular values of the standardised, centred, weighted X."""
-        values = self._rank_solver().singular_values()  # fewer with fewer rows
-        singular = np.zeros(self.n_features_in_)
-        singular[: values.size] = values * np.sqrt(self.moments_.weight_sum)
-        return singular
+        """Singular values of the standardized, centred, weighted X."""
+        return self._singular_values()[0]
 
     @property
     def rank_(self):
-        """Numerical rank of the standardised, centred, weighted X."""
-        return self._rank_solver().rank
+        """Numerical rank of the standardized, centred, weighted X."""
+        return self._singular_values()[1]
 
-    def _rank_solver(self):
+    def _singular_values(self):
         if getattr(self, "moments_", None) is None:
             raise AttributeError(
                 "singular_ and rank_ are available after a fit with the exact "
                 "solver, which keeps the statistics they are computed from."
             )
-        problem = Problem.of(
-            self.moments_, self._scaling, 0.0, fit_intercept=self.fit_intercept
+        return singular_values(
+            self.moments_, self._result.scaling, fit_intercept=self.fit_intercept
         )
-        return problem.solver()
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "coef_")
@@ -597,7 +532,56 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
-    # -- validation -----------------------------------------------------------
+    # -- one dispatch for fit and partial_fit -----------------------------------
+
+    def _fit(self, X, y, sample_weight, *, streaming):
+        """Fit (``streaming=False``) or update (``partial_fit``) the model: one
+        dispatch to one solver, whose result sets the fitted attributes."""
+        fitted = self.__sklearn_is_fitted__()
+        solver = self.solver_ if streaming and fitted else self._resolve_solver()
+        previous = None
+        if fitted and (streaming or self._warm_starts(solver)):
+            previous = self._result
+        else:
+            self._clear_fitted_state()
+        X, Y, sample_weight, y_ndim = self._validate(
+            X,
+            y,
+            sample_weight,
+            reset=previous is None,
+            solver=solver,
+            allow_all_zero=previous is not None,
+        )
+        if previous is not None and Y.shape[1] != previous.coef.shape[0]:
+            raise ValueError(
+                f"y has {Y.shape[1]} target(s), but the model was fitted with "
+                f"{previous.coef.shape[0]}. Pass the same targets in every "
+                "partial_fit call."
+            )
+        if solver != "exact" and sample_weight is not None and not sample_weight.any():
+            return self  # a chunk of zero weight teaches a gradient solver nothing
+        config = Config.from_params(
+            self.get_params(), solver=solver, device=resolve_device(self.device)
+        )
+        problem = solvers.Problem(
+            Data(X, Y, sample_weight), previous=previous, streaming=streaming
+        )
+        try:
+            result = solvers.solve(problem, config)
+            self._set_fitted(result, config, y_ndim if previous is None else None)
+        except BaseException:
+            self._clear_fitted_state()
+            raise
+        return self
+
+    def _warm_starts(self, solver):
+        """Whether ``fit`` continues from the previous fit: a gradient fit
+        continues a gradient fit under ``warm_start``."""
+        return (
+            self.warm_start
+            and solver in _GRADIENT_SOLVERS
+            and self.solver_ in _GRADIENT_SOLVERS
+        )
 
     def _resolve_solver(self):
         has_l1 = self.alpha > 0 and self.l1_ratio > 0
@@ -611,7 +595,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
                 f"loss={self.loss!r}. Use solver='auto', 'lbfgs', 'adam' or 'sgd'."
             )
         if self.solver == "lbfgs":
-            if self.loss not in _SMOOTH_LOSSES or has_l1:
+            if self.loss not in ("squared_error", "huber") or has_l1:
                 raise ValueError(
                     "solver='lbfgs' needs a smooth objective (squared_error or huber "
                     f"loss without an L1 penalty), but loss={self.loss!r}, "
@@ -626,7 +610,9 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
                 )
         return self.solver
 
-    def _validate(self, X, y, sample_weight, *, reset, solver, allow_all_zero=False):
+    def _validate(self, X, y, sample_weight, *, reset, solver, allow_all_zero):
+        """Validated ``X`` (dense, or CSR), ``Y`` as float64 of shape (n_samples,
+        n_targets), the sample weights, and the number of dimensions of ``y``."""
         # The exact solver finds non-finite X in its statistics (they become
         # non-finite too) and only then scans X for the error message: one pass
         # over X fewer. The gradient solvers check X up front.
@@ -643,8 +629,6 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         )
         if scipy.sparse.issparse(X):
             X = X.tocsr()
-        if reset:
-            self._y_ndim = y.ndim
         Y = np.asarray(y, dtype=np.float64).reshape(X.shape[0], -1)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
@@ -654,307 +638,43 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
                 ensure_non_negative=True,
                 allow_all_zero_weights=allow_all_zero,
             )
-        return X, Y, sample_weight
+        return X, Y, sample_weight, y.ndim
 
-    # -- solvers --------------------------------------------------------------
+    # -- fitted state -----------------------------------------------------------
 
-    def _statistics(self, data, device, *, full, exact=False):
-        """Statistics of a batch of rows (``full``: those the exact solver solves
-        from; otherwise the means and variances that scaling needs) and the
-        number of passes over it."""
-        # Only the exact solver's statistics are its answer: warn about float32
-        # on MPS for those, not for the gradient solvers' scaling statistics.
-        dtype = accumulation_dtype(device, warn=full)
-        if full:
-            moments, n_passes = batch_statistics(
-                data, exact=exact, device=device, dtype=dtype
-            )
-        else:
-            moments = accumulate(data, device=device, dtype=dtype, full=False)
-            n_passes = 1
-        if not (np.isfinite(moments.mean).all() and np.isfinite(moments.sumsq).all()):
-            # Non-finite X (raises scikit-learn's error), or finite X whose
-            # squares overflow (left to the scaling's overflow error).
-            check_array(
-                data.X,
-                accept_sparse=("csr", "csc"),
-                dtype=None,
-                estimator=self,
-                input_name="X",
-            )
-        if data.X.dtype == np.float32:
-            _warn_float32_resolution(moments)
-        return moments, n_passes
-
-    def _scaling_of(self, moments):
-        return Scaling.from_moments(
-            moments, fit_intercept=self.fit_intercept, standardize=self.standardize
-        )
-
-    def _fit_exact(self, data, device, *, previous=None, refine):
-        # Streamed batches keep what refinement needs once they are gone.
-        moments, n_passes = self._statistics(data, device, full=True, exact=not refine)
-        if previous is not None:
-            moments = previous.merge(moments)
-            n_passes += self.n_iter_
-        fit = solve_exact(
-            moments,
-            data=data if refine else None,
-            fit_intercept=self.fit_intercept,
-            standardize=self.standardize,
-            alpha=self.alpha,
-            l1_ratio=self.l1_ratio,
-            max_iter=self.max_iter,
-            device=device,
-            dtype=accumulation_dtype(device, warn=False),
-        )
-        if self.verbose:
-            active = int((~fit.scaling.constant).sum())
-            print(
-                f"[TorchLinearRegressor] exact solver on {device}: {fit.path} "
-                f"({_PATH_REASONS[fit.path]}) on {active} standardised features, "
-                f"rank {fit.rank}, objective {fit.objective:.6g}, estimated "
-                f"relative error {fit.error:.1e}"
-            )
-        self.moments_ = fit.moments
-        if fit.path != "coordinate_descent":
-            n_passes += fit.n_iter  # the refinement passes
-        self._set_fitted(
-            fit.scaling,
-            fit.coef,
-            fit.intercept,
-            solver="exact",
-            path=fit.path,
-            net=None,
-            device=device,
-            loss_curve=[fit.objective],
-            n_iter=fit.n_iter if fit.path == "coordinate_descent" else n_passes,
-        )
-
-    def _fit_gradient(
-        self, X, Y, sample_weight, device, solver, *, continuing, partial=False
-    ):
-        dtype = resolve_dtype(self.dtype, X.dtype, device)
-        state, checkpoint = None, None
-        validating = self.early_stopping and not partial
-        previous = self.net_ if continuing else None
-        if continuing:
-            scaling, seed = self._scaling, self._seed
-        else:
-            if self.checkpoint is not None and not partial:
-                key = _checkpoint.fingerprint(
-                    self._trajectory_params(), [X, Y, sample_weight]
-                )
-                path = _checkpoint.checkpoint_file(self.checkpoint, key)
-                if path.exists():
-                    state = _checkpoint.load(path, key)
-                seed = state["seed"] if state else self._new_seed()
-                checkpoint = Checkpoint(path, key, seed)
-            else:
-                seed = self._new_seed()
-        train_rows, valid_rows = self._split(X.shape[0], seed, validating)
-        X_train, Y_train = X[train_rows], Y[train_rows]
-        w_train = None if sample_weight is None else sample_weight[train_rows]
-        if not continuing:
-            moments, _ = self._statistics(
-                Data(X_train, Y_train, w_train), device, full=False
-            )
-            scaling = self._scaling_of(moments)
-        net = self._build_net(
-            solver,
-            scaling,
-            X.shape[1],
-            Y.shape[1],
-            len(train_rows),
-            device,
-            dtype,
-            seed,
-            validating=validating,
-            checkpoint=checkpoint,
-        )
-        if previous is not None:
-            continue_from(previous, net)
-        elif state is not None:
-            Checkpoint.restore(state, net)
-        # partial_fit runs one epoch per call: it only watches for divergence.
-        dict(net.callbacks_)["convergence"].stop = not partial
-        inputs, target = standardized_tensors(
-            X_train, Y_train, w_train, scaling, device=device, dtype=dtype
-        )
-        if validating:
-            w_valid = None if sample_weight is None else sample_weight[valid_rows]
-            validation = dict(net.callbacks_)["validation"]
-            validation.inputs, validation.target = standardized_tensors(
-                X[valid_rows],
-                Y[valid_rows],
-                w_valid,
-                scaling,
-                device=device,
-                dtype=dtype,
-                densify=True,
-            )
-        if partial:
-            epochs = 1
-        elif state is not None:
-            epochs = self.max_iter - len(net.history)
-        else:
-            epochs = self.max_iter
-        monitor = train(net, inputs, target, epochs)
-        if validating:
-            monitor.restore_best(net)
-        loss_curve = [float(v) for v in net.history[:, "train_loss"]]
-        if not partial and not monitor.converged_:
-            self._warn_not_converged(solver)
-        linear = net.module_.linear
-        coef_std = linear.weight.detach().to("cpu", torch.float64).numpy()
-        intercept_std = np.zeros(Y.shape[1])
-        if linear.bias is not None:
-            intercept_std = linear.bias.detach().to("cpu", torch.float64).numpy()
-        self._seed = seed
-        self._set_fitted(
-            scaling,
-            *scaling.unstandardize(coef_std, intercept_std),
-            solver=solver,
-            path=solver,
-            net=net,
-            device=device,
-            loss_curve=loss_curve,
-            n_iter=len(loss_curve),
-        )
-        if validating:
-            scores = [float(v) for v in net.history[:, "valid_r2"]]
-            self.validation_scores_ = scores
-            self.best_validation_score_ = max(scores)
-
-    def _build_net(
-        self,
-        solver,
-        scaling,
-        n_features,
-        n_targets,
-        n_samples,
-        device,
-        dtype,
-        seed,
-        *,
-        validating,
-        checkpoint,
-    ):
-        l1, l2 = scaling.penalty(self.loss, self.alpha, self.l1_ratio)
-        batch_size = self.batch_size
-        if batch_size == "auto":
-            batch_size = None if solver == "lbfgs" else _AUTO_BATCH_SIZE
-        lr = DEFAULT_LR[solver] if self.lr is None else self.lr
-        return build_net(
-            solver=solver,
-            loss=self.loss,
-            n_features=n_features,
-            n_targets=n_targets,
-            fit_intercept=self.fit_intercept,
-            l1=l1,
-            l2=l2,
-            epsilon=self.epsilon / scaling.y_scale,
-            quantile=self.quantile,
-            lr=lr,
-            momentum=self.momentum,
-            max_iter=self.max_iter,
-            tol=self.tol,
-            n_iter_no_change=self.n_iter_no_change,
-            batch_size=batch_size,
-            n_samples=n_samples,
-            device=device,
-            dtype=dtype,
-            seed=seed,
-            verbose=self.verbose,
-            validating=validating,
-            checkpoint=checkpoint,
-            callbacks=self.callbacks or (),
-        )
-
-    def _split(self, n_samples, seed, validating):
-        """Row indices of the training part and of the validation part."""
-        rows = np.arange(n_samples)
-        if not validating:
-            return rows, rows[:0]
-        n_valid = int(np.ceil(self.validation_fraction * n_samples))
-        if n_valid < 2 or n_samples - n_valid < 2:
-            raise ValueError(
-                f"early_stopping needs at least 2 training and 2 validation rows; "
-                f"{n_samples} rows with validation_fraction="
-                f"{self.validation_fraction} do not give them. Pass more data, "
-                "change validation_fraction, or set early_stopping=False."
-            )
-        order = np.random.default_rng(seed).permutation(n_samples)
-        return np.sort(order[n_valid:]), np.sort(order[:n_valid])
-
-    def _new_seed(self):
-        return int(
-            check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        )
-
-    def _trajectory_params(self):
-        params = {
-            name: value
-            for name, value in self.get_params().items()
-            if name not in _NOT_IN_FINGERPRINT
-        }
-        if isinstance(params["random_state"], np.random.RandomState):
-            params["random_state"] = "RandomState"
-        params["device"] = str(params["device"])
-        return params
-
-    def _warn_not_converged(self, solver):
-        warnings.warn(
-            f"solver={solver!r} reached max_iter={self.max_iter} without converging "
-            f"(tol={self.tol:g}). Increase max_iter, adjust lr, or use "
-            "solver='exact' for squared error.",
-            ConvergenceWarning,
-        )
-
-    # -- fitted state ---------------------------------------------------------
-
-    def _set_fitted(
-        self,
-        scaling,
-        coef,
-        intercept,
-        *,
-        solver,
-        path,
-        net,
-        device,
-        loss_curve,
-        n_iter,
-    ):
+    def _set_fitted(self, result, config, y_ndim):
+        """Set the fitted attributes from a solver's result; ``y_ndim`` is that
+        of the first ``y`` fitted (None: keep it)."""
+        coef, intercept = result.coef, result.intercept
         if not (np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept))):
             raise FloatingPointError(
                 "The fitted coefficients are not finite: the data overflow float64. "
                 "Rescale X and y (e.g. divide by a power of ten) and fit again."
             )
-        self._n_targets = coef.shape[0]
+        if y_ndim is not None:
+            self._y_ndim = y_ndim
         if self._y_ndim == 1:
             coef, intercept = coef[0], intercept[0]
         if not self.fit_intercept:
             intercept = 0.0  # as LinearRegression and Ridge report it
-        self._scaling = scaling
+        self._result, self._config = result, config
         self.coef_ = coef
         self.intercept_ = intercept
-        self.scaler_ = self._make_scaler(scaling)
-        self.solver_ = solver
-        self.solver_path_ = path
-        self.net_ = net
-        if solver != "exact":
-            self.moments_ = None
-        self.device_ = str(device)
-        self.n_iter_ = n_iter
-        self.loss_curve_ = loss_curve
-        self.best_loss_ = min(loss_curve)
-        self.validation_scores_ = None
-        self.best_validation_score_ = None
+        self.scaler_ = self._make_scaler(result.scaling)
+        self.solver_ = result.solver
+        self.solver_path_ = result.path
+        self.moments_ = result.moments
+        self.device_ = str(config.device)
+        self.n_iter_ = result.n_iter
+        self.loss_curve_ = result.loss_curve
+        self.best_loss_ = min(result.loss_curve)
+        scores = result.validation_scores
+        self.validation_scores_ = scores
+        self.best_validation_score_ = None if scores is None else max(scores)
 
     def _make_scaler(self, scaling):
         scaler = StandardScaler(with_mean=self.fit_intercept, with_std=self.standardize)
-        scaler.mean_ = scaling.x_mean_seen
+        scaler.mean_ = scaling.x_mean
         scaler.var_ = scaling.x_var
         scaler.scale_ = scaling.x_scale if self.standardize else None
         scaler.n_samples_seen_ = scaling.n_samples
@@ -964,23 +684,6 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         return scaler
 
     def _clear_fitted_state(self):
-        private = ("_scaling", "_seed", "_n_targets", "_y_ndim")
+        private = ("_result", "_config", "_y_ndim")
         for name in [n for n in vars(self) if n.endswith("_") or n in private]:
             delattr(self, name)
-
-
-def _warn_float32_resolution(moments):
-    """Warn when float32 cannot resolve the spread of a column around its mean."""
-    spread = np.sqrt(moments.sumsq[: moments.n_features] / moments.weight_sum)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(spread > 0, np.abs(moments.mean_x) / spread, 0.0)
-    worst = int(np.argmax(ratio))
-    if ratio[worst] > _FLOAT32_MAX_RATIO:
-        warnings.warn(
-            f"Column {worst} of the float32 X has a mean {ratio[worst]:.3g} times "
-            "its standard deviation: float32 keeps only about "
-            f"{max(7 - np.log10(ratio[worst]), 0):.0f} significant digits of its "
-            "variation. Pass X as float64 (or centre it) for a precise fit.",
-            UserWarning,
-            stacklevel=4,
-        )

@@ -1,4 +1,4 @@
-"""How the data are standardised before solving, derived from their moments."""
+"""How the data are standardized before solving, derived from their moments."""
 
 from dataclasses import dataclass
 
@@ -7,22 +7,23 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Scaling:
-    """How the data are standardised before solving, from the moments.
+    """How the data are standardized before solving, from the moments.
 
-    ``x_mean``/``y_mean`` are the centres (zeros without an intercept), the
-    ``*_scale`` the divisors, ``constant`` marks columns that are constant when
-    centring (their coefficients are zero), ``y_second_moment`` is the second
-    moment of the standardised ``y`` per target. ``x_mean_seen``, ``x_var`` and
-    ``n_samples`` are the statistics of the data, as a StandardScaler has them.
+    ``x_center``/``y_center`` are the centres (the means, or zeros without an
+    intercept), the ``*_scale`` the divisors, ``constant`` marks columns that
+    are constant when centring (their coefficients are zero),
+    ``y_second_moment`` is the second moment of the standardized ``y`` per
+    target. ``x_mean``, ``x_var`` and ``n_samples`` are the statistics of the
+    data, as a StandardScaler has them.
     """
 
     n_samples: int
-    x_mean: np.ndarray
+    x_center: np.ndarray
     x_scale: np.ndarray
-    x_mean_seen: np.ndarray
+    x_mean: np.ndarray
     x_var: np.ndarray
     constant: np.ndarray
-    y_mean: np.ndarray
+    y_center: np.ndarray
     y_scale: np.ndarray
     y_second_moment: np.ndarray
 
@@ -42,29 +43,47 @@ class Scaling:
         x_scale = np.where(constant, 1.0, np.sqrt(x_var))
         if not standardize:
             x_scale = np.ones_like(x_var)
-        x_mean = moments.mean_x if fit_intercept else np.zeros_like(moments.mean_x)
-        y_mean = moments.mean_y if fit_intercept else np.zeros_like(moments.mean_y)
-        y_second = y_var + (moments.mean_y - y_mean) ** 2
+        x_center = moments.mean_x if fit_intercept else np.zeros_like(moments.mean_x)
+        y_center = moments.mean_y if fit_intercept else np.zeros_like(moments.mean_y)
+        y_second = y_var + (moments.mean_y - y_center) ** 2
         y_scale = np.sqrt(y_second)
         y_scale[y_scale == 0] = 1.0
         return cls(
             n_samples=moments.n_samples,
-            x_mean=x_mean,
+            x_center=x_center,
             x_scale=x_scale,
-            x_mean_seen=moments.mean_x,
+            x_mean=moments.mean_x,
             x_var=x_var,
             constant=constant & fit_intercept,
-            y_mean=y_mean,
+            y_center=y_center,
             y_scale=y_scale,
             y_second_moment=y_second / y_scale**2,
         )
 
     def unstandardize(self, coef, intercept):
         """Map coefficients ``(n_targets, n_features)`` and intercepts of the
-        standardised problem to the original units of X and y."""
+        standardized problem to the original units of X and y."""
         coef = self.y_scale[:, None] * coef / self.x_scale
-        intercept = self.y_mean + self.y_scale * intercept - coef @ self.x_mean
+        intercept = self.y_center + self.y_scale * intercept - coef @ self.x_center
         return coef, intercept
+
+    def standardize(self, coef, intercept):
+        """Map coefficients and intercepts in the original units of X and y to
+        those of the standardized problem (the inverse of
+        :meth:`unstandardize`)."""
+        intercept = (intercept - self.y_center + coef @ self.x_center) / self.y_scale
+        coef = coef * self.x_scale / self.y_scale[:, None]
+        return coef, intercept
+
+    def tensors(self):
+        """The scaling as :class:`LinearModule` takes it."""
+        return {
+            "x_center": self.x_center,
+            "x_scale": self.x_scale,
+            "x_keep": (~self.constant).astype(np.float64),
+            "y_center": self.y_center,
+            "y_scale": self.y_scale,
+        }
 
     def penalty(self, loss, alpha, l1_ratio):
         """Return the L1 and L2 strengths, per target, of the problem with ``y``

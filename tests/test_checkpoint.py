@@ -18,7 +18,7 @@ from sklearn.model_selection import GridSearchCV, KFold
 from skorch.callbacks import Callback
 
 from sktorch_linear import CheckpointError, TorchLinearRegressor
-from sktorch_linear._checkpoint import _HEADER, MAGIC, load
+from sktorch_linear._checkpoint import _HEADER, FORMAT, MAGIC, load
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -459,7 +459,8 @@ def test_checkpoint_of_another_format_is_refused(tmp_path):
     data = bytearray(path.read_bytes())
     data[len(MAGIC)] += 1  # the format number, little-endian
     path.write_bytes(bytes(data))
-    with pytest.raises(CheckpointError, match="format 2; this version reads format 1"):
+    expected = f"format {FORMAT + 1}; this version reads format {FORMAT}"
+    with pytest.raises(CheckpointError, match=expected):
         reg.fit(X, y)
     with pytest.raises(NotFittedError):
         reg.predict(X)

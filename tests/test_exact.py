@@ -11,7 +11,7 @@ from sklearn.preprocessing import StandardScaler
 
 from sktorch_linear import TorchLinearRegressor
 from sktorch_linear._data import Data
-from sktorch_linear._exact import batch_statistics
+from sktorch_linear._moments import statistics as batch_statistics
 
 CPU = torch.device("cpu")
 
@@ -59,7 +59,7 @@ def test_exact_matches_ridge(bundled_data, fit_intercept, weighted, alpha):
 
 @pytest.mark.parametrize("weighted", [False, True])
 def test_standardized_penalty_matches_scaled_ridge(bundled_data, weighted):
-    """Check that with standardize=True alpha penalises standardised coefficients,
+    """Check that with standardize=True alpha penalises standardized coefficients,
     as Ridge does after a (weighted) StandardScaler."""
     X, y = bundled_data
     sample_weight = _weights(X.shape[0]) if weighted else None
@@ -164,7 +164,7 @@ def test_float32_input_matches_float64_reference():
 
 
 def test_loss_curve_is_the_objective_at_the_solution():
-    """Check that loss_curve_ holds the standardised objective at the solution."""
+    """Check that loss_curve_ holds the standardized objective at the solution."""
     X, y = load_diabetes(return_X_y=True)
     alpha = 0.05
     reg = TorchLinearRegressor(alpha=alpha, device="cpu").fit(X, y)
@@ -176,7 +176,7 @@ def test_loss_curve_is_the_objective_at_the_solution():
 
 
 def test_rank_and_singular_values():
-    """Check that rank_ and singular_ are those of the standardised, centred
+    """Check that rank_ and singular_ are those of the standardized, centred
     data (numpy's SVD), that duplicated and constant columns lower the rank, and
     that gradient fits do not have them."""
     rng = np.random.default_rng(0)

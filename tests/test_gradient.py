@@ -12,7 +12,7 @@ from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import train_test_split
 
 from sktorch_linear import TorchLinearRegressor
-from sktorch_linear._gradient import LinearNet
+from sktorch_linear.solvers._net import LinearNet
 
 # Settings under which each solver converges on the small bundled data sets
 # (full batch: mini-batch noise on 20 or 442 rows costs more than 1e-3 of R2).

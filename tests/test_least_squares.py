@@ -65,8 +65,8 @@ Y_WIDE = RNG.randn(4)
 def test_rank_deficient_answer_is_the_same_from_every_path():
     """Check that dense fit, CSR fit, partial_fit in 2 and 4 chunks and the
     weighted equivalent of repeated rows give one answer to 1e-10: the
-    minimum-norm solution in standardised coordinates, as numpy's lstsq gives
-    it on the standardised data."""
+    minimum-norm solution in standardized coordinates, as numpy's lstsq gives
+    it on the standardized data."""
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fits = {
@@ -101,7 +101,7 @@ def test_rank_deficient_answer_is_the_same_from_every_path():
     assert np.all(fits["dense"].singular_[3:] < 1e-12 * expected[0])
 
 
-def test_rank_deficient_unstandardised_is_linear_regression():
+def test_rank_deficient_unstandardized_is_linear_regression():
     """Check that with standardize=False the minimum norm is taken in the units
     of X, as LinearRegression takes it."""
     reg = _regressor(standardize=False).fit(X_WIDE, Y_WIDE)
@@ -128,7 +128,7 @@ def test_penalty_tends_to_the_minimum_norm_solution(alpha):
     assert change <= 1e-9
 
 
-def test_penalty_on_rank_deficient_standardised_data_is_continuous():
+def test_penalty_on_rank_deficient_standardized_data_is_continuous():
     """Check that a vanishing alpha on the rank-deficient example gives the
     minimum-norm answer, and a larger one a smaller norm."""
     plain = _regressor().fit(X_WIDE, Y_WIDE)
@@ -204,7 +204,7 @@ def test_extreme_weight_ratio(path, monkeypatch):
     data (working-precision statistics, one heavy row in a later block)."""
     X, y, w = _weighted_data()
     if path == "large fit":
-        monkeypatch.setattr("sktorch_linear._exact._SMALL_PROBLEM", 0)
+        monkeypatch.setattr("sktorch_linear.solvers._refinement.SMALL_PROBLEM", 0)
         monkeypatch.setattr("sktorch_linear._data.BLOCK_BYTES", 8 * 5 * 4)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -221,7 +221,7 @@ def test_extreme_weight_ratio(path, monkeypatch):
 
 def test_ill_conditioned_large_fit_is_refined_to_the_exact_answer():
     """Check that a large fit of nearly collinear polynomial columns
-    (condition number about 1e11 after standardising) with an exact answer
+    (condition number about 1e11 after standardizing) with an exact answer
     (integer coefficients, no noise) recovers it to 1e-12, where
     LinearRegression keeps far fewer digits."""
     t = np.tile(np.arange(1000.0, 1011.0), 3000)  # 33 000 rows, 11 values
@@ -270,7 +270,7 @@ def test_warning_only_when_the_estimate_says_digits_are_lost(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         refined = _regressor().fit(X, y)
-    monkeypatch.setattr("sktorch_linear._exact.EXACT_VALUES", 0)
+    monkeypatch.setattr("sktorch_linear._moments.EXACT_VALUES", 0)
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         streamed = _partial_fit(_regressor(), X, y, 2)
@@ -321,8 +321,8 @@ def test_exact_statistics_merge_exactly():
     import torch
 
     from sktorch_linear._data import Data
-    from sktorch_linear._exact import batch_statistics
     from sktorch_linear._moments import _reshift
+    from sktorch_linear._moments import statistics as batch_statistics
 
     rng = np.random.default_rng(0)
     X = rng.normal(1e3, 1.0, (90, 4))

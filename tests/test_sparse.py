@@ -11,7 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression
 
 from sktorch_linear import TorchLinearRegressor
-from sktorch_linear._gradient import SparseRows
+from sktorch_linear._data import SparseRows
 
 RNG = np.random.default_rng(0)
 X_SPARSE = sp.random(400, 15, density=0.2, random_state=0, format="csr")
@@ -52,8 +52,8 @@ def test_sparse_exact_matches_linear_regression():
     assert_allclose(reg.intercept_, ref.intercept_, rtol=1e-8)
 
 
-def test_sparse_rows_densify_and_standardise_per_slice():
-    """Check that SparseRows yields, per slice, the dense standardised rows, with
+def test_sparse_rows_densify_and_standardize_per_slice():
+    """Check that SparseRows yields, per slice, the dense standardized rows, with
     constant columns zeroed, and permutes without densifying."""
     dense = X_SPARSE.toarray()
     mean, scale = dense.mean(axis=0), dense.std(axis=0)

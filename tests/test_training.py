@@ -74,7 +74,7 @@ def test_quantile_objective_matches_quantile_regressor(weighted):
         return _mean(np.maximum(0.7 * r, -0.3 * r), sample_weight)
 
     assert abs(pinball(reg) / pinball(ref) - 1) < 1e-4
-    assert_allclose(reg.loss_curve_[-1] * reg._scaling.y_scale[0], pinball(reg))
+    assert_allclose(reg.loss_curve_[-1] * reg._result.scaling.y_scale[0], pinball(reg))
 
 
 def test_absolute_error_is_the_median_regression():
@@ -116,9 +116,9 @@ def test_elastic_net_matches_sklearn(weighted, l1_ratio):
     assert abs(ours / theirs - 1) < 1e-6
 
 
-def test_elastic_net_penalises_standardised_coefficients():
+def test_elastic_net_penalises_standardized_coefficients():
     """Check that with standardize=True the penalty applies to the coefficients of
-    the standardised data, as ElasticNet after a StandardScaler."""
+    the standardized data, as ElasticNet after a StandardScaler."""
     ref = ElasticNet(alpha=0.5, l1_ratio=0.5, tol=1e-12, max_iter=100_000)
     ref.fit(X_STD, Y)
     reg = TorchLinearRegressor(alpha=0.5, l1_ratio=0.5, device="cpu").fit(X_RAW, Y)
@@ -261,7 +261,7 @@ def test_early_stopping_stops_and_restores_best_epoch():
     assert len(reg.validation_scores_) == reg.n_iter_
     assert reg.best_validation_score_ == max(reg.validation_scores_)
     # The kept parameters are those of the best epoch: its R2 on the held-out rows.
-    valid = np.sort(np.random.default_rng(reg._seed).permutation(3000)[:600])
+    valid = np.sort(np.random.default_rng(reg._result.seed).permutation(3000)[:600])
     assert_allclose(reg.score(X[valid], y[valid]), reg.best_validation_score_, 1e-6)
     assert np.argmax(reg.validation_scores_) < reg.n_iter_ - 1
 

@@ -1,0 +1,86 @@
+"""The interface every solver family implements: ``solve(problem, config)``."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._data import Data
+from .._scaling import Scaling
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What a solver is asked to fit.
+
+    Attributes
+    ----------
+    data : Data
+        The validated rows of this call.
+    previous : SolverResult or None
+        The result this call continues from: the fit of earlier chunks
+        (``partial_fit``), or the previous fit under ``warm_start``.
+    streaming : bool
+        Whether ``data`` is one chunk of a stream (``partial_fit``): it will not
+        be seen again, and a gradient solver runs one epoch over it.
+    """
+
+    data: Data
+    previous: "SolverResult | None" = None
+    streaming: bool = False
+
+
+@dataclass(frozen=True)
+class SolverResult:
+    """What every solver returns.
+
+    The solution is in the original units of ``X`` and ``y``: solvers that
+    work on standardized data fold the scaling back (``scaling.unstandardize``)
+    and the exact solver refines its solution in the original units, where
+    folding would round it again.
+
+    Attributes
+    ----------
+    coef : ndarray of shape (n_targets, n_features)
+    intercept : ndarray of shape (n_targets,)
+    scaling : Scaling
+        How the data were standardized for solving.
+    solver : str
+        The solver family's name (``"exact"``, ``"lbfgs"``, ``"adam"``,
+        ``"sgd"``).
+    path : str
+        How the solution was obtained (``"cholesky"``, ``"qr"``,
+        ``"coordinate_descent"``, or the gradient solver's name).
+    n_iter : int
+        Epochs, sweeps or passes over the data (see the estimator's ``n_iter_``).
+    converged : bool
+        Whether the solver met its stopping criterion (it has warned if not).
+    loss_curve : list of float
+        The training objective per epoch, on the standardized problem.
+    validation_scores : list of float or None
+        Held-out R² per epoch under early stopping.
+    diagnostics : dict
+        Solver-specific figures (the exact solver's ``objective``, ``error``
+        and ``rank``).
+    moments : Moments or None
+        The statistics of all data seen, for solvers that solve from them.
+    net : LinearNet or None
+        The trained net of a gradient solver, with its optimizer state,
+        history and shuffling state (what ``partial_fit`` and ``warm_start``
+        continue from).
+    seed : int or None
+        The seed of the fit's random choices (shuffling, validation split).
+    """
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    scaling: Scaling
+    solver: str
+    path: str
+    n_iter: int
+    converged: bool
+    loss_curve: list
+    validation_scores: list | None = None
+    diagnostics: dict = field(default_factory=dict)
+    moments: object = None
+    net: object = None
+    seed: int | None = None

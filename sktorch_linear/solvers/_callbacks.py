@@ -1,0 +1,247 @@
+"""The skorch callbacks of the gradient solvers, one job each.
+
+They are given to the net at construction (see ``_net.build_net``), after the
+user's callbacks and in this order: the proximal step of the L1 penalty
+(``l1_proximal``, per batch), the validation score (``validation``), the
+divergence guard (``divergence``), the stopping rule (``convergence``), the
+keeping of the best epoch under early stopping (``keep_best``), the
+checkpoint (``checkpoint``, from :mod:`.._checkpoint`) and the progress bar
+(``progress``), so that each epoch is judged, then saved, then shown.
+"""
+
+import copy
+
+import numpy as np
+import torch
+from skorch.callbacks import Callback
+from tqdm.auto import tqdm
+
+
+class L1Proximal(Callback):
+    """Apply the proximal step of the L1 penalty after every optimizer step.
+
+    The step size is the optimizer's: the learning rate for SGD, and for Adam
+    the learning rate divided by its per-coordinate scale
+    ``sqrt(v_hat) + eps``, so that the shrinkage matches the step each weight
+    took. Weights shrunk past zero become exact zeros.
+    """
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        if not training:
+            return
+        optimizer = net.optimizer_
+        group = optimizer.param_groups[0]
+        step = group["lr"]
+        if isinstance(optimizer, torch.optim.Adam):
+            state = optimizer.state[net.module_.linear.weight]
+            beta2 = group["betas"][1]
+            v_hat = state["exp_avg_sq"] / (1 - beta2 ** float(state["step"]))
+            step = group["lr"] / (v_hat.sqrt() + group["eps"])
+        net.module_.shrink(step)
+
+
+class ValidationScore(Callback):
+    """Record the R^2 of the model on held-out data as ``valid_r2`` each epoch.
+
+    Parameters
+    ----------
+    inputs : dict
+        Standardized validation data, in the input format of the net.
+    target : torch.Tensor
+        Standardized validation targets.
+    """
+
+    def __init__(self, inputs, target):
+        self.inputs = inputs
+        self.target = target
+
+    @torch.no_grad()
+    def on_epoch_end(self, net, **kwargs):
+        prediction = net.module_.standardized(self.inputs["X"])
+        w = self.inputs.get("sample_weight")
+        if w is None:
+            w = torch.ones_like(prediction[:, 0])
+        mean = (w @ self.target) / w.sum()
+        residual = w @ (self.target - prediction).square()
+        total = w @ (self.target - mean).square()
+        score = torch.where(total > 0, 1 - residual / total, 0.0).mean()
+        net.history.record("valid_r2", float(score))
+
+
+class DivergenceGuard(Callback):
+    """Refuse divergence: a non-finite training loss, or one ``EXPLOSION`` times
+    the loss at zero coefficients, raises :class:`FloatingPointError`.
+
+    Parameters
+    ----------
+    initial_loss : float
+        An upper bound of the loss at zero coefficients.
+    lr : float
+        The learning rate, for the message.
+    """
+
+    # A loss this many times the loss at zero coefficients has diverged.
+    EXPLOSION = 1e4
+
+    def __init__(self, initial_loss, lr):
+        self.initial_loss = initial_loss
+        self.lr = lr
+
+    def on_epoch_end(self, net, **kwargs):
+        record = net.history[-1]
+        loss = record["train_loss"]
+        if not loss <= self.EXPLOSION * self.initial_loss:
+            raise FloatingPointError(
+                f"The training loss became {loss:.3g} at epoch {record['epoch']} "
+                f"(at zero coefficients it is at most {self.initial_loss:.3g}): the "
+                f"solver diverged (lr={self.lr:g}). Lower lr, keep "
+                "standardize=True, or use solver='exact' (squared loss) or "
+                "solver='lbfgs'."
+            )
+
+
+class ConvergenceCheck(Callback):
+    """Decide when training has converged.
+
+    The metric is the training loss, or minus the validation R^2 when
+    validating (early stopping). It has stalled when it has not improved on its
+    best value by at least ``tol`` for ``n_iter_no_change`` consecutive epochs.
+    L-BFGS, and any solver under early stopping, has then converged. Adam and
+    SGD, whose iterates hover at a level set by the learning rate (mini-batch
+    noise, or oscillation of a step too long for the curvature), first divide
+    the learning rate by ``LR_DECAY`` and carry on, up to ``MAX_LR_DECAYS``
+    times.
+
+    The decision is recorded in the history (``converged``) at the end of each
+    epoch, and acted on at the start of the next: training stops the way
+    skorch's ``EarlyStopping`` stops it, by ``KeyboardInterrupt``. Callbacks
+    after this one (the checkpoint, the progress bar) see every epoch.
+
+    Parameters
+    ----------
+    tol, n_iter_no_change : float, int
+        As the estimator's parameters.
+    decay_lr : bool
+        Whether a stall first decays the learning rate.
+    validating : bool
+        Whether the metric is the validation score.
+    enabled : bool, default=True
+        False to never stop (``partial_fit`` runs one epoch per call).
+    """
+
+    LR_DECAY = 10.0
+    MAX_LR_DECAYS = 3
+
+    def __init__(self, tol, n_iter_no_change, decay_lr, validating, enabled=True):
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.decay_lr = decay_lr
+        self.validating = validating
+        self.enabled = enabled
+
+    def initialize(self):
+        self.converged_ = False
+        self.best_metric_ = np.inf
+        self.epochs_without_improvement_ = 0
+        self.lr_decays_ = 0
+        return self
+
+    def on_epoch_begin(self, net, **kwargs):
+        if self.converged_:
+            raise KeyboardInterrupt
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.enabled:
+            record = net.history[-1]
+            self._update(
+                net, -record["valid_r2"] if self.validating else record["train_loss"]
+            )
+        net.history.record("converged", self.converged_)
+
+    def _update(self, net, metric):
+        if metric < self.best_metric_ - self.tol:
+            self.epochs_without_improvement_ = 0
+        else:
+            self.epochs_without_improvement_ += 1
+        self.best_metric_ = min(self.best_metric_, metric)
+        if self.epochs_without_improvement_ < self.n_iter_no_change:
+            return
+        if (
+            self.decay_lr
+            and not self.validating
+            and self.lr_decays_ < self.MAX_LR_DECAYS
+        ):
+            self.lr_decays_ += 1
+            self.epochs_without_improvement_ = 0
+            self.best_metric_ = metric
+            for group in net.optimizer_.param_groups:
+                group["lr"] /= self.LR_DECAY
+            return
+        self.converged_ = True
+
+    def state_dict(self):
+        return {
+            "converged": self.converged_,
+            "best_metric": self.best_metric_,
+            "epochs_without_improvement": self.epochs_without_improvement_,
+            "lr_decays": self.lr_decays_,
+        }
+
+    def load_state_dict(self, state):
+        self.converged_ = state["converged"]
+        self.best_metric_ = state["best_metric"]
+        self.epochs_without_improvement_ = state["epochs_without_improvement"]
+        self.lr_decays_ = state["lr_decays"]
+
+
+class KeepBest(Callback):
+    """Keep the parameters of the epoch with the best validation R^2 and load
+    them into the module when training ends (early stopping)."""
+
+    def initialize(self):
+        self.best_score_ = -np.inf
+        self.best_module_state_ = None
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        score = net.history[-1, "valid_r2"]
+        if score > self.best_score_:
+            self.best_score_ = score
+            self.best_module_state_ = copy.deepcopy(net.module_.state_dict())
+
+    def on_train_end(self, net, **kwargs):
+        if self.best_module_state_ is not None:
+            net.module_.load_state_dict(self.best_module_state_)
+
+    def state_dict(self):
+        return {
+            "best_score": self.best_score_,
+            "best_module_state": self.best_module_state_,
+        }
+
+    def load_state_dict(self, state):
+        self.best_score_ = state["best_score"]
+        self.best_module_state_ = state["best_module_state"]
+
+
+class Progress(Callback):
+    """A tqdm progress bar over epochs with the training loss and, when
+    validating, the validation R^2."""
+
+    def on_train_begin(self, net, **kwargs):
+        done = len(net.history)
+        self.bar_ = tqdm(
+            total=done + net.max_epochs, initial=done, unit="epoch", leave=True
+        )
+
+    def on_epoch_end(self, net, **kwargs):
+        record = net.history[-1]
+        postfix = {"loss": f"{record['train_loss']:.4g}"}
+        if "valid_r2" in record:
+            postfix["valid R2"] = f"{record['valid_r2']:.4f}"
+        self.bar_.set_postfix(postfix, refresh=False)
+        self.bar_.update()
+
+    def on_train_end(self, net, **kwargs):
+        self.bar_.close()
+        del self.bar_  # a terminal handle: it would make the net unpicklable

@@ -1,0 +1,293 @@
+"""The skorch net of the linear model: :class:`LinearNet` and how it is built.
+
+skorch drives the training loop (callbacks, history, optimizers); this module
+supplies what makes it fast and correct for a linear model: a batch iterator
+that slices tensors already on the device, a sample-weighted loss batched with
+the data, and one function that configures the net from a :class:`Config`
+through skorch's own constructor arguments.
+"""
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import Callback
+
+from .._data import SparseRows
+from .._module import AbsoluteLoss, HuberLoss, LinearModule, QuantileLoss, SquaredLoss
+from ._callbacks import (
+    ConvergenceCheck,
+    DivergenceGuard,
+    KeepBest,
+    L1Proximal,
+    Progress,
+)
+
+OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "sgd": torch.optim.SGD,
+    "lbfgs": torch.optim.LBFGS,
+}
+DEFAULT_LR = {"adam": 1e-3, "sgd": 1e-2, "lbfgs": 1.0}
+# Rows per mini-batch for batch_size="auto" (as scikit-learn's MLPRegressor).
+AUTO_BATCH_SIZE = 200
+_CRITERIA = {
+    "squared_error": SquaredLoss,
+    "huber": HuberLoss,
+    "absolute_error": AbsoluteLoss,
+    "quantile": QuantileLoss,
+}
+
+
+class SliceBatches:
+    """Iterate over mini-batches that are slices of tensors on the device.
+
+    Replaces skorch's per-sample ``Dataset`` + ``DataLoader`` collation: each
+    epoch draws a permutation of the rows (when shuffling) and each batch gathers
+    its rows with one indexing operation (without shuffling, a batch is a view),
+    never a collation of Python objects.
+
+    Parameters
+    ----------
+    dataset : skorch.dataset.Dataset
+        Holds ``X`` as a dict of tensors (``"X"`` and, when weighted,
+        ``"sample_weight"``) and ``y``.
+    batch_size : int
+        Rows per batch.
+    shuffle : bool, default=False
+        Whether to permute the rows at the start of each epoch.
+    generator : torch.Generator or None, default=None
+        Source of the permutations (a CPU generator, so that runs are
+        reproducible without touching torch's global generator).
+    """
+
+    def __init__(self, dataset, batch_size, shuffle=False, generator=None):
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.generator = generator
+
+    def __len__(self):
+        return math.ceil(len(self.dataset.y) / self.batch_size)
+
+    def __iter__(self):
+        X, y = self.dataset.X, self.dataset.y
+        n_rows = len(y)
+        if not (self.shuffle and self.batch_size < n_rows):
+            for start in range(0, n_rows, self.batch_size):
+                stop = start + self.batch_size
+                yield (
+                    {key: value[start:stop] for key, value in X.items()},
+                    y[start:stop],
+                )
+            return
+        order = torch.randperm(n_rows, generator=self.generator).to(y.device)
+        for start in range(0, n_rows, self.batch_size):
+            rows = order[start : start + self.batch_size]
+            yield {key: _take(value, rows) for key, value in X.items()}, y[rows]
+
+
+def _take(rows, order):
+    """The rows of a tensor, or the dense rows of :class:`SparseRows`, in the
+    given order."""
+    if isinstance(rows, SparseRows):
+        return rows.take(order.cpu())[:]
+    return rows[order]
+
+
+class LinearNet(NeuralNet):
+    """skorch net for :class:`LinearModule` with a sample-weighted loss.
+
+    Trained on a dict with the standardized data (``"X"``) and the sample
+    weights (``"sample_weight"``, absent when unweighted), already on the
+    device. Given anything else (``net.predict(X)``), it predicts from ``X`` in
+    its original units, as the estimator does.
+    """
+
+    def infer(self, x, **fit_params):
+        if isinstance(x, dict):
+            return self.module_.standardized(x["X"])
+        return self.module_(x.to(self.module_.linear.weight.dtype))
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        """Record nothing per batch (skorch would start a history entry)."""
+
+    def initialize_callbacks(self):
+        super().initialize_callbacks()
+        # skorch announces every batch's gradients to the callbacks, building a
+        # generator of the parameters each time; only do it for callbacks that
+        # listen (gradient clipping, say).
+        self.gradient_listeners_ = [
+            cb
+            for _, cb in self.callbacks_
+            if type(cb).on_grad_computed is not Callback.on_grad_computed
+        ]
+        return self
+
+    def notify(self, method_name, **cb_kwargs):
+        if method_name == "on_grad_computed" and not self.gradient_listeners_:
+            return
+        super().notify(method_name, **cb_kwargs)
+
+    def _set_training(self, training=True):
+        # Called for every batch; a linear module has no train/eval behaviour to
+        # switch, so only switch when the mode changes.
+        if getattr(self, "training_mode_", None) != training:
+            super()._set_training(training)
+            self.training_mode_ = training
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        """Run one epoch, recording the row-weighted mean batch loss as
+        ``<prefix>_loss``.
+
+        skorch records every batch's loss with ``.item()``, a device
+        synchronisation per batch; here the losses add up on the device and are
+        read once per epoch. Callbacks still see every batch.
+        """
+        if iterator is None:
+            return
+        total, rows = 0.0, 0
+        for batch in iterator:
+            self.notify("on_batch_begin", batch=batch, training=training)
+            step = step_fn(batch, **fit_params)
+            size = len(batch[1])
+            total = total + step["loss"].detach() * size
+            rows += size
+            self.notify("on_batch_end", batch=batch, training=training, **step)
+        self.history.record(prefix + "_loss", float(total) / rows)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        loss = self.criterion_(y_pred, y_true, X.get("sample_weight"))
+        return loss + self.module_.penalty()
+
+    def __getstate__(self):
+        # Record the CPU as the device so that unpickling maps every tensor to the
+        # CPU: a net trained on CUDA or MPS then loads on any machine.
+        state = super().__getstate__()
+        state["device"] = "cpu"
+        return state
+
+
+def build_net(config, scaling, shape, *, dtype, seed, epochs, streaming, extra=()):
+    """Return an initialised :class:`LinearNet` for ``config.solver`` on data
+    standardized by ``scaling``, of ``shape`` (n_samples, n_features,
+    n_targets), to train for ``epochs`` epochs.
+
+    ``extra`` are named callbacks of the caller (validation data, checkpoint),
+    placed after the user's and before the stopping rule; ``streaming`` (one
+    epoch per ``partial_fit`` call) turns the stopping rule off.
+    """
+    objective, solver = config.objective, config.solver
+    n_samples, n_features, n_targets = shape
+    l1, l2 = scaling.penalty(objective.loss, objective.alpha, objective.l1_ratio)
+    lr = DEFAULT_LR[solver] if config.lr is None else config.lr
+    batch_size = config.batch_size
+    if batch_size is None or (batch_size == "auto" and solver == "lbfgs"):
+        batch_size = n_samples
+    elif batch_size == "auto":
+        batch_size = AUTO_BATCH_SIZE
+    net = LinearNet(
+        module=LinearModule,
+        module__n_features=n_features,
+        module__n_targets=n_targets,
+        module__bias=objective.fit_intercept,
+        module__l1=l1,
+        module__l2=l2,
+        module__dtype=dtype,
+        module__scaling=scaling.tensors(),
+        criterion=_CRITERIA[objective.loss],
+        optimizer=OPTIMIZERS[solver],
+        lr=lr,
+        max_epochs=epochs,
+        batch_size=n_samples if solver == "lbfgs" else min(batch_size, n_samples),
+        iterator_train=SliceBatches,
+        iterator_train__shuffle=True,
+        iterator_train__generator=torch.Generator().manual_seed(seed),
+        train_split=None,
+        callbacks=_callbacks(config, lr, n_targets, l1, streaming, extra),
+        # The progress bar replaces skorch's PrintLog, which would also format a
+        # table every epoch; the epoch losses are recorded by run_single_epoch.
+        callbacks__print_log=None,
+        callbacks__train_loss=None,
+        callbacks__valid_loss=None,
+        device=config.device,
+        **_criterion_params(objective, scaling),
+        **_optimizer_params(solver, config.momentum, bool(np.any(l1 > 0)), dtype),
+    )
+    return net.initialize()
+
+
+def _callbacks(config, lr, n_targets, l1, streaming, extra):
+    objective = config.objective
+    extra = dict(extra)
+    callbacks = list(config.callbacks)
+    if np.any(l1 > 0):
+        callbacks.append(("l1_proximal", L1Proximal()))
+    if "validation" in extra:
+        callbacks.append(("validation", extra["validation"]))
+    # The loss at zero coefficients is at most this on the standardized data.
+    initial_loss = n_targets * (
+        0.5 if objective.loss in ("squared_error", "huber") else 1.0
+    )
+    callbacks.append(("divergence", DivergenceGuard(initial_loss, lr)))
+    validating = "validation" in extra
+    check = ConvergenceCheck(
+        config.tol,
+        config.n_iter_no_change,
+        decay_lr=config.solver != "lbfgs",
+        validating=validating,
+        enabled=not streaming,
+    )
+    callbacks.append(("convergence", check))
+    if validating:
+        callbacks.append(("keep_best", KeepBest()))
+    if "checkpoint" in extra:
+        callbacks.append(("checkpoint", extra["checkpoint"]))
+    if config.verbose:
+        callbacks.append(("progress", Progress()))
+    return callbacks
+
+
+def _criterion_params(objective, scaling):
+    if objective.loss == "huber":
+        return {"criterion__epsilon": objective.epsilon / scaling.y_scale}
+    if objective.loss == "quantile":
+        return {"criterion__quantile": objective.quantile}
+    return {}
+
+
+def _optimizer_params(solver, momentum, has_l1, dtype):
+    # Proximal steps and momentum do not mix: the momentum buffer keeps pushing
+    # weights that the L1 step set to zero. With L1, SGD is proximal SGD.
+    if solver == "sgd" and momentum > 0 and not has_l1:
+        return {"optimizer__momentum": momentum, "optimizer__nesterov": True}
+    if solver == "lbfgs":
+        eps = torch.finfo(dtype).eps
+        return {
+            "optimizer__line_search_fn": "strong_wolfe",
+            "optimizer__tolerance_grad": eps**0.75,
+            "optimizer__tolerance_change": eps,
+        }
+    return {}
+
+
+def solution_net(result, config, dtype):
+    """A :class:`LinearNet` that holds the solution of ``result`` (from any
+    solver): what the estimator exposes as ``net_`` after an exact fit."""
+    solver = "adam" if config.objective.has_l1 else "lbfgs"
+    scaling = result.scaling
+    n_targets, n_features = result.coef.shape
+    net = build_net(
+        replace(config, solver=solver, lr=None, callbacks=(), verbose=0),
+        scaling,
+        (scaling.n_samples, n_features, n_targets),
+        dtype=dtype,
+        seed=0,
+        epochs=config.max_iter,
+        streaming=False,
+    )
+    weight, bias = scaling.standardize(result.coef, result.intercept)
+    net.module_.load_solution(weight, bias)
+    return net

@@ -1,0 +1,164 @@
+"""Exact least squares: statistics of the data, one factorisation, refinement.
+
+The statistics of the rows (a Gram matrix, or an R factor where the Gram matrix
+would be too ill conditioned to keep; see :mod:`.._moments`) are merged into
+those of earlier chunks, the penalised least-squares problem of the merged
+statistics is solved by Cholesky or by an SVD of the R factor
+(:mod:`._least_squares`), and, when the rows are at hand (``fit``), the
+solution is refined against them (:mod:`._refinement`).
+"""
+
+import warnings
+
+import scipy.linalg
+
+from .._data import check_finite, warn_float32_resolution
+from .._device import accumulation_dtype
+from .._moments import statistics
+from .._scaling import Scaling
+from ._base import SolverResult
+from ._least_squares import LeastSquares
+from ._refinement import DataPass, ExactStatistics, refine
+
+# A LinAlgWarning is raised when the estimated relative error of the coefficients
+# (of the fitted values, for a rank-deficient fit) exceeds this.
+WARN_ERROR = 1e-6
+# Frames between the warning and the caller of fit: _warn_inaccurate,
+# solve_statistics, solve, solvers.solve, the estimator's dispatch, fit,
+# scikit-learn's fit context.
+_STACKLEVEL = 8
+# Why each path was taken, for verbose output.
+_PATH_REASONS = {
+    "cholesky": "well-conditioned normal equations",
+    "qr": "ill-conditioned or rank-deficient: SVD of the R factor of the data",
+    "coordinate_descent": "L1 penalty",
+}
+
+
+def solve(problem, config):
+    """Solve squared-error least squares (ridge penalty at most) exactly.
+
+    ``n_iter`` of the result counts the passes over the data: statistics, R
+    factor and refinement, summed over ``partial_fit`` calls.
+    """
+    return solve_statistics(problem, config, *least_squares(problem, config))
+
+
+def solve_statistics(problem, config, lsq, l1, n_passes):
+    """:func:`solve` once the statistics are in: ``lsq``, ``l1`` and
+    ``n_passes`` as :func:`least_squares` returns them."""
+    solver = lsq.solver()
+    gamma = solver.initial()
+    coef, intercept = lsq.original(gamma)
+    moments = lsq.moments
+    source = None
+    if moments.exact is not None:
+        source = ExactStatistics(moments)
+    elif not problem.streaming:
+        dtype = accumulation_dtype(config.device, warn=False)
+        source = DataPass(problem.data, config.device, dtype)
+    if source is None:
+        error, n_refinements = solver.unrefined_error(gamma), 0
+    else:
+        coef, intercept, error, n_refinements = refine(
+            source, lsq, solver, coef, intercept
+        )
+    if not problem.streaming:
+        n_passes += n_refinements
+    if error > WARN_ERROR:
+        _warn_inaccurate(solver, error, refined=source is not None)
+    return result(
+        lsq,
+        coef,
+        intercept,
+        path=solver.path,
+        n_iter=n_passes,
+        converged=True,
+        objective=lsq.objective(coef, l1),
+        error=error,
+        rank=solver.rank,
+        config=config,
+    )
+
+
+def least_squares(problem, config):
+    """The penalised least-squares problem of the statistics of ``problem``'s
+    rows merged into those of the chunks before it, its L1 strengths per target,
+    and the number of passes over the data so far."""
+    data = problem.data
+    device = config.device
+    dtype = accumulation_dtype(device)
+    moments, n_passes = statistics(
+        data,
+        exact=problem.streaming,
+        device=device,
+        dtype=dtype,
+    )
+    check_finite(data, moments)
+    warn_float32_resolution(data, moments)
+    if problem.previous is not None:
+        moments = problem.previous.moments.merge(moments)
+        n_passes += problem.previous.n_iter
+    objective = config.objective
+    scaling = Scaling.from_moments(
+        moments,
+        fit_intercept=objective.fit_intercept,
+        standardize=objective.standardize,
+    )
+    l1, l2 = scaling.penalty("squared_error", objective.alpha, objective.l1_ratio)
+    lsq = LeastSquares.of(
+        moments, scaling, float(l2[0]), fit_intercept=objective.fit_intercept
+    )
+    return lsq, l1, n_passes
+
+
+def result(
+    lsq, coef, intercept, *, path, n_iter, converged, objective, error, rank, config
+):
+    """The :class:`SolverResult` of a solution of ``lsq``."""
+    if config.verbose:
+        active = int((~lsq.scaling.constant).sum())
+        print(
+            f"[TorchLinearRegressor] exact solver on {config.device}: {path} "
+            f"({_PATH_REASONS[path]}) on {active} standardized features, "
+            f"rank {rank}, objective {objective:.6g}, estimated relative error "
+            f"{error:.1e}"
+        )
+    return SolverResult(
+        coef=coef,
+        intercept=intercept,
+        scaling=lsq.scaling,
+        solver="exact",
+        path=path,
+        n_iter=n_iter,
+        converged=converged,
+        loss_curve=[objective],
+        diagnostics={"objective": objective, "error": error, "rank": rank},
+        moments=lsq.moments,
+    )
+
+
+def _warn_inaccurate(solver, error, *, refined):
+    what = "coefficients"
+    if solver.rank < solver.lsq.n_active:
+        what = "fitted values"
+    if refined:
+        how = (
+            f"refinement against the data stopped contracting at an estimated "
+            f"relative error of the {what} of {error:.1e}. Add a small alpha, or "
+            "remove or combine nearly collinear columns."
+        )
+    else:
+        how = (
+            f"the estimated relative error of the {what} is {error:.1e} (a "
+            "first-order bound, often pessimistic by a factor of up to a few "
+            "hundred). Statistics merged by partial_fit cannot be refined against "
+            "the data: fit all the data at once with fit() for refined "
+            "coefficients, or add a small alpha."
+        )
+    warnings.warn(
+        f"The least-squares problem is ill conditioned (condition number "
+        f"{solver.condition:.1e} after standardizing): {how}",
+        scipy.linalg.LinAlgWarning,
+        stacklevel=_STACKLEVEL,
+    )

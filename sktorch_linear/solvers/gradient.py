@@ -1,0 +1,176 @@
+"""The gradient solvers (``lbfgs``, ``adam``, ``sgd``): a skorch net trained on
+the standardized data.
+
+The data are standardized once, on their way to the device; the net
+(:mod:`._net`) and its callbacks (:mod:`._callbacks`) are configured at
+construction; a fit continues from an earlier one (``warm_start``,
+``partial_fit``) or from a checkpoint (:mod:`.._checkpoint`); the trained
+coefficients are folded back into the original units.
+"""
+
+import warnings
+
+import numpy as np
+import torch
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+
+from .. import _checkpoint
+from .._data import split, training_tensors, warn_float32_resolution
+from .._device import accumulation_dtype, resolve_dtype
+from .._moments import accumulate
+from .._scaling import Scaling
+from ._base import SolverResult
+from ._callbacks import ValidationScore
+from ._net import build_net
+
+# Frames between the warning and the caller of fit: solve, solvers.solve, the
+# estimator's dispatch, fit, scikit-learn's fit context.
+_STACKLEVEL = 6
+
+
+def solve(problem, config):
+    """Train the net of ``config.solver`` on ``problem``'s data: up to
+    ``config.max_iter`` epochs, or one epoch over a streamed chunk."""
+    data, previous, streaming = problem.data, problem.previous, problem.streaming
+    dtype = resolve_dtype(config.dtype, data.X.dtype, config.device)
+    seed, state, extra = _start(problem, config)
+    train_data = data
+    if config.early_stopping and not streaming:
+        train_rows, valid_rows = split(data.shape[0], config.validation_fraction, seed)
+        train_data, valid_data = data.rows(train_rows), data.rows(valid_rows)
+    if previous is not None:
+        scaling = previous.scaling
+    else:
+        scaling = _scaling(train_data, config)
+    tensors = {"device": config.device, "dtype": dtype}
+    inputs, target = training_tensors(train_data, scaling, **tensors)
+    if train_data is not data:
+        validation = training_tensors(valid_data, scaling, densify=True, **tensors)
+        extra.append(("validation", ValidationScore(*validation)))
+    if streaming:
+        epochs = 1
+    else:
+        epochs = config.max_iter - (len(state["history"]) if state else 0)
+    net = build_net(
+        config,
+        scaling,
+        train_data.shape,
+        dtype=dtype,
+        seed=seed,
+        epochs=epochs,
+        streaming=streaming,
+        extra=extra,
+    )
+    if previous is not None:
+        continue_from(previous.net, net)
+    elif state is not None:
+        _checkpoint.restore(state, net)
+    converged = train(net, inputs, target)
+    if not streaming and not converged:
+        warnings.warn(
+            f"solver={config.solver!r} reached max_iter={config.max_iter} without "
+            f"converging (tol={config.tol:g}). Increase max_iter, adjust lr, or use "
+            "solver='exact' for squared error.",
+            ConvergenceWarning,
+            stacklevel=_STACKLEVEL,
+        )
+    return _result(net, scaling, config, seed, converged, train_data is not data)
+
+
+def _start(problem, config):
+    """The fit's seed, the training state to resume from (a checkpoint of the
+    same fit) and the checkpoint callback, as a list of named callbacks."""
+    if problem.previous is not None:
+        return problem.previous.seed, None, []
+    if config.checkpoint is None or problem.streaming:
+        return _new_seed(config.random_state), None, []
+    data = problem.data
+    key = _checkpoint.fingerprint(
+        config.trajectory(), [data.X, data.Y, data.sample_weight]
+    )
+    path = _checkpoint.checkpoint_file(config.checkpoint, key)
+    state = _checkpoint.load(path, key) if path.exists() else None
+    seed = state["seed"] if state else _new_seed(config.random_state)
+    return seed, state, [("checkpoint", _checkpoint.SaveCheckpoint(path, key, seed))]
+
+
+def _new_seed(random_state):
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+def _scaling(data, config):
+    """The scaling of the data, from their means and variances."""
+    device = config.device
+    moments = accumulate(
+        data, device=device, dtype=accumulation_dtype(device, warn=False), full=False
+    )
+    warn_float32_resolution(data, moments)
+    objective = config.objective
+    return Scaling.from_moments(
+        moments,
+        fit_intercept=objective.fit_intercept,
+        standardize=objective.standardize,
+    )
+
+
+def continue_from(previous, net):
+    """Start ``net`` where the fit of ``previous`` ended (warm start,
+    ``partial_fit``): its coefficients, history and shuffling state, and its
+    optimizer state when the optimizer is the same. The hyperparameters are
+    ``net``'s own, so parameters changed since are honoured.
+    """
+    net.module_.linear.load_state_dict(previous.module_.linear.state_dict())
+    if type(previous.optimizer_) is type(net.optimizer_):
+        state = previous.optimizer_.state_dict()
+        state["param_groups"] = [
+            {
+                **{k: v for k, v in fresh.items() if k != "params"},
+                "params": old["params"],
+            }
+            for old, fresh in zip(state["param_groups"], net.optimizer_.param_groups)
+        ]
+        net.optimizer_.load_state_dict(state)
+    net.history = previous.history
+    net.iterator_train__generator.set_state(
+        previous.iterator_train__generator.get_state()
+    )
+
+
+def train(net, inputs, target):
+    """Run up to ``net.max_epochs`` epochs unless the fit has converged already;
+    return whether it has converged.
+
+    A ``KeyboardInterrupt`` that skorch swallowed but the stopping rule did not
+    raise came from the user and is raised again.
+    """
+    check, epochs = dict(net.callbacks_)["convergence"], net.max_epochs
+    if epochs > 0 and not check.converged_:
+        done = len(net.history)
+        net.partial_fit(inputs, target)
+        if not check.converged_ and len(net.history) - done < epochs:
+            raise KeyboardInterrupt
+    return check.converged_
+
+
+def _result(net, scaling, config, seed, converged, validating):
+    linear = net.module_.linear
+    weight = linear.weight.detach().to("cpu", torch.float64).numpy()
+    bias = np.zeros(weight.shape[0])
+    if linear.bias is not None:
+        bias = linear.bias.detach().to("cpu", torch.float64).numpy()
+    loss_curve = [float(v) for v in net.history[:, "train_loss"]]
+    return SolverResult(
+        *scaling.unstandardize(weight, bias),
+        scaling=scaling,
+        solver=config.solver,
+        path=config.solver,
+        n_iter=len(loss_curve),
+        converged=converged,
+        loss_curve=loss_curve,
+        validation_scores=(
+            [float(v) for v in net.history[:, "valid_r2"]] if validating else None
+        ),
+        net=net,
+        seed=seed,
+    )
