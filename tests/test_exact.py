@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 from numpy.testing import assert_allclose
 from sklearn.datasets import load_diabetes, make_regression
 from sklearn.linear_model import LinearRegression, Ridge
@@ -10,10 +9,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sktorch_linear import TorchLinearRegressor
-from sktorch_linear._data import Data
-from sktorch_linear._moments import statistics as batch_statistics
-
-CPU = torch.device("cpu")
 
 
 def _weights(n_samples, seed=0):
@@ -88,39 +83,6 @@ def test_noise_free_training_error_is_at_rounding_level():
     assert np.mean((reg.predict(X) - y) ** 2) / np.var(y) < 1e-20
     assert reg.n_iter_ == 2  # the statistics, then one refinement pass
     assert reg.solver_path_ == "cholesky"
-
-
-@pytest.mark.parametrize("n_chunks", [1, 7, 100])
-def test_moments_merge_like_one_pass(n_chunks):
-    """Check that statistics of uneven chunks merge into the statistics of the
-    whole, and that their cross-products are the weighted, centred ones."""
-    rng = np.random.default_rng(0)
-    X = rng.normal(5.0, 3.0, (1000, 6))
-    Y = rng.normal(-2.0, 1.0, (1000, 2))
-    w = rng.uniform(0, 2, 1000)
-    w[:40] = 0  # a chunk of zero weights merges as nothing
-
-    def statistics(rows):
-        data = Data(X[rows], Y[rows], w[rows])
-        return batch_statistics(data, exact=True, device=CPU, dtype=torch.float64)[0]
-
-    whole = statistics(slice(None))
-    bounds = np.unique(np.r_[0, np.sort(rng.integers(1, 1000, n_chunks - 1)), 1000])
-    merged = None
-    for start, stop in zip(bounds[:-1], bounds[1:]):
-        part = statistics(slice(start, stop))
-        merged = part if merged is None else merged.merge(part)
-    assert merged.n_samples == whole.n_samples == 1000
-    for field in ["weight_sum", "mean", "sumsq"]:
-        assert_allclose(getattr(merged, field), getattr(whole, field), rtol=1e-10)
-    center = merged.mean
-    assert_allclose(merged.about(center), whole.about(center), rtol=1e-10)
-    Z = np.column_stack([X, Y])
-    Zc = Z - np.average(Z, axis=0, weights=w)
-    assert_allclose(whole.about(whole.mean), (Zc * w[:, None]).T @ Zc, rtol=1e-10)
-    # The exact cross-products too, when every chunk kept them.
-    if merged.exact is not None:
-        assert_allclose(merged.exact[0], whole.exact[0], rtol=1e-12, atol=1e-9)
 
 
 def test_chunked_accumulation_matches_single_chunk(monkeypatch):

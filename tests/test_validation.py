@@ -1,6 +1,8 @@
 """The bad-input catalogue: what TorchLinearRegressor refuses, and how it says so."""
 
 import re
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -487,3 +489,19 @@ def test_convergence_warning_tells_what_to_do():
     ):
         reg.fit(X, y)
     assert np.all(np.isfinite(reg.predict(X)))
+
+
+def test_warnings_point_at_the_callers_line():
+    """Check that the package's warnings (convergence, float32 resolution)
+    name the line of the user's code that called fit, not the package's."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 2))
+    X32 = (X + 1e6).astype(np.float32)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        TorchLinearRegressor(solver="adam", max_iter=2, device="cpu").fit(X, X[:, 0])
+        TorchLinearRegressor(alpha=1e-3, l1_ratio=1.0, max_iter=1).fit(X, X[:, 0])
+        TorchLinearRegressor(device="cpu").fit(X32, X[:, 0])
+        TorchLinearRegressor(solver="lbfgs", device="cpu").fit(X32, X[:, 0])
+    assert len(record) >= 4
+    assert {Path(w.filename).name for w in record} == {Path(__file__).name}

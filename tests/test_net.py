@@ -1,0 +1,98 @@
+"""Every fitted estimator holds its torch linear net, which predicts as the
+estimator does and travels to machines without a GPU."""
+
+import pickle
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from numpy.testing import assert_allclose
+from sklearn.exceptions import ConvergenceWarning
+
+from sktorch_linear import TorchLinearRegressor
+from sktorch_linear.solvers._net import LinearNet
+
+SOLVERS = ["exact", "lbfgs", "adam", "sgd"]
+
+
+def _data(n_targets=1, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal([100.0, -3.0, 0.0, 5.0], [10.0, 1.0, 1e-2, 0.0], (150, 4))
+    coef = rng.normal(size=(4, n_targets))
+    Y = X @ coef + 20.0 + rng.normal(size=(150, n_targets))
+    return X, Y[:, 0] if n_targets == 1 else Y
+
+
+def _fit(solver, X, y, **params):
+    reg = TorchLinearRegressor(solver=solver, device="cpu", max_iter=20, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return reg.fit(X, y)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("n_targets", [1, 3])
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_net_predicts_as_the_estimator(solver, n_targets, fit_intercept):
+    """Check that ``net_.predict(X)`` equals ``predict(X)`` to 1e-12 in float64
+    after a fit with every solver (one column per target), a constant column
+    included."""
+    X, y = _data(n_targets)
+    reg = _fit(solver, X, y, fit_intercept=fit_intercept)
+    assert isinstance(reg.net_, LinearNet)
+    assert reg.net_.module_.linear.weight.dtype is torch.float64
+    expected = reg.predict(X).reshape(len(X), n_targets)
+    assert_allclose(reg.net_.predict(X), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_net_after_streaming_holds_the_latest_solution():
+    """Check that after partial_fit calls the net holds the updated solution,
+    and that float32 input predicts through the float64 net."""
+    X, y = _data()
+    reg = TorchLinearRegressor(device="cpu")
+    reg.partial_fit(X[:50], y[:50])
+    first = reg.net_.predict(X)
+    reg.partial_fit(X[50:], y[50:])
+    assert not np.allclose(reg.net_.predict(X), first)
+    assert_allclose(reg.net_.predict(X)[:, 0], reg.predict(X), rtol=1e-12)
+    X32 = X.astype(np.float32)
+    assert_allclose(reg.net_.predict(X32)[:, 0], reg.predict(X32), rtol=1e-12)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_net_pickles_and_loads_without_a_gpu(tmp_path, solver):
+    """Check that the net, pickled alone, loads and predicts in a fresh process
+    that sees no GPU."""
+    X, y = _data()
+    reg = _fit(solver, X, y)
+    path = tmp_path / "net.pkl"
+    path.write_bytes(pickle.dumps(reg.net_))
+    np.save(tmp_path / "X.npy", X)
+    script = (
+        "import pickle, sys, numpy as np, torch\n"
+        "assert not torch.cuda.is_available()\n"
+        "net = pickle.loads(open(sys.argv[1], 'rb').read())\n"
+        "np.save(sys.argv[3], net.predict(np.load(sys.argv[2])))\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", script, path, tmp_path / "X.npy", tmp_path / "p.npy"],
+        check=True,
+        env={"CUDA_VISIBLE_DEVICES": "", "PATH": ""},
+    )
+    predicted = np.load(tmp_path / "p.npy")
+    assert_allclose(predicted[:, 0], reg.predict(X), rtol=1e-12)
+
+
+def test_net_of_an_exact_fit_survives_the_estimator_pickle():
+    """Check that an exact fit pickled before and after its net was built
+    predicts through the net alike."""
+    X, y = _data()
+    reg = _fit("exact", X, y)
+    before = pickle.loads(pickle.dumps(reg))
+    reg.net_
+    after = pickle.loads(pickle.dumps(reg))
+    for loaded in (before, after):
+        assert_allclose(loaded.net_.predict(X)[:, 0], reg.predict(X), rtol=1e-12)
