@@ -71,6 +71,14 @@ def resolve_device(device):
     return resolved
 
 
+def usable_device(device):
+    """``device`` if this machine has it, else the CPU: where to rebuild the
+    state of a model that may have been trained on another machine."""
+    if device.type == "cpu" or str(device) in available_devices():
+        return device
+    return torch.device("cpu")
+
+
 def resolve_dtype(dtype, input_dtype, device):
     """Return the torch dtype the gradient solvers compute in.
 

@@ -24,7 +24,7 @@ from sklearn.utils.validation import (
 from . import solvers
 from ._config import Config
 from ._data import Data
-from ._device import accumulation_dtype, resolve_device
+from ._device import accumulation_dtype, resolve_device, usable_device
 from ._inference import singular_values
 
 _FLOAT_DTYPES = [np.float64, np.float32]
@@ -494,13 +494,11 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         """The skorch net of the linear model, holding the solution."""
         check_is_fitted(self)
         if self._result.net is None:
-            device = self._config.device
-            self._result = replace(
-                self._result,
-                net=solvers.solution_net(
-                    self._result, self._config, accumulation_dtype(device, warn=False)
-                ),
-            )
+            # On the device of the fit, or the CPU if this machine lacks it.
+            config = replace(self._config, device=usable_device(self._config.device))
+            dtype = accumulation_dtype(config.device, warn=False)
+            net = solvers.solution_net(self._result, config, dtype)
+            self._result = replace(self._result, net=net)
         return self._result.net
 
     @property
@@ -550,15 +548,16 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
             sample_weight,
             reset=previous is None,
             solver=solver,
-            allow_all_zero=previous is not None,
+            allow_all_zero=streaming and previous is not None,
         )
         if previous is not None and Y.shape[1] != previous.coef.shape[0]:
             raise ValueError(
                 f"y has {Y.shape[1]} target(s), but the model was fitted with "
                 f"{previous.coef.shape[0]}. Pass the same targets in every "
-                "partial_fit call."
+                "partial_fit call (or in fit with warm_start=True)."
             )
-        if solver != "exact" and sample_weight is not None and not sample_weight.any():
+        zero_weight = sample_weight is not None and not sample_weight.any()
+        if zero_weight and solver != "exact":
             return self  # a chunk of zero weight teaches a gradient solver nothing
         config = Config.from_params(
             self.get_params(), solver=solver, device=resolve_device(self.device)

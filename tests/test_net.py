@@ -5,6 +5,7 @@ import pickle
 import subprocess
 import sys
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -96,3 +97,15 @@ def test_net_of_an_exact_fit_survives_the_estimator_pickle():
     after = pickle.loads(pickle.dumps(reg))
     for loaded in (before, after):
         assert_allclose(loaded.net_.predict(X)[:, 0], reg.predict(X), rtol=1e-12)
+
+
+def test_net_of_an_exact_fit_from_a_missing_device_is_built_on_the_cpu():
+    """Check that the net of an exact fit made on a device this machine lacks
+    (as after loading a GPU-trained model on a CPU-only machine) is built on the
+    CPU."""
+    X, y = _data()
+    reg = _fit("exact", X, y)
+    reg._config = replace(reg._config, device=torch.device("cuda", 7))
+    loaded = pickle.loads(pickle.dumps(reg))
+    assert loaded.net_.module_.linear.weight.device.type == "cpu"
+    assert_allclose(loaded.net_.predict(X)[:, 0], reg.predict(X), rtol=1e-12)

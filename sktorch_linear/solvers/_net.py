@@ -33,6 +33,8 @@ OPTIMIZERS = {
 DEFAULT_LR = {"adam": 1e-3, "sgd": 1e-2, "lbfgs": 1.0}
 # Rows per mini-batch for batch_size="auto" (as scikit-learn's MLPRegressor).
 AUTO_BATCH_SIZE = 200
+# The events skorch announces to callbacks.
+_EVENTS = tuple(name for name in vars(Callback) if name.startswith("on_"))
 _CRITERIA = {
     "squared_error": SquaredLoss,
     "huber": HuberLoss,
@@ -116,20 +118,30 @@ class LinearNet(NeuralNet):
 
     def initialize_callbacks(self):
         super().initialize_callbacks()
-        # skorch announces every batch's gradients to the callbacks, building a
-        # generator of the parameters each time; only do it for callbacks that
-        # listen (gradient clipping, say).
-        self.gradient_listeners_ = [
-            cb
-            for _, cb in self.callbacks_
-            if type(cb).on_grad_computed is not Callback.on_grad_computed
-        ]
+        # skorch calls every callback for every event, several times per batch;
+        # call only those that implement the event (the others would do
+        # nothing), and skip building the generator of parameters that
+        # on_grad_computed receives when nobody listens.
+        self.listeners_ = {
+            name: [
+                callback
+                for _, callback in self.callbacks_
+                if getattr(type(callback), name, None) is not getattr(Callback, name)
+            ]
+            for name in _EVENTS
+        }
         return self
 
     def notify(self, method_name, **cb_kwargs):
-        if method_name == "on_grad_computed" and not self.gradient_listeners_:
+        listeners = self.listeners_.get(method_name)
+        if listeners is None:  # an event skorch added later: every callback
+            super().notify(method_name, **cb_kwargs)
             return
-        super().notify(method_name, **cb_kwargs)
+        if method_name == "on_grad_computed" and not listeners:
+            return
+        getattr(self, method_name)(self, **cb_kwargs)
+        for callback in listeners:
+            getattr(callback, method_name)(self, **cb_kwargs)
 
     def _set_training(self, training=True):
         # Called for every batch; a linear module has no train/eval behaviour to
