@@ -55,6 +55,57 @@ def fingerprint(params, arrays):
     return digest.hexdigest()
 
 
+def describe_callbacks(callbacks):
+    """Plain, stable descriptions of the user's callbacks that may change the
+    training, for the fingerprint: each one's name, class and parameters.
+
+    Callbacks that only observe the training are left out: skorch's logging
+    callbacks (``skorch.callbacks.logging``: timers, printers, loggers) and any
+    callback with the attribute ``affects_training = False``.
+
+    Raises
+    ------
+    ValueError
+        If a parameter has no stable representation (its ``repr`` names a
+        memory address, as functions and most objects do): the fingerprint
+        could not tell two fits apart, so a checkpoint could resume the wrong
+        one.
+    """
+    described = []
+    for entry in callbacks:
+        name, callback = entry if isinstance(entry, tuple) else (None, entry)
+        kind = callback if isinstance(callback, type) else type(callback)
+        observes = kind.__module__ == "skorch.callbacks.logging"
+        if observes or getattr(callback, "affects_training", True) is False:
+            continue
+        params = {} if isinstance(callback, type) else callback.get_params(deep=False)
+        text = repr(sorted(params.items()))
+        if " at 0x" in text:
+            raise ValueError(
+                f"checkpoint cannot tell fits apart with the callback "
+                f"{name or kind.__name__!r}: a parameter of it has no stable "
+                f"representation ({text}). Give it parameters that print the same "
+                "in every run (no functions or lambdas), or pass checkpoint=None."
+            )
+        described.append((name, f"{kind.__module__}.{kind.__qualname__}", text))
+    return described
+
+
+def check_writable(folder):
+    """Create ``folder`` if needed and check that files can be written there,
+    before any training is done."""
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".write-test-")
+        os.close(handle)
+        Path(temporary).unlink()
+    except OSError as exc:
+        raise OSError(
+            f"The checkpoint folder {str(folder)!r} cannot be written ({exc}). "
+            "Pass a writable folder, or checkpoint=None."
+        ) from exc
+
+
 def checkpoint_file(folder, key):
     """Return the path of the checkpoint of the fit with fingerprint ``key``."""
     return Path(folder) / f"fit-{key}.ckpt"

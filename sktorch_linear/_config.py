@@ -11,8 +11,9 @@ from dataclasses import dataclass, fields
 import numpy as np
 import torch
 
-# Parameters that do not change the trajectory of a gradient fit: a checkpoint
-# written under other values of these still belongs to the same fit.
+# Parameters that do not change the trajectory of a gradient fit (a checkpoint
+# written under other values of these still belongs to the same fit), and the
+# callbacks, which the checkpoint describes itself.
 _NOT_IN_FINGERPRINT = ("callbacks", "checkpoint", "max_iter", "verbose", "warm_start")
 _OBJECTIVE = (
     "loss",

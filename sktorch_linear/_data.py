@@ -128,12 +128,13 @@ def warn_float32_resolution(data, moments):
         )
 
 
-def training_tensors(data, scaling, *, device, dtype, densify=False):
+def training_tensors(data, scaling, *, device, dtype, weight_mean=None, densify=False):
     """Move the data to ``device``, standardized, in one transfer.
 
     Returns the input of the gradient solvers' net, a dict with the
-    standardized ``X`` (``"X"``) and the sample weights normalised to mean one
-    (``"sample_weight"``, absent when unweighted), and the standardized targets.
+    standardized ``X`` (``"X"``) and the sample weights divided by
+    ``weight_mean`` (default: their mean) (``"sample_weight"``, absent when
+    unweighted), and the standardized targets.
     Columns that are constant (when centring) become exact zeros, so their
     coefficients stay at zero. A dense ``X`` is copied once, into the tensor
     that is standardized in place; a sparse ``X`` becomes :class:`SparseRows`
@@ -154,7 +155,8 @@ def training_tensors(data, scaling, *, device, dtype, densify=False):
     w = data.sample_weight
     if w is None:
         return {"X": x}, y
-    return {"X": x, "sample_weight": tensor(w / np.mean(w))}, y
+    weight_mean = np.mean(w) if weight_mean is None else weight_mean
+    return {"X": x, "sample_weight": tensor(w / weight_mean)}, y
 
 
 def _transferred(array, device, dtype):

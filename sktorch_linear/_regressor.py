@@ -15,6 +15,7 @@ import torch
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
@@ -28,6 +29,19 @@ from ._device import accumulation_dtype, resolve_device, usable_device
 from ._inference import singular_values
 
 _FLOAT_DTYPES = [np.float64, np.float32]
+
+
+def _can_stream(estimator):
+    if estimator.solver == "lbfgs":
+        raise AttributeError(
+            "partial_fit is not available with solver='lbfgs', which minimises "
+            "over the data of one call and would forget earlier chunks. Use "
+            "solver='adam' or 'sgd' to stream (or 'exact' for squared error), or "
+            "fit() on all the data."
+        )
+    return True
+
+
 _GRADIENT_SOLVERS = ("lbfgs", "adam", "sgd")
 
 
@@ -102,12 +116,14 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
 
     solver : {"auto", "exact", "lbfgs", "adam", "sgd"}, default="auto"
         - ``"auto"``: ``"exact"`` for squared error; ``"lbfgs"`` for Huber
-          without an L1 penalty; ``"adam"`` otherwise (the absolute and quantile
-          losses and the L1 penalty are not smooth).
+          without an L1 penalty (``"adam"`` in ``partial_fit``); ``"adam"``
+          otherwise (the absolute and quantile losses and the L1 penalty are
+          not smooth).
         - ``"exact"``: closed form (or coordinate descent) from the sufficient
           statistics; one pass over the data. Squared error only.
         - ``"lbfgs"``: full-batch L-BFGS with a strong Wolfe line search, for
-          smooth objectives (squared error or Huber, ``l1_ratio=0``).
+          smooth objectives (squared error or Huber, ``l1_ratio=0``). Not for
+          ``partial_fit``, which it would make forget earlier chunks.
         - ``"adam"``: mini-batch Adam.
         - ``"sgd"``: mini-batch stochastic gradient descent.
 
@@ -165,9 +181,15 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         and folder resumes from the last complete epoch. Each fit's file is
         named after a fingerprint of its data and parameters, so different fits
         (such as the candidates of a grid search) never share a file; a
-        damaged or foreign file raises an error instead of being loaded.
+        damaged or foreign file raises an error instead of being loaded. The
+        fingerprint covers the ``callbacks`` (class and parameters), except
+        those that only observe the training: skorch's logging callbacks and
+        any with the attribute ``affects_training = False``. A callback whose
+        parameters print differently in every run (a lambda) cannot be
+        fingerprinted and is refused. The folder is checked to be writable
+        before training starts.
 
-    callbacks : list of skorch callbacks, default=None
+    callbacks : list or tuple of skorch callbacks, default=None
         Extra :mod:`skorch.callbacks` for the gradient solvers (learning-rate
         schedulers, gradient clipping, ...), as instances or ``(name,
         callback)`` tuples. They run before the convergence check.
@@ -317,7 +339,9 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
     root-mean-square without an intercept) while training, with the penalty
     rescaled so that the minimiser is unchanged. It makes the default learning
     rates and ``tol`` independent of the units of ``y``. In ``partial_fit``
-    the scaling is fixed by the first call.
+    the scaling follows the data: it comes from the statistics of all chunks
+    seen so far, and the model is re-expressed in it at every call, so that
+    chunks of any size, down to one row, can be streamed.
 
     A fitted estimator pickles to NumPy and CPU state only: a model trained on
     CUDA or MPS loads and predicts on a machine that has neither.
@@ -360,7 +384,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         ],
         "warm_start": ["boolean"],
         "checkpoint": [str, os.PathLike, None],
-        "callbacks": [list, None],
+        "callbacks": [list, tuple, None],
         "device": [str, torch.device],
         "dtype": [StrOptions({"float32", "float64"}), None],
         "random_state": ["random_state"],
@@ -442,15 +466,20 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         """
         return self._fit(X, y, sample_weight, streaming=False)
 
+    @available_if(_can_stream)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
         """Update the model with one more chunk of data.
 
         With the exact solver the chunk's sufficient statistics are merged into
         those of all earlier chunks and the model is solved again: any chunking
-        of a data set gives the coefficients of ``fit`` on all of it. With a
-        gradient solver, one epoch runs over the chunk, with the scaling fixed
-        by the first call and the optimizer state carried across calls.
+        of a data set gives the coefficients of ``fit`` on all of it. With Adam
+        or SGD, one epoch runs over the chunk, with the scaling of all chunks
+        seen so far and the optimizer state carried across calls. L-BFGS
+        minimises over the data of one call and would forget earlier chunks:
+        with ``solver="lbfgs"`` there is no ``partial_fit``. If the update
+        fails (divergence, an interruption before the epoch ends, a chunk with
+        another number of targets), the model is left as it was.
 
         Parameters
         ----------
@@ -536,7 +565,10 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         """Fit (``streaming=False``) or update (``partial_fit``) the model: one
         dispatch to one solver, whose result sets the fitted attributes."""
         fitted = self.__sklearn_is_fitted__()
-        solver = self.solver_ if streaming and fitted else self._resolve_solver()
+        if streaming and fitted:
+            solver = self.solver_
+        else:
+            solver = self._resolve_solver(streaming=streaming)
         previous = None
         if fitted and (streaming or self._warm_starts(solver)):
             previous = self._result
@@ -569,7 +601,10 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
             result = solvers.solve(problem, config)
             self._set_fitted(result, config, y_ndim if previous is None else None)
         except BaseException:
-            self._clear_fitted_state()
+            # A failed update leaves the model it started from; a failed fit
+            # leaves no model.
+            if previous is None:
+                self._clear_fitted_state()
             raise
         return self
 
@@ -582,12 +617,13 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
             and self.solver_ in _GRADIENT_SOLVERS
         )
 
-    def _resolve_solver(self):
+    def _resolve_solver(self, *, streaming=False):
         has_l1 = self.alpha > 0 and self.l1_ratio > 0
         if self.solver == "auto":
             if self.loss == "squared_error":
                 return "exact"
-            return "lbfgs" if self.loss == "huber" and not has_l1 else "adam"
+            smooth = self.loss == "huber" and not has_l1
+            return "lbfgs" if smooth and not streaming else "adam"
         if self.solver == "exact" and self.loss != "squared_error":
             raise ValueError(
                 f"solver='exact' solves loss='squared_error' only, not "
@@ -607,6 +643,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
                     f"{self.batch_size} was given. Use batch_size=None (or 'auto'), "
                     "or solver='adam'/'sgd' for mini-batches."
                 )
+
         return self.solver
 
     def _validate(self, X, y, sample_weight, *, reset, solver, allow_all_zero):
@@ -662,7 +699,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         self.scaler_ = self._make_scaler(result.scaling)
         self.solver_ = result.solver
         self.solver_path_ = result.path
-        self.moments_ = result.moments
+        self.moments_ = result.moments if result.solver == "exact" else None
         self.device_ = str(config.device)
         self.n_iter_ = result.n_iter
         self.loss_curve_ = result.loss_curve

@@ -58,6 +58,8 @@ class CrashAtEpoch(Callback):
     """Raise :class:`SimulatedCrash` at the end of epoch ``epoch``, before the
     convergence monitor saves it."""
 
+    affects_training = False  # a resumed fit without it is the same fit
+
     def __init__(self, epoch):
         self.epoch = epoch
 
@@ -68,6 +70,8 @@ class CrashAtEpoch(Callback):
 
 class EpochCounter(Callback):
     """Count the epochs that a fit actually trains."""
+
+    affects_training = False
 
     def initialize(self):
         self.epochs_ = 0

@@ -10,6 +10,7 @@ checkpoint (``checkpoint``, from :mod:`.._checkpoint`) and the progress bar
 """
 
 import copy
+import sys
 
 import numpy as np
 import torch
@@ -66,6 +67,10 @@ class ValidationScore(Callback):
         total = w @ (self.target - mean).square()
         score = torch.where(total > 0, 1 - residual / total, 0.0).mean()
         net.history.record("valid_r2", float(score))
+
+    def on_train_end(self, net, **kwargs):
+        # Held-out data have no place in the fitted net (nor in its pickle).
+        self.inputs = self.target = None
 
 
 class DivergenceGuard(Callback):
@@ -212,6 +217,7 @@ class KeepBest(Callback):
     def on_train_end(self, net, **kwargs):
         if self.best_module_state_ is not None:
             net.module_.load_state_dict(self.best_module_state_)
+        self.best_module_state_ = None  # device tensors: not for the pickle
 
     def state_dict(self):
         return {
@@ -226,9 +232,20 @@ class KeepBest(Callback):
 
 class Progress(Callback):
     """A tqdm progress bar over epochs with the training loss and, when
-    validating, the validation R^2."""
+    validating, the validation R^2; when streaming (``partial_fit``, one epoch
+    per call), one line per call instead.
+
+    Parameters
+    ----------
+    streaming : bool, default=False
+    """
+
+    def __init__(self, streaming=False):
+        self.streaming = streaming
 
     def on_train_begin(self, net, **kwargs):
+        if self.streaming:
+            return
         done = len(net.history)
         self.bar_ = tqdm(
             total=done + net.max_epochs, initial=done, unit="epoch", leave=True
@@ -239,9 +256,16 @@ class Progress(Callback):
         postfix = {"loss": f"{record['train_loss']:.4g}"}
         if "valid_r2" in record:
             postfix["valid R2"] = f"{record['valid_r2']:.4f}"
+        if self.streaming:
+            tqdm.write(
+                f"partial_fit call {record['epoch']}: loss {postfix['loss']}",
+                file=sys.stderr,
+            )
+            return
         self.bar_.set_postfix(postfix, refresh=False)
         self.bar_.update()
 
     def on_train_end(self, net, **kwargs):
-        self.bar_.close()
-        del self.bar_  # a terminal handle: it would make the net unpicklable
+        if not self.streaming:
+            self.bar_.close()
+            del self.bar_  # a terminal handle: it would make the net unpicklable

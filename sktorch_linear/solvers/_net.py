@@ -258,7 +258,7 @@ def _callbacks(config, lr, n_targets, l1, streaming, extra):
     if "checkpoint" in extra:
         callbacks.append(("checkpoint", extra["checkpoint"]))
     if config.verbose:
-        callbacks.append(("progress", Progress()))
+        callbacks.append(("progress", Progress(streaming=streaming)))
     return callbacks
 
 

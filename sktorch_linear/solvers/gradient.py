@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
+from skorch.history import History
 
 from .. import _checkpoint
 from .._data import split, training_tensors, warn_float32_resolution
@@ -39,12 +40,13 @@ def solve(problem, config):
     if config.early_stopping and not streaming:
         train_rows, valid_rows = split(data.shape[0], config.validation_fraction, seed)
         train_data, valid_data = data.rows(train_rows), data.rows(valid_rows)
-    if previous is not None:
-        scaling = previous.scaling
-    else:
-        scaling = _scaling(train_data, config)
+    moments, scaling = _scaling(train_data, config, previous, streaming)
     tensors = {"device": config.device, "dtype": dtype}
-    inputs, target = training_tensors(train_data, scaling, **tensors)
+    # Streamed chunks weigh their rows against the mean weight of all rows seen.
+    weight_mean = moments.weight_sum / moments.n_samples if streaming else None
+    inputs, target = training_tensors(
+        train_data, scaling, weight_mean=weight_mean, **tensors
+    )
     if train_data is not data:
         validation = training_tensors(valid_data, scaling, densify=True, **tensors)
         extra.append(("validation", ValidationScore(*validation)))
@@ -63,19 +65,31 @@ def solve(problem, config):
         extra=extra,
     )
     if previous is not None:
-        continue_from(previous.net, net)
+        continue_from(previous, net, scaling)
     elif state is not None:
         _checkpoint.restore(state, net)
-    converged = train(net, inputs, target)
-    if not streaming and not converged:
+    status = train(net, inputs, target)
+    _warn(status, config, streaming, len(net.history))
+    return _result(net, scaling, moments, config, seed, status, train_data is not data)
+
+
+def _warn(status, config, streaming, n_epochs):
+    if status == "interrupted":
+        warnings.warn(
+            f"Training was interrupted after {n_epochs} complete epoch(s); the model "
+            "holds the parameters reached so far. Call fit again (with "
+            "warm_start=True to continue from them).",
+            UserWarning,
+            stacklevel=_STACKLEVEL + 1,
+        )
+    elif status == "max_iter" and not streaming:
         warnings.warn(
             f"solver={config.solver!r} reached max_iter={config.max_iter} without "
             f"converging (tol={config.tol:g}). Increase max_iter, adjust lr, or use "
             "solver='exact' for squared error.",
             ConvergenceWarning,
-            stacklevel=_STACKLEVEL,
+            stacklevel=_STACKLEVEL + 1,
         )
-    return _result(net, scaling, config, seed, converged, train_data is not data)
 
 
 def _start(problem, config):
@@ -86,9 +100,10 @@ def _start(problem, config):
     if config.checkpoint is None or problem.streaming:
         return _new_seed(config.random_state), None, []
     data = problem.data
-    key = _checkpoint.fingerprint(
-        config.trajectory(), [data.X, data.Y, data.sample_weight]
-    )
+    trajectory = config.trajectory()
+    trajectory["callbacks"] = _checkpoint.describe_callbacks(config.callbacks)
+    _checkpoint.check_writable(config.checkpoint)
+    key = _checkpoint.fingerprint(trajectory, [data.X, data.Y, data.sample_weight])
     path = _checkpoint.checkpoint_file(config.checkpoint, key)
     state = _checkpoint.load(path, key) if path.exists() else None
     seed = state["seed"] if state else _new_seed(config.random_state)
@@ -99,61 +114,79 @@ def _new_seed(random_state):
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
-def _scaling(data, config):
-    """The scaling of the data, from their means and variances."""
+def _scaling(data, config, previous, streaming):
+    """The statistics the scaling comes from, and the scaling: of the data;
+    under ``warm_start`` those of the previous fit; when streaming, of all the
+    chunks seen so far, so that the scaling follows the data as they arrive."""
+    if previous is not None and not streaming:
+        return previous.moments, previous.scaling
     device = config.device
     moments = accumulate(
         data, device=device, dtype=accumulation_dtype(device, warn=False), full=False
     )
     warn_float32_resolution(data, moments)
+    if previous is not None:
+        moments = previous.moments.merge(moments)
     objective = config.objective
-    return Scaling.from_moments(
+    scaling = Scaling.from_moments(
         moments,
         fit_intercept=objective.fit_intercept,
         standardize=objective.standardize,
     )
+    return moments, scaling
 
 
-def continue_from(previous, net):
-    """Start ``net`` where the fit of ``previous`` ended (warm start,
-    ``partial_fit``): its coefficients, history and shuffling state, and its
-    optimizer state when the optimizer is the same. The hyperparameters are
-    ``net``'s own, so parameters changed since are honoured.
+def continue_from(previous, net, scaling):
+    """Start ``net`` where the fit of ``previous`` (a :class:`SolverResult`)
+    ended: its model, re-expressed in ``scaling`` when the scaling has changed
+    (streaming), a copy of its history, its shuffling state, and its optimizer
+    state when the optimizer is the same. The hyperparameters are ``net``'s
+    own, so parameters changed since are honoured; ``previous`` is left as it
+    was.
     """
-    net.module_.linear.load_state_dict(previous.module_.linear.state_dict())
-    if type(previous.optimizer_) is type(net.optimizer_):
-        state = previous.optimizer_.state_dict()
+    old = previous.net
+    if scaling is previous.scaling:
+        net.module_.linear.load_state_dict(old.module_.linear.state_dict())
+    else:
+        net.module_.load_solution(
+            *scaling.standardize(previous.coef, previous.intercept)
+        )
+    if type(old.optimizer_) is type(net.optimizer_):
+        state = old.optimizer_.state_dict()
         state["param_groups"] = [
             {
                 **{k: v for k, v in fresh.items() if k != "params"},
-                "params": old["params"],
+                "params": kept["params"],
             }
-            for old, fresh in zip(state["param_groups"], net.optimizer_.param_groups)
+            for kept, fresh in zip(state["param_groups"], net.optimizer_.param_groups)
         ]
         net.optimizer_.load_state_dict(state)
-    net.history = previous.history
-    net.iterator_train__generator.set_state(
-        previous.iterator_train__generator.get_state()
-    )
+    net.history = History(list(old.history))  # new epochs append new records
+    net.iterator_train__generator.set_state(old.iterator_train__generator.get_state())
 
 
 def train(net, inputs, target):
-    """Run up to ``net.max_epochs`` epochs unless the fit has converged already;
-    return whether it has converged.
-
-    A ``KeyboardInterrupt`` that skorch swallowed but the stopping rule did not
-    raise came from the user and is raised again.
+    """Run up to ``net.max_epochs`` epochs unless the fit has converged
+    already. Return ``"converged"``, ``"max_iter"``, or ``"interrupted"`` when
+    the user interrupted training (a ``KeyboardInterrupt`` that skorch
+    swallowed but the stopping rule did not raise) after at least one complete
+    epoch; an interruption before that is raised again. An epoch cut short
+    leaves no record in the history.
     """
     check, epochs = dict(net.callbacks_)["convergence"], net.max_epochs
     if epochs > 0 and not check.converged_:
         done = len(net.history)
         net.partial_fit(inputs, target)
+        if net.history and "train_loss" not in net.history[-1]:
+            net.history.pop()
         if not check.converged_ and len(net.history) - done < epochs:
-            raise KeyboardInterrupt
-    return check.converged_
+            if len(net.history) == done:
+                raise KeyboardInterrupt
+            return "interrupted"
+    return "converged" if check.converged_ else "max_iter"
 
 
-def _result(net, scaling, config, seed, converged, validating):
+def _result(net, scaling, moments, config, seed, status, validating):
     linear = net.module_.linear
     weight = linear.weight.detach().to("cpu", torch.float64).numpy()
     bias = np.zeros(weight.shape[0])
@@ -166,11 +199,12 @@ def _result(net, scaling, config, seed, converged, validating):
         solver=config.solver,
         path=config.solver,
         n_iter=len(loss_curve),
-        converged=converged,
+        converged=status == "converged",
         loss_curve=loss_curve,
         validation_scores=(
             [float(v) for v in net.history[:, "valid_r2"]] if validating else None
         ),
+        moments=moments,
         net=net,
         seed=seed,
     )
