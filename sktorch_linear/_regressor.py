@@ -143,12 +143,16 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         epoch is one call of the optimizer, which runs up to 20 iterations.
 
     tol : float, default=1e-4
-        Convergence tolerance of the gradient solvers, in ``[0, inf)``: the
-        training objective (on the standardized problem), or the validation R²
-        under ``early_stopping``, must improve by at least ``tol`` within
-        ``n_iter_no_change`` epochs. When it does not, training stops; Adam and
-        SGD without ``early_stopping`` first divide their learning rate by 10
-        and carry on, up to 3 times.
+        Convergence tolerance of the gradient solvers, in ``[0, inf)``,
+        relative to the problem. Training stalls when the training objective
+        improves by less than ``tol`` times its value (the validation R² by
+        less than ``tol`` under ``early_stopping``) within ``n_iter_no_change``
+        epochs. For squared error the fit has then converged when its measured
+        distance to the minimum (``optimality_gap_``) is at most ``tol``; while
+        it still improves, training carries on; when it does not, Adam and SGD
+        divide their learning rate by 10 and carry on, up to 3 times. For the
+        other losses (not measured yet) a stall is convergence, after those
+        decays.
 
     n_iter_no_change : int, default=10
         Number of epochs without improvement before training stops (or Adam and
@@ -273,6 +277,16 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         Number of epochs run (sweeps for coordinate descent; for the exact
         solver otherwise, the number of passes over the data: statistics, R
         factor, refinement; summed over ``partial_fit`` calls).
+
+    optimality_gap_ : float or None
+        How far a gradient fit's training objective is above its minimum,
+        relative to the minimum, measured after the fit on all the training
+        data: ``g' H^+ g / 2`` over the objective's value at the minimum, from
+        the gradient ``g`` and Hessian ``H`` of one pass (a proximal Newton
+        step's decrease with an L1 penalty); exact for squared error, where the
+        objective is quadratic. A ``ConvergenceWarning`` is raised exactly when
+        it exceeds ``tol``. None when not measured: the exact solver, the other
+        losses, early stopping and ``partial_fit``.
 
     loss_curve_ : list of float
         Training objective per epoch, on the standardized problem (``X`` scaled
@@ -702,6 +716,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         self.moments_ = result.moments if result.solver == "exact" else None
         self.device_ = str(config.device)
         self.n_iter_ = result.n_iter
+        self.optimality_gap_ = result.diagnostics.get("optimality_gap")
         self.loss_curve_ = result.loss_curve
         self.best_loss_ = min(result.loss_curve)
         scores = result.validation_scores

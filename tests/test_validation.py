@@ -485,7 +485,8 @@ def test_convergence_warning_tells_what_to_do():
     X, y = _data()
     reg = TorchLinearRegressor(device="cpu", solver="adam", max_iter=2)
     with pytest.warns(
-        ConvergenceWarning, match="Increase max_iter, adjust lr, or use solver='exact'"
+        ConvergenceWarning,
+        match="Use solver='exact' for the optimum, or increase max_iter",
     ):
         reg.fit(X, y)
     assert np.all(np.isfinite(reg.predict(X)))

@@ -106,21 +106,29 @@ class DivergenceGuard(Callback):
 
 
 class ConvergenceCheck(Callback):
-    """Decide when training has converged.
+    """Decide when training stops, and whether it has converged.
 
-    The metric is the training loss, or minus the validation R^2 when
+    The metric is the training objective, or minus the validation R^2 when
     validating (early stopping). It has stalled when it has not improved on its
-    best value by at least ``tol`` for ``n_iter_no_change`` consecutive epochs.
-    L-BFGS, and any solver under early stopping, has then converged. Adam and
-    SGD, whose iterates hover at a level set by the learning rate (mini-batch
-    noise, or oscillation of a step too long for the curvature), first divide
-    the learning rate by ``LR_DECAY`` and carry on, up to ``MAX_LR_DECAYS``
-    times.
+    best value by ``tol`` (relative to that value for the objective, absolute
+    for R^2) for ``n_iter_no_change`` consecutive epochs. Then, when an
+    optimality ``gap`` is measured (a callable of the net returning the
+    estimated relative distance of the objective to its minimum, on the full
+    training data), training has converged if the gap is at most ``tol``;
+    without one, a stall is convergence. A measured gap above ``tol`` while
+    the metric still descends (this epoch is its best yet: slow, steady
+    progress) lets training carry on. Otherwise Adam and SGD, whose iterates
+    hover at a level set by the
+    learning rate (mini-batch noise, or oscillation of a step too long for the
+    curvature), divide the learning rate by ``LR_DECAY`` and carry on, up to
+    ``MAX_LR_DECAYS`` times; after that, or for L-BFGS, training stops short
+    (``stalled_``).
 
-    The decision is recorded in the history (``converged``) at the end of each
-    epoch, and acted on at the start of the next: training stops the way
-    skorch's ``EarlyStopping`` stops it, by ``KeyboardInterrupt``. Callbacks
-    after this one (the checkpoint, the progress bar) see every epoch.
+    The decision is recorded in the history (``converged``, and
+    ``optimality_gap`` when measured) at the end of each epoch, and acted on at
+    the start of the next: training stops the way skorch's ``EarlyStopping``
+    stops it, by ``KeyboardInterrupt``. Callbacks after this one (the
+    checkpoint, the progress bar) see every epoch.
 
     Parameters
     ----------
@@ -132,70 +140,102 @@ class ConvergenceCheck(Callback):
         Whether the metric is the validation score.
     enabled : bool, default=True
         False to never stop (``partial_fit`` runs one epoch per call).
+    gap : callable or None, default=None
+        The optimality measure; dropped when training ends (it holds the
+        training data).
     """
 
     LR_DECAY = 10.0
     MAX_LR_DECAYS = 3
 
-    def __init__(self, tol, n_iter_no_change, decay_lr, validating, enabled=True):
+    def __init__(
+        self, tol, n_iter_no_change, decay_lr, validating, enabled=True, gap=None
+    ):
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.decay_lr = decay_lr
         self.validating = validating
         self.enabled = enabled
+        self.gap = gap
 
     def initialize(self):
         self.converged_ = False
+        self.stalled_ = False
         self.best_metric_ = np.inf
         self.epochs_without_improvement_ = 0
+        self.epochs_flat_ = 0
         self.lr_decays_ = 0
         return self
 
     def on_epoch_begin(self, net, **kwargs):
-        if self.converged_:
+        if self.converged_ or self.stalled_:
             raise KeyboardInterrupt
 
     def on_epoch_end(self, net, **kwargs):
         if self.enabled:
             record = net.history[-1]
-            self._update(
-                net, -record["valid_r2"] if self.validating else record["train_loss"]
-            )
+            metric = -record["valid_r2"] if self.validating else record["train_loss"]
+            self._update(net, metric)
         net.history.record("converged", self.converged_)
 
+    def on_train_end(self, net, **kwargs):
+        self.gap = None
+
     def _update(self, net, metric):
-        if metric < self.best_metric_ - self.tol:
+        margin = self.tol if self.validating else self.tol * abs(self.best_metric_)
+        if metric < self.best_metric_ - margin:
             self.epochs_without_improvement_ = 0
         else:
             self.epochs_without_improvement_ += 1
-        self.best_metric_ = min(self.best_metric_, metric)
+        if metric < self.best_metric_:
+            self.best_metric_, self.epochs_flat_ = metric, 0
+        else:
+            self.epochs_flat_ += 1
         if self.epochs_without_improvement_ < self.n_iter_no_change:
             return
-        if (
-            self.decay_lr
-            and not self.validating
-            and self.lr_decays_ < self.MAX_LR_DECAYS
-        ):
-            self.lr_decays_ += 1
-            self.epochs_without_improvement_ = 0
-            self.best_metric_ = metric
-            for group in net.optimizer_.param_groups:
-                group["lr"] /= self.LR_DECAY
+        if self.gap is None or self.validating:
+            self.converged_ = not self._decay(net, metric)
             return
-        self.converged_ = True
+        gap = self.gap(net)
+        net.history.record("optimality_gap", gap)
+        if gap <= self.tol:
+            self.converged_ = True
+        elif self.epochs_flat_ == 0:
+            self.epochs_without_improvement_ = 0  # slow but still descending
+        else:
+            self.stalled_ = not self._decay(net, metric)
+
+    def _decay(self, net, metric):
+        """Divide the learning rate, if allowed; return whether it was."""
+        if (
+            not self.decay_lr
+            or self.validating
+            or self.lr_decays_ >= self.MAX_LR_DECAYS
+        ):
+            return False
+        self.lr_decays_ += 1
+        self.epochs_without_improvement_ = self.epochs_flat_ = 0
+        self.best_metric_ = metric
+        for group in net.optimizer_.param_groups:
+            group["lr"] /= self.LR_DECAY
+        return True
 
     def state_dict(self):
         return {
             "converged": self.converged_,
+            "stalled": self.stalled_,
             "best_metric": self.best_metric_,
             "epochs_without_improvement": self.epochs_without_improvement_,
+            "epochs_flat": self.epochs_flat_,
             "lr_decays": self.lr_decays_,
         }
 
     def load_state_dict(self, state):
         self.converged_ = state["converged"]
+        self.stalled_ = state["stalled"]
         self.best_metric_ = state["best_metric"]
         self.epochs_without_improvement_ = state["epochs_without_improvement"]
+        self.epochs_flat_ = state["epochs_flat"]
         self.lr_decays_ = state["lr_decays"]
 
 

@@ -182,14 +182,17 @@ class LinearNet(NeuralNet):
         return state
 
 
-def build_net(config, scaling, shape, *, dtype, seed, epochs, streaming, extra=()):
+def build_net(
+    config, scaling, shape, *, dtype, seed, epochs, streaming, extra=(), gap=None
+):
     """Return an initialised :class:`LinearNet` for ``config.solver`` on data
     standardized by ``scaling``, of ``shape`` (n_samples, n_features,
     n_targets), to train for ``epochs`` epochs.
 
     ``extra`` are named callbacks of the caller (validation data, checkpoint),
     placed after the user's and before the stopping rule; ``streaming`` (one
-    epoch per ``partial_fit`` call) turns the stopping rule off.
+    epoch per ``partial_fit`` call) turns the stopping rule off; ``gap`` is the
+    optimality measure the stopping rule consults.
     """
     objective, solver = config.objective, config.solver
     n_samples, n_features, n_targets = shape
@@ -218,7 +221,7 @@ def build_net(config, scaling, shape, *, dtype, seed, epochs, streaming, extra=(
         iterator_train__shuffle=True,
         iterator_train__generator=torch.Generator().manual_seed(seed),
         train_split=None,
-        callbacks=_callbacks(config, lr, n_targets, l1, streaming, extra),
+        callbacks=_callbacks(config, lr, n_targets, l1, streaming, extra, gap),
         # The progress bar replaces skorch's PrintLog, which would also format a
         # table every epoch; the epoch losses are recorded by run_single_epoch.
         callbacks__print_log=None,
@@ -231,7 +234,7 @@ def build_net(config, scaling, shape, *, dtype, seed, epochs, streaming, extra=(
     return net.initialize()
 
 
-def _callbacks(config, lr, n_targets, l1, streaming, extra):
+def _callbacks(config, lr, n_targets, l1, streaming, extra, gap):
     objective = config.objective
     extra = dict(extra)
     callbacks = list(config.callbacks)
@@ -251,6 +254,7 @@ def _callbacks(config, lr, n_targets, l1, streaming, extra):
         decay_lr=config.solver != "lbfgs",
         validating=validating,
         enabled=not streaming,
+        gap=gap,
     )
     callbacks.append(("convergence", check))
     if validating:

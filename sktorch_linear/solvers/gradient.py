@@ -21,6 +21,7 @@ from .._data import split, training_tensors, warn_float32_resolution
 from .._device import accumulation_dtype, resolve_dtype
 from .._moments import accumulate
 from .._scaling import Scaling
+from . import _optimality
 from ._base import SolverResult
 from ._callbacks import ValidationScore
 from ._net import build_net
@@ -54,6 +55,9 @@ def solve(problem, config):
         epochs = 1
     else:
         epochs = config.max_iter - (len(state["history"]) if state else 0)
+    measured = _optimality.supports(config.objective.loss)
+    measured = measured and not streaming and train_data is data
+    gap = _Gap(inputs, target) if measured else None
     net = build_net(
         config,
         scaling,
@@ -63,23 +67,52 @@ def solve(problem, config):
         epochs=epochs,
         streaming=streaming,
         extra=extra,
+        gap=gap,
     )
     if previous is not None:
         continue_from(previous, net, scaling)
     elif state is not None:
         _checkpoint.restore(state, net)
     status = train(net, inputs, target)
-    _warn(status, config, streaming, len(net.history))
-    return _result(net, scaling, moments, config, seed, status, train_data is not data)
+    diagnostics = {}
+    if gap is not None and status != "interrupted":
+        diagnostics["optimality_gap"] = gap(net)
+        if diagnostics["optimality_gap"] <= config.tol:
+            status = "converged"
+    _warn(status, config, streaming, len(net.history), diagnostics)
+    return _result(
+        net, scaling, moments, config, seed, status, train_data is not data, diagnostics
+    )
 
 
-def _warn(status, config, streaming, n_epochs):
+class _Gap:
+    """The optimality measure of the training data (see ``_optimality``)."""
+
+    def __init__(self, inputs, target):
+        self.inputs, self.target = inputs, target
+
+    def __call__(self, net):
+        return _optimality.relative_gap(net.module_, self.inputs, self.target)[0]
+
+
+def _warn(status, config, streaming, n_epochs, diagnostics):
     if status == "interrupted":
         warnings.warn(
             f"Training was interrupted after {n_epochs} complete epoch(s); the model "
             "holds the parameters reached so far. Call fit again (with "
             "warm_start=True to continue from them).",
             UserWarning,
+            stacklevel=_STACKLEVEL + 1,
+        )
+    elif "optimality_gap" in diagnostics and status != "converged":
+        why = "reached max_iter" if status == "max_iter" else "stopped improving"
+        more = ", or increase max_iter" if status == "max_iter" else ""
+        warnings.warn(
+            f"solver={config.solver!r} {why} after {n_epochs} epoch(s) with a "
+            f"training objective {diagnostics['optimality_gap']:.2g} (relative) "
+            f"above its minimum, measured on all the training data (tol="
+            f"{config.tol:g}). Use solver='exact' for the optimum{more}.",
+            ConvergenceWarning,
             stacklevel=_STACKLEVEL + 1,
         )
     elif status == "max_iter" and not streaming:
@@ -166,27 +199,31 @@ def continue_from(previous, net, scaling):
 
 
 def train(net, inputs, target):
-    """Run up to ``net.max_epochs`` epochs unless the fit has converged
-    already. Return ``"converged"``, ``"max_iter"``, or ``"interrupted"`` when
-    the user interrupted training (a ``KeyboardInterrupt`` that skorch
-    swallowed but the stopping rule did not raise) after at least one complete
-    epoch; an interruption before that is raised again. An epoch cut short
-    leaves no record in the history.
+    """Run up to ``net.max_epochs`` epochs unless training has stopped already.
+    Return ``"converged"``, ``"stalled"`` (stopped short, see
+    ``ConvergenceCheck``), ``"max_iter"``, or ``"interrupted"`` when the user
+    interrupted training (a ``KeyboardInterrupt`` that skorch swallowed but the
+    stopping rule did not raise) after at least one complete epoch; an
+    interruption before that is raised again. An epoch cut short leaves no
+    record in the history.
     """
     check, epochs = dict(net.callbacks_)["convergence"], net.max_epochs
-    if epochs > 0 and not check.converged_:
+    if epochs > 0 and not (check.converged_ or check.stalled_):
         done = len(net.history)
         net.partial_fit(inputs, target)
         if net.history and "train_loss" not in net.history[-1]:
             net.history.pop()
-        if not check.converged_ and len(net.history) - done < epochs:
+        stopped = check.converged_ or check.stalled_
+        if not stopped and len(net.history) - done < epochs:
             if len(net.history) == done:
                 raise KeyboardInterrupt
             return "interrupted"
-    return "converged" if check.converged_ else "max_iter"
+    if check.converged_:
+        return "converged"
+    return "stalled" if check.stalled_ else "max_iter"
 
 
-def _result(net, scaling, moments, config, seed, status, validating):
+def _result(net, scaling, moments, config, seed, status, validating, diagnostics):
     linear = net.module_.linear
     weight = linear.weight.detach().to("cpu", torch.float64).numpy()
     bias = np.zeros(weight.shape[0])
@@ -204,6 +241,7 @@ def _result(net, scaling, moments, config, seed, status, validating):
         validation_scores=(
             [float(v) for v in net.history[:, "valid_r2"]] if validating else None
         ),
+        diagnostics=diagnostics,
         moments=moments,
         net=net,
         seed=seed,

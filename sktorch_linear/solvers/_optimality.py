@@ -1,0 +1,120 @@
+"""How far a gradient fit is from the optimum, from one pass over the data.
+
+For squared error, a pass over the training data gives, per target, the
+objective, its gradient and its Hessian (the weighted Gram matrix of ``[z 1]``)
+at the current coefficients. The objective is quadratic, so the decrease that a
+Newton step promises, ``g' H^+ g / 2`` (with an L1 penalty, the decrease of a
+proximal Newton step, found by coordinate descent on ``H``), is its distance to
+the minimum, exactly. The gap is reported relative to the optimal objective,
+the measure ``tol`` bounds.
+
+The other losses need a duality gap (their Newton model misjudges the
+distance far from the optimum: measured 0.02 for a true 21.7 with Huber);
+they are not measured here yet.
+"""
+
+import numpy as np
+import torch
+
+from .._linalg import eigh
+from .coordinate_descent import solve_elastic_net
+
+# Rows per block of the pass (the Hessian of a block is formed in float64).
+_BLOCK_ROWS = 4096
+# An estimated optimum below this fraction of the objective at zero coefficients
+# counts as this much (a noise-free problem has an optimum of zero).
+_OPTIMUM_FLOOR = 1e-12
+
+
+def supports(loss):
+    """Whether the gap of ``loss`` is measured here."""
+    return loss == "squared_error"
+
+
+@torch.no_grad()
+def relative_gap(module, inputs, target):
+    """``(f - f*) / f*`` of the squared-error training objective at the
+    module's coefficients (``f*`` floored at ``_OPTIMUM_FLOOR`` times the
+    objective at zero coefficients), and ``f``."""
+    values, gradients, hessians = _derivatives(module, inputs, target)
+    l1 = module.l1.double().cpu().numpy()
+    l2 = module.l2.double().cpu().numpy()
+    weight = module.linear.weight.double().cpu().numpy()
+    bias = module.linear.bias is not None
+    total, decrease = 0.0, 0.0
+    for k in range(weight.shape[0]):
+        gradient, hessian = gradients[k], hessians[k]
+        if not bias:  # no intercept: its row and column are not variables
+            gradient, hessian = gradient[:-1], hessian[:-1, :-1]
+        n_coef = weight.shape[1]
+        gradient[:n_coef] += l2[k] * weight[k]
+        hessian[np.arange(n_coef), np.arange(n_coef)] += l2[k]
+        total += values[k] + 0.5 * l2[k] * weight[k] @ weight[k]
+        total += l1[k] * np.abs(weight[k]).sum()
+        if l1[k] > 0:
+            decrease += _proximal_decrease(gradient, hessian, weight[k], l1[k], bias)
+        else:
+            decrease += 0.5 * gradient @ _pseudo_solve(hessian, gradient)
+    at_zero = 0.5 * weight.shape[0]  # the objective at zero, at most
+    optimum = max(total - decrease, _OPTIMUM_FLOOR * at_zero)
+    return max(decrease, 0.0) / optimum, total
+
+
+def _derivatives(module, inputs, target):
+    """Per target: the loss, its gradient and Hessian in ``(weight, bias)``."""
+    X, w = inputs["X"], inputs.get("sample_weight")
+    n_rows, n_targets = target.shape
+    n_columns = module.linear.weight.shape[1] + 1
+    values = np.zeros(n_targets)
+    gradients = np.zeros((n_targets, n_columns))
+    hessians = np.zeros((n_targets, n_columns, n_columns))
+    for start in range(0, n_rows, _BLOCK_ROWS):
+        rows = slice(start, start + _BLOCK_ROWS)
+        z = X[rows]
+        residual = (target[rows] - module.standardized(z)).double()
+        z = torch.cat([z.double(), torch.ones_like(z[:, :1], dtype=torch.float64)], 1)
+        weight = torch.ones_like(residual[:, 0]) if w is None else w[rows].double()
+        hessian = (z.T @ (weight[:, None] * z)).cpu().numpy()
+        for k in range(n_targets):
+            r = residual[:, k]
+            values[k] += float(weight @ (0.5 * r.square()))
+            gradients[k] -= (z.T @ (weight * r)).cpu().numpy()
+            hessians[k] += hessian
+    return values / n_rows, gradients / n_rows, hessians / n_rows
+
+
+def _pseudo_solve(matrix, vector):
+    """``matrix^+ vector`` for a symmetric positive semi-definite matrix
+    (directions without curvature, such as constant columns, are left out)."""
+    eigenvalues, vectors = eigh(matrix)
+    cutoff = eigenvalues.max(initial=0.0) * matrix.shape[0] * np.finfo(float).eps
+    safe = np.where(eigenvalues > cutoff, eigenvalues, 1.0)
+    inverse = np.where(eigenvalues > cutoff, 1.0 / safe, 0.0)
+    return vectors @ (inverse * (vectors.T @ vector))
+
+
+def _proximal_decrease(gradient, hessian, weight, l1, bias):
+    """Decrease of the objective that a proximal Newton step promises: ``m(beta)
+    - min_v m(v)`` for ``m(v) = g'(v - beta) + (v - beta)' H (v - beta) / 2 +
+    l1 ||v_weight||_1``. The intercept (last coordinate, when present) is
+    unpenalised: it is eliminated first, and the rest solved by coordinate
+    descent."""
+    beta = np.append(weight, 0.0) if bias else weight.copy()
+    linear = hessian @ beta - gradient  # m(v) = v'Hv/2 - linear'v + l1|v| + c
+    at_beta = 0.5 * beta @ hessian @ beta - linear @ beta + l1 * np.abs(weight).sum()
+    offset = 0.0
+    if bias and hessian[-1, -1] > 0:
+        h_bb = hessian[-1, -1]
+        coupling = hessian[:-1, -1] / h_bb
+        reduced = hessian[:-1, :-1] - np.outer(coupling, hessian[-1, :-1])
+        cross = linear[:-1] - coupling * linear[-1]
+        offset = -0.5 * linear[-1] ** 2 / h_bb  # the intercept at its best
+    else:
+        n = len(weight)
+        reduced, cross = hessian[:n, :n], linear[:n]
+    best, _, _ = solve_elastic_net(
+        reduced, cross[:, None], np.array([l1]), 0.0, max_sweeps=1000
+    )
+    best = best[:, 0]
+    minimum = 0.5 * best @ reduced @ best - cross @ best + l1 * np.abs(best).sum()
+    return max(at_beta - (minimum + offset), 0.0)

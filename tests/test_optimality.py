@@ -1,0 +1,105 @@
+"""The full-data optimality check of gradient fits: the gap it measures is the
+true one, and a ConvergenceWarning comes exactly when the gap exceeds tol."""
+
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from sklearn.datasets import load_diabetes, make_regression
+from sklearn.exceptions import ConvergenceWarning
+
+from sktorch_linear import TorchLinearRegressor
+
+
+def _objective(reg, X, y, alpha, l1_ratio):
+    """The estimator's objective (see its docstring) at its coefficients,
+    computed with NumPy."""
+    residual = y - reg.predict(X)
+    scaled = reg.coef_ * reg.scaler_.scale_
+    penalty = alpha * l1_ratio * np.abs(scaled).sum()
+    penalty += alpha * (1 - l1_ratio) / 2 * scaled @ scaled
+    return 0.5 * np.mean(residual**2) + penalty
+
+
+def _fit(**params):
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        reg = TorchLinearRegressor(device="cpu", random_state=0, **params)
+        reg.fit(*DATA)
+    warned = any(issubclass(w.category, ConvergenceWarning) for w in record)
+    return reg, warned
+
+
+DATA = make_regression(n_samples=1000, n_features=8, noise=20.0, random_state=0)
+
+
+SMOOTH = [(0.0, 0.0), (0.3, 0.0)]
+WITH_L1 = [(0.3, 0.5), (1.0, 1.0)]
+
+
+@pytest.mark.parametrize(
+    "solver, alpha, l1_ratio",
+    [("lbfgs", *penalty) for penalty in SMOOTH]
+    + [
+        (solver, *penalty) for solver in ("adam", "sgd") for penalty in SMOOTH + WITH_L1
+    ],
+)
+def test_measured_gap_is_the_true_gap(solver, alpha, l1_ratio):
+    """Check that optimality_gap_ equals (f - f*) / f*, with f* from the exact
+    solver, for every penalty (L-BFGS: the smooth ones), after fits stopped
+    early and run to the end."""
+    X, y = DATA
+    exact = TorchLinearRegressor(alpha=alpha, l1_ratio=l1_ratio, device="cpu")
+    best = _objective(exact.fit(X, y), X, y, alpha, l1_ratio)
+    for max_iter in (2, 200):
+        reg, _ = _fit(solver=solver, alpha=alpha, l1_ratio=l1_ratio, max_iter=max_iter)
+        true = (_objective(reg, X, y, alpha, l1_ratio) - best) / best
+        assert_allclose(reg.optimality_gap_, true, rtol=1e-6, atol=1e-12)
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "adam", "sgd"])
+@pytest.mark.parametrize("max_iter", [1, 3, 30, 200])
+def test_warning_exactly_when_the_gap_exceeds_tol(solver, max_iter):
+    """Check that a ConvergenceWarning is raised if and only if the measured
+    gap exceeds tol, whatever stopped training."""
+    reg, warned = _fit(solver=solver, max_iter=max_iter)
+    assert warned == (reg.optimality_gap_ > reg.tol)
+
+
+def test_the_advice_helps():
+    """Check that the warning's advice works: more epochs reach tol where few
+    did not, and the exact solver is at the optimum."""
+    reg, warned = _fit(solver="adam", max_iter=20)
+    assert warned and reg.optimality_gap_ > reg.tol
+    with pytest.warns(ConvergenceWarning, match="or increase max_iter"):
+        TorchLinearRegressor(solver="adam", max_iter=20, device="cpu").fit(*DATA)
+    reg, warned = _fit(solver="adam", max_iter=1000)
+    assert not warned and reg.optimality_gap_ <= reg.tol
+    exact = TorchLinearRegressor(device="cpu").fit(*DATA)
+    assert exact.optimality_gap_ is None  # solved, not iterated
+
+
+def test_gap_is_relative_to_the_problem():
+    """Check that the measured gap does not depend on the units of y or X."""
+    X, y = load_diabetes(return_X_y=True)
+    gaps = []
+    for y_unit, x_unit in [(1.0, 1.0), (1e-6, 1.0), (1e8, 1e3)]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            reg = TorchLinearRegressor(solver="adam", max_iter=5, random_state=0)
+            gaps.append(reg.fit(X * x_unit, y * y_unit).optimality_gap_)
+    assert_allclose(gaps, gaps[0], rtol=1e-6)
+
+
+def test_not_measured_where_it_does_not_apply():
+    """Check that the gap is None for the other losses, under early stopping
+    and for partial_fit."""
+    X, y = DATA
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        huber = TorchLinearRegressor(loss="huber", device="cpu").fit(X, y)
+        early = TorchLinearRegressor(solver="adam", early_stopping=True).fit(X, y)
+    stream = TorchLinearRegressor(solver="sgd").partial_fit(X, y)
+    assert huber.optimality_gap_ is early.optimality_gap_ is None
+    assert stream.optimality_gap_ is None
