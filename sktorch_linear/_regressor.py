@@ -129,8 +129,10 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
 
     lr : float, default=None
         Learning rate of the gradient solvers, in ``(0, inf)``. None means 1.0
-        for ``"lbfgs"`` (the line search scales the step), 1e-3 for ``"adam"``
-        and 1e-2 for ``"sgd"``. Ignored by ``"exact"``.
+        for ``"lbfgs"`` (the line search scales the step) and 1e-2 for
+        ``"adam"`` and ``"sgd"`` (the data are standardized, so one learning
+        rate suits every problem's units; stalls divide it by 10). Ignored by
+        ``"exact"``.
 
     momentum : float, default=0.9
         Momentum of ``"sgd"`` (Nesterov's when positive), in ``[0, 1)``; 0 is
@@ -150,7 +152,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         epochs. For squared error the fit has then converged when its measured
         distance to the minimum (``optimality_gap_``) is at most ``tol``; while
         it still improves, training carries on; when it does not, Adam and SGD
-        divide their learning rate by 10 and carry on, up to 3 times. For the
+        divide their learning rate by 10 and carry on, up to 6 times. For the
         other losses (not measured yet) a stall is convergence, after those
         decays.
 
@@ -169,7 +171,8 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
 
     batch_size : int, "auto" or None, default="auto"
         Rows per mini-batch for ``"adam"`` and ``"sgd"``, in ``[1, inf)``.
-        ``"auto"`` means ``min(200, n_samples)`` and None the full batch.
+        ``"auto"`` means ``min(200, ceil(n_samples / 10))`` (at least 10
+        steps per epoch) and None the full batch.
         ``"lbfgs"`` is always full batch. Rows are shuffled every epoch.
 
     warm_start : bool, default=False

@@ -1,4 +1,5 @@
-"""scikit-learn's estimator checks, for the default and for each solver."""
+"""scikit-learn's estimator checks, at default settings, for the default and for
+each solver and loss."""
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -20,11 +21,11 @@ ESTIMATORS = [
     TorchLinearRegressor(device="cpu"),
     TorchLinearRegressor(device="cpu", solver="exact"),
     TorchLinearRegressor(device="cpu", solver="lbfgs"),
-    TorchLinearRegressor(device="cpu", solver="adam", lr=0.05, batch_size=16),
-    TorchLinearRegressor(device="cpu", solver="sgd", lr=0.05, batch_size=16),
+    TorchLinearRegressor(device="cpu", solver="adam"),
+    TorchLinearRegressor(device="cpu", solver="sgd"),
     TorchLinearRegressor(device="cpu", loss="huber"),
-    TorchLinearRegressor(device="cpu", loss="absolute_error", lr=0.05, batch_size=16),
-    TorchLinearRegressor(device="cpu", loss="quantile", lr=0.05, batch_size=16),
+    TorchLinearRegressor(device="cpu", loss="absolute_error"),
+    TorchLinearRegressor(device="cpu", loss="quantile"),
     TorchLinearRegressor(device="cpu", alpha=0.01, l1_ratio=0.5),
 ]
 

@@ -10,7 +10,8 @@ import pytest
 @pytest.mark.slow
 def test_demo_runs_and_agrees_with_linear_regression():
     """Check that ``python -m sktorch_linear demo`` succeeds and reports the exact
-    solver agreeing with LinearRegression and an identical reloaded model."""
+    solver agreeing with LinearRegression, Adam converged to its training
+    objective, and an identical reloaded model."""
     result = subprocess.run(
         [sys.executable, "-m", "sktorch_linear", "demo"],
         capture_output=True,
@@ -19,10 +20,15 @@ def test_demo_runs_and_agrees_with_linear_regression():
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    exact_rows = re.findall(r"TorchLinearRegressor exact\s+(\S+)\s+\S+ms\s+(\S+)", out)
+    exact_rows = re.findall(
+        r"TorchLinearRegressor exact\s+(\S+)\s+\S+ms\s+(\S+)\s+(\S+)", out
+    )
     assert len(exact_rows) == 2  # diabetes and the synthetic data set
-    for _, coef_diff in exact_rows:
+    for _, mse_gap, coef_diff in exact_rows:
+        assert abs(float(mse_gap)) < 1e-12
         assert float(coef_diff) < 1e-8
+    adam = re.search(r"TorchLinearRegressor adam\s+\S+\s+\S+ms\s+(\S+)", out)
+    assert 0 <= float(adam.group(1)) < 1e-6  # a converged fit
     assert "Pipeline(SimpleImputer, TorchLinearRegressor)" in out
     assert "GridSearchCV" in out
     assert "predictions identical after reloading" in out

@@ -146,7 +146,7 @@ class ConvergenceCheck(Callback):
     """
 
     LR_DECAY = 10.0
-    MAX_LR_DECAYS = 3
+    MAX_LR_DECAYS = 6
 
     def __init__(
         self, tol, n_iter_no_change, decay_lr, validating, enabled=True, gap=None

@@ -30,9 +30,12 @@ OPTIMIZERS = {
     "sgd": torch.optim.SGD,
     "lbfgs": torch.optim.LBFGS,
 }
-DEFAULT_LR = {"adam": 1e-3, "sgd": 1e-2, "lbfgs": 1.0}
-# Rows per mini-batch for batch_size="auto" (as scikit-learn's MLPRegressor).
+DEFAULT_LR = {"adam": 1e-2, "sgd": 1e-2, "lbfgs": 1.0}
+# batch_size="auto": this many rows per mini-batch at most (as scikit-learn's
+# MLPRegressor), and at least this many batches per epoch (one step per epoch on
+# small data moved a coefficient by at most lr per epoch).
 AUTO_BATCH_SIZE = 200
+AUTO_BATCHES_PER_EPOCH = 10
 # The events skorch announces to callbacks.
 _EVENTS = tuple(name for name in vars(Callback) if name.startswith("on_"))
 _CRITERIA = {
@@ -202,7 +205,7 @@ def build_net(
     if batch_size is None or (batch_size == "auto" and solver == "lbfgs"):
         batch_size = n_samples
     elif batch_size == "auto":
-        batch_size = AUTO_BATCH_SIZE
+        batch_size = min(AUTO_BATCH_SIZE, -(-n_samples // AUTO_BATCHES_PER_EPOCH))
     net = LinearNet(
         module=LinearModule,
         module__n_features=n_features,
