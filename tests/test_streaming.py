@@ -28,12 +28,14 @@ def _quiet_fit(reg, X, y, **kwargs):
 
 
 @pytest.mark.slow
-def test_row_at_a_time_streaming_reaches_the_optimum():
-    """Check that Adam fed one row per partial_fit call, from the first row on,
-    reaches an R² within 1e-2 of the least-squares optimum over 2000 rows."""
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_row_at_a_time_streaming_reaches_the_optimum(solver):
+    """Check that Adam and SGD at default settings, fed one row per partial_fit
+    call from the first row on, reach an R² within 1e-2 of the least-squares
+    optimum over 2000 rows."""
     X, y = _data(2000, 20, noise=10.0)
     best = LinearRegression().fit(X, y).score(X, y)
-    reg = TorchLinearRegressor(solver="adam", random_state=0, device="cpu")
+    reg = TorchLinearRegressor(solver=solver, random_state=0, device="cpu")
     for i in range(len(y)):
         reg.partial_fit(X[i : i + 1], y[i : i + 1])
     assert reg.n_iter_ == 2000

@@ -200,12 +200,21 @@ def build_net(
     objective, solver = config.objective, config.solver
     n_samples, n_features, n_targets = shape
     l1, l2 = scaling.penalty(objective.loss, objective.alpha, objective.l1_ratio)
-    lr = DEFAULT_LR[solver] if config.lr is None else config.lr
     batch_size = config.batch_size
     if batch_size is None or (batch_size == "auto" and solver == "lbfgs"):
         batch_size = n_samples
     elif batch_size == "auto":
         batch_size = min(AUTO_BATCH_SIZE, -(-n_samples // AUTO_BATCHES_PER_EPOCH))
+    lr = config.lr
+    if lr is None:
+        lr = DEFAULT_LR[solver]
+        if solver == "sgd":
+            # The noise of a gradient grows as its batch shrinks: smaller steps
+            # for batches below AUTO_BATCH_SIZE rows (streaming one row at a time
+            # diverged from the optimum at the full step).
+            lr *= math.sqrt(
+                min(batch_size, n_samples, AUTO_BATCH_SIZE) / AUTO_BATCH_SIZE
+            )
     net = LinearNet(
         module=LinearModule,
         module__n_features=n_features,
