@@ -113,3 +113,25 @@ def test_net_of_an_exact_fit_from_a_missing_device_is_built_on_the_cpu():
     loaded = pickle.loads(pickle.dumps(reg))
     assert loaded.net_.module_.linear.weight.device.type == "cpu"
     assert_allclose(loaded.net_.predict(X)[:, 0], reg.predict(X), rtol=1e-12)
+
+
+def test_large_batch_steps_in_blocks_equal_one_step(monkeypatch):
+    """Check that a full-batch step computed over blocks of rows (as L-BFGS's
+    steps on large data are) trains as the step on the whole batch does."""
+    X, y = _data(n_targets=2)
+    w = np.random.default_rng(1).uniform(0.5, 2.0, len(X))
+    for loss in ("squared_error", "huber"):
+        whole = _fit("lbfgs", X, y, loss=loss, alpha=0.1, fit_intercept=True)
+        monkeypatch.setattr("sktorch_linear.solvers._net.STEP_ROWS", 7)
+        blocks = _fit("lbfgs", X, y, loss=loss, alpha=0.1, fit_intercept=True)
+        monkeypatch.undo()
+        assert blocks.n_iter_ == whole.n_iter_
+        assert_allclose(blocks.coef_, whole.coef_, rtol=1e-9)
+        assert_allclose(blocks.loss_curve_, whole.loss_curve_, rtol=1e-12)
+    weighted = TorchLinearRegressor(solver="adam", batch_size=None, max_iter=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reference = weighted.fit(X, y, sample_weight=w).coef_
+        monkeypatch.setattr("sktorch_linear.solvers._net.STEP_ROWS", 7)
+        blocked = weighted.fit(X, y, sample_weight=w).coef_
+    assert_allclose(blocked, reference, rtol=1e-12)

@@ -37,6 +37,8 @@ DEFAULT_LR = {"adam": 1e-2, "sgd": 1e-2, "lbfgs": 1.0}
 AUTO_BATCH_SIZE = 200
 AUTO_BATCHES_PER_EPOCH = 10
 # The events skorch announces to callbacks.
+# Rows per block of a training step on a larger batch (L-BFGS's full batch).
+STEP_ROWS = 2**16
 _EVENTS = tuple(name for name in vars(Callback) if name.startswith("on_"))
 _CRITERIA = {
     "squared_error": SquaredLoss,
@@ -172,6 +174,32 @@ class LinearNet(NeuralNet):
             rows += size
             self.notify("on_batch_end", batch=batch, training=training, **step)
         self.history.record(prefix + "_loss", float(total) / rows)
+
+    def train_step_single(self, batch, **fit_params):
+        """skorch's step, on blocks of ``STEP_ROWS`` rows when the batch is
+        larger (L-BFGS's full batch): the gradients of the blocks add up, and
+        the temporaries of the loss (vectors of the batch's length, several per
+        line-search evaluation) stay the size of a block."""
+        Xi, yi = batch
+        n_rows = len(yi)
+        if n_rows <= STEP_ROWS:
+            return super().train_step_single(batch, **fit_params)
+        self._set_training(True)
+        total, predictions = 0.0, []
+        for start in range(0, n_rows, STEP_ROWS):
+            rows = slice(start, start + STEP_ROWS)
+            block = {key: value[rows] for key, value in Xi.items()}
+            y_pred = self.infer(block)
+            w = block.get("sample_weight")
+            loss = self.criterion_(y_pred, yi[rows], w) * (len(y_pred) / n_rows)
+            loss.backward()
+            total = total + loss.detach()
+            predictions.append(y_pred.detach())
+        penalty = self.module_.penalty()
+        if torch.is_tensor(penalty):
+            penalty.backward()
+            total = total + penalty.detach()
+        return {"loss": total, "y_pred": torch.cat(predictions)}
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         loss = self.criterion_(y_pred, y_true, X.get("sample_weight"))
