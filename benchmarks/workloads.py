@@ -11,6 +11,7 @@ import os
 import statistics
 import subprocess
 import sys
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -943,6 +944,71 @@ def to_accuracy(ctx):
     return rows, heads
 
 
+def defaults(ctx):
+    """Each solver at its default settings (its own stopping rule) on the data
+    of to_accuracy, beside SGDRegressor at its defaults: fit time, test R² gap
+    to the optimum, training-objective gap (relative) and whether a
+    ConvergenceWarning was raised."""
+    X_train, X_test, y_train, y_test = _accuracy_data(ctx)
+    models = {
+        OURS: lambda: _ours(ctx),
+        "TorchLinearRegressor lbfgs": lambda: _ours(ctx, solver="lbfgs"),
+        "TorchLinearRegressor adam": lambda: _ours(ctx, solver="adam", random_state=0),
+        "TorchLinearRegressor sgd": lambda: _ours(ctx, solver="sgd", random_state=0),
+        "SGDRegressor defaults": lambda: SGDRegressor(random_state=0),
+    }
+    fitted, warned = {}, {}
+    for name, make in models.items():
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always", ConvergenceWarning)
+            fitted[name] = make().fit(X_train, y_train)
+        warned[name] = any(w.category is ConvergenceWarning for w in record)
+    with quiet_warnings():
+        times = ctx.measure(
+            {
+                name: (lambda m=make: m().fit(X_train, y_train))
+                for name, make in models.items()
+            }
+        )
+    optimum = r2_score(y_test, fitted[OURS].predict(X_test))
+    best_mse = np.mean((y_train - fitted[OURS].predict(X_train)) ** 2)
+    rows, heads = [], []
+    for name, model in fitted.items():
+        gap = np.mean((y_train - model.predict(X_train)) ** 2) / best_mse - 1
+        r2_gap = optimum - r2_score(y_test, model.predict(X_test))
+        epochs = getattr(model, "n_iter_", None)
+        note = f"training objective gap {gap:.1e}; warned: {warned[name]}"
+        rows.append(
+            row(
+                "defaults",
+                name,
+                times[name],
+                n=len(y_train),
+                p=X_train.shape[1],
+                ctx=ctx,
+                reference=name == OURS,
+                r2_gap=r2_gap,
+                epochs=epochs,
+                note=note,
+            )
+        )
+        if name == OURS:
+            continue
+        value = statistics.median(times[name]) / statistics.median(
+            times["SGDRegressor defaults"]
+        )
+        heads.append(
+            headline(
+                "defaults",
+                f"{name} / SGDRegressor defaults (time)",
+                value,
+                f"R2 gap {r2_gap:.1e}, objective gap {gap:.1e}, {epochs} epoch(s), "
+                f"{'a ConvergenceWarning' if warned[name] else 'no warning'}",
+            )
+        )
+    return rows, heads
+
+
 def to_accuracy_huber(ctx):
     """Time to reach test R^2 within 1e-3 of the optimum when 5% of the training
     targets are replaced by outliers (+-10 to 20 standard deviations of y; the
@@ -1009,18 +1075,34 @@ def to_accuracy_huber(ctx):
 def memory_exact(ctx):
     """Peak RSS of an exact fit on 1 000 000 x 100 float64, each contender in a
     fresh subprocess, as a multiple of the size of X."""
-    n, p = ctx.sizes["memory"]
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(REPO_ROOT), *filter(None, [env.get("PYTHONPATH")])]
-    )
-    rows, results = [], {}
     contenders = {
         OURS: "ours",
         "LinearRegression": "LinearRegression",
         "Ridge": "Ridge",
         FLOOR: "floor",
     }
+    return _memory("memory_exact", ctx, contenders, reference="LinearRegression")
+
+
+def memory_gradient(ctx):
+    """Peak RSS of two epochs of the gradient solvers (Adam, L-BFGS) on the data
+    of memory_exact, each in a fresh subprocess, as a multiple of the size of X:
+    the standardized copy on the device (here the host) is the floor."""
+    contenders = {
+        "TorchLinearRegressor adam": "adam",
+        "TorchLinearRegressor lbfgs": "lbfgs",
+        OURS: "ours",
+    }
+    return _memory("memory_gradient", ctx, contenders, reference=OURS)
+
+
+def _memory(workload, ctx, contenders, *, reference):
+    n, p = ctx.sizes["memory"]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO_ROOT), *filter(None, [env.get("PYTHONPATH")])]
+    )
+    rows, results = [], {}
     for name, key in contenders.items():
         proc = subprocess.run(
             [sys.executable, "-m", "benchmarks._memory", key, str(n), str(p)]
@@ -1035,31 +1117,11 @@ def memory_exact(ctx):
             raise RuntimeError(f"memory probe {key} failed:\n{proc.stderr[-2000:]}")
         result = json.loads(proc.stdout.strip().splitlines()[-1])
         results[name] = result
-        note = (
-            f"peak {result['extra_bytes'] / 2**20:.0f} MiB above the RSS with X "
-            f"({result['x_bytes'] / 2**20:.0f} MiB) in memory; one run"
-        )
-        if not result["peak_exceeded_baseline_peak"]:
-            note += "; the fit did not exceed the earlier peak (upper bound)"
-        if "gpu_peak_bytes" in result:
-            note += f"; GPU peak {result['gpu_peak_bytes'] / 2**20:.0f} MiB"
-        rows.append(
-            row(
-                "memory_exact",
-                name,
-                [result["seconds"]],
-                n=n,
-                p=p,
-                ctx=ctx,
-                reference=name == "LinearRegression",
-                peak_over_x=result.get("extra_over_x"),
-                note=note,
-            )
-        )
+        rows.append(_memory_row(workload, name, result, n, p, ctx, reference))
         ctx.log(f"  {name}: peak {result.get('extra_over_x', float('nan')):.2f} x X")
     heads = [
         headline(
-            "memory_exact",
+            workload,
             f"peak RSS above baseline / size of X: {name}",
             results[name]["extra_over_x"],
             f"{results[name]['extra_bytes'] / 2**20:.0f} MiB for "
@@ -1068,6 +1130,28 @@ def memory_exact(ctx):
         for name in contenders
     ]
     return rows, heads
+
+
+def _memory_row(workload, name, result, n, p, ctx, reference):
+    note = (
+        f"peak {result['extra_bytes'] / 2**20:.0f} MiB above the RSS with X "
+        f"({result['x_bytes'] / 2**20:.0f} MiB) in memory; one run"
+    )
+    if not result["peak_exceeded_baseline_peak"]:
+        note += "; the fit did not exceed the earlier peak (upper bound)"
+    if "gpu_peak_bytes" in result:
+        note += f"; GPU peak {result['gpu_peak_bytes'] / 2**20:.0f} MiB"
+    return row(
+        workload,
+        name,
+        [result["seconds"]],
+        n=n,
+        p=p,
+        ctx=ctx,
+        reference=name == reference,
+        peak_over_x=result.get("extra_over_x"),
+        note=note,
+    )
 
 
 @dataclass(frozen=True)
@@ -1094,5 +1178,7 @@ WORKLOADS = [
     Workload("adam_epoch", adam_epoch),
     Workload("to_accuracy", to_accuracy),
     Workload("to_accuracy_huber", to_accuracy_huber),
+    Workload("defaults", defaults),
     Workload("memory_exact", memory_exact),
+    Workload("memory_gradient", memory_gradient),
 ]
