@@ -158,12 +158,22 @@ def test_joblib_round_trip_in_fresh_process(solver, tmp_path):
 
 
 @pytest.mark.parametrize("device", ["cuda:0", "mps"])
-@pytest.mark.parametrize("solver", ["exact", "lbfgs"])
-def test_model_trained_on_accelerator_loads_without_it(device, solver, tmp_path):
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"solver": "exact"},
+        {"solver": "lbfgs"},
+        {"solver": "adam", "early_stopping": True},
+    ],
+    ids=["exact", "lbfgs", "adam-early-stopping"],
+)
+def test_model_trained_on_accelerator_loads_without_it(device, params, tmp_path):
     """Check that a model whose net and record say it was trained on CUDA or MPS
     unpickles, without warnings, and predicts in a process where torch has no such
-    device."""
-    reg = TorchLinearRegressor(solver=solver, device="cpu").fit(X, y)
+    device (an early-stopped one too: it keeps no held-out data)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sklearn.exceptions.ConvergenceWarning)
+        reg = TorchLinearRegressor(device="cpu", **params).fit(X, y)
     reg.device_ = device
     if reg.net_ is not None:
         reg.net_.device = device  # what a net trained there records

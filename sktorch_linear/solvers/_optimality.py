@@ -32,55 +32,60 @@ def supports(loss):
 
 
 @torch.no_grad()
-def relative_gap(module, inputs, target):
+def relative_gap(module, inputs, target, hessian=None):
     """``(f - f*) / f*`` of the squared-error training objective at the
     module's coefficients (``f*`` floored at ``_OPTIMUM_FLOOR`` times the
-    objective at zero coefficients), and ``f``."""
-    values, gradients, hessians = _derivatives(module, inputs, target)
+    objective at zero coefficients), ``f``, and the Hessian of the loss, which
+    does not depend on the coefficients: pass it back to skip forming it
+    again."""
+    values, gradients, hessian = _derivatives(module, inputs, target, hessian)
     l1 = module.l1.double().cpu().numpy()
     l2 = module.l2.double().cpu().numpy()
     weight = module.linear.weight.double().cpu().numpy()
     bias = module.linear.bias is not None
     total, decrease = 0.0, 0.0
     for k in range(weight.shape[0]):
-        gradient, hessian = gradients[k], hessians[k]
+        gradient, curvature = gradients[k], hessian.copy()
         if not bias:  # no intercept: its row and column are not variables
-            gradient, hessian = gradient[:-1], hessian[:-1, :-1]
+            gradient, curvature = gradient[:-1], curvature[:-1, :-1]
         n_coef = weight.shape[1]
         gradient[:n_coef] += l2[k] * weight[k]
-        hessian[np.arange(n_coef), np.arange(n_coef)] += l2[k]
+        curvature[np.arange(n_coef), np.arange(n_coef)] += l2[k]
         total += values[k] + 0.5 * l2[k] * weight[k] @ weight[k]
         total += l1[k] * np.abs(weight[k]).sum()
         if l1[k] > 0:
-            decrease += _proximal_decrease(gradient, hessian, weight[k], l1[k], bias)
+            decrease += _proximal_decrease(gradient, curvature, weight[k], l1[k], bias)
         else:
-            decrease += 0.5 * gradient @ _pseudo_solve(hessian, gradient)
+            decrease += 0.5 * gradient @ _pseudo_solve(curvature, gradient)
     at_zero = 0.5 * weight.shape[0]  # the objective at zero, at most
     optimum = max(total - decrease, _OPTIMUM_FLOOR * at_zero)
-    return max(decrease, 0.0) / optimum, total
+    return max(decrease, 0.0) / optimum, total, hessian
 
 
-def _derivatives(module, inputs, target):
-    """Per target: the loss, its gradient and Hessian in ``(weight, bias)``."""
+def _derivatives(module, inputs, target, hessian):
+    """Per target the loss and its gradient in ``(weight, bias)``, and the
+    Hessian (the same for every target), unless given."""
     X, w = inputs["X"], inputs.get("sample_weight")
     n_rows, n_targets = target.shape
     n_columns = module.linear.weight.shape[1] + 1
     values = np.zeros(n_targets)
     gradients = np.zeros((n_targets, n_columns))
-    hessians = np.zeros((n_targets, n_columns, n_columns))
+    known = hessian is not None
+    if not known:
+        hessian = np.zeros((n_columns, n_columns))
     for start in range(0, n_rows, _BLOCK_ROWS):
         rows = slice(start, start + _BLOCK_ROWS)
         z = X[rows]
         residual = (target[rows] - module.standardized(z)).double()
         z = torch.cat([z.double(), torch.ones_like(z[:, :1], dtype=torch.float64)], 1)
         weight = torch.ones_like(residual[:, 0]) if w is None else w[rows].double()
-        hessian = (z.T @ (weight[:, None] * z)).cpu().numpy()
+        if not known:
+            hessian += (z.T @ (weight[:, None] * z)).cpu().numpy() / n_rows
         for k in range(n_targets):
             r = residual[:, k]
             values[k] += float(weight @ (0.5 * r.square()))
             gradients[k] -= (z.T @ (weight * r)).cpu().numpy()
-            hessians[k] += hessian
-    return values / n_rows, gradients / n_rows, hessians / n_rows
+    return values / n_rows, gradients / n_rows, hessian
 
 
 def _pseudo_solve(matrix, vector):

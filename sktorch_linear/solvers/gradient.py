@@ -86,13 +86,17 @@ def solve(problem, config):
 
 
 class _Gap:
-    """The optimality measure of the training data (see ``_optimality``)."""
+    """The optimality measure of the training data (see ``_optimality``); the
+    Hessian, formed at the first measurement, serves the later ones."""
 
     def __init__(self, inputs, target):
-        self.inputs, self.target = inputs, target
+        self.inputs, self.target, self.hessian = inputs, target, None
 
     def __call__(self, net):
-        return _optimality.relative_gap(net.module_, self.inputs, self.target)[0]
+        gap, _, self.hessian = _optimality.relative_gap(
+            net.module_, self.inputs, self.target, self.hessian
+        )
+        return gap
 
 
 def _warn(status, config, streaming, n_epochs, diagnostics):
