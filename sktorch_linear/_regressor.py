@@ -129,9 +129,11 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
 
     lr : float, default=None
         Learning rate of the gradient solvers, in ``(0, inf)``. None means 1.0
-        for ``"lbfgs"`` (the line search scales the step), 1e-2 for ``"adam"``
-        and ``1e-2 * sqrt(min(batch, 200) / 200)`` for ``"sgd"`` (smaller
-        steps for noisier small batches). The data are standardized, so one
+        for ``"lbfgs"`` (the line search scales the step),
+        ``1e-2 * sqrt(min(1, 2000 / n))`` for ``"adam"`` (``n`` the rows of the
+        fit, or all rows seen in ``partial_fit``: Adam's noise floor is set by
+        its step) and ``1e-2 * sqrt(min(batch, 200) / 200)`` for ``"sgd"``
+        (smaller steps for noisier small batches). The data are standardized, so one
         learning rate suits every problem's units; stalls divide it by 10.
         Ignored by ``"exact"``.
 

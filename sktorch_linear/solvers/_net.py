@@ -36,6 +36,9 @@ DEFAULT_LR = {"adam": 1e-2, "sgd": 1e-2, "lbfgs": 1.0}
 # small data moved a coefficient by at most lr per epoch).
 AUTO_BATCH_SIZE = 200
 AUTO_BATCHES_PER_EPOCH = 10
+# Adam's default lr is DEFAULT_LR["adam"] up to this many rows, and shrinks as
+# the square root of the rows beyond.
+ADAM_ROWS = 2000
 # The events skorch announces to callbacks.
 # Rows per block of a training step on a larger batch (L-BFGS's full batch).
 STEP_ROWS = 2**16
@@ -227,6 +230,7 @@ def build_net(
     """
     objective, solver = config.objective, config.solver
     n_samples, n_features, n_targets = shape
+    rows_seen = max(scaling.n_samples, n_samples)
     l1, l2 = scaling.penalty(objective.loss, objective.alpha, objective.l1_ratio)
     batch_size = config.batch_size
     if batch_size is None or (batch_size == "auto" and solver == "lbfgs"):
@@ -236,6 +240,11 @@ def build_net(
     lr = config.lr
     if lr is None:
         lr = DEFAULT_LR[solver]
+        if solver == "adam":
+            # Adam's steps do not shrink with the gradient: its noise floor is
+            # set by lr, which suits ADAM_ROWS rows; on more rows (all rows seen,
+            # when streaming) more steps per epoch afford, and need, smaller ones.
+            lr *= math.sqrt(min(1.0, ADAM_ROWS / rows_seen))
         if solver == "sgd":
             # The noise of a gradient grows as its batch shrinks: smaller steps
             # for batches below AUTO_BATCH_SIZE rows (streaming one row at a time
