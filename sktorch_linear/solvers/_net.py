@@ -230,28 +230,12 @@ def build_net(
     """
     objective, solver = config.objective, config.solver
     n_samples, n_features, n_targets = shape
-    rows_seen = max(scaling.n_samples, n_samples)
     l1, l2 = scaling.penalty(objective.loss, objective.alpha, objective.l1_ratio)
-    batch_size = config.batch_size
-    if batch_size is None or (batch_size == "auto" and solver == "lbfgs"):
-        batch_size = n_samples
-    elif batch_size == "auto":
-        batch_size = min(AUTO_BATCH_SIZE, -(-n_samples // AUTO_BATCHES_PER_EPOCH))
+    batch_size = _batch_size(config.batch_size, solver, n_samples)
     lr = config.lr
     if lr is None:
-        lr = DEFAULT_LR[solver]
-        if solver == "adam":
-            # Adam's steps do not shrink with the gradient: its noise floor is
-            # set by lr, which suits ADAM_ROWS rows; on more rows (all rows seen,
-            # when streaming) more steps per epoch afford, and need, smaller ones.
-            lr *= math.sqrt(min(1.0, ADAM_ROWS / rows_seen))
-        if solver == "sgd":
-            # The noise of a gradient grows as its batch shrinks: smaller steps
-            # for batches below AUTO_BATCH_SIZE rows (streaming one row at a time
-            # diverged from the optimum at the full step).
-            lr *= math.sqrt(
-                min(batch_size, n_samples, AUTO_BATCH_SIZE) / AUTO_BATCH_SIZE
-            )
+        rows_seen = max(scaling.n_samples, n_samples)
+        lr = _default_lr(solver, min(batch_size, n_samples), rows_seen)
     net = LinearNet(
         module=LinearModule,
         module__n_features=n_features,
@@ -281,6 +265,31 @@ def build_net(
         **_optimizer_params(solver, config.momentum, bool(np.any(l1 > 0)), dtype),
     )
     return net.initialize()
+
+
+def _batch_size(batch_size, solver, n_samples):
+    """Rows per batch: ``"auto"`` is the full batch for L-BFGS, else at least
+    ``AUTO_BATCHES_PER_EPOCH`` batches of at most ``AUTO_BATCH_SIZE`` rows."""
+    if batch_size is None or (batch_size == "auto" and solver == "lbfgs"):
+        return n_samples
+    if batch_size == "auto":
+        return min(AUTO_BATCH_SIZE, -(-n_samples // AUTO_BATCHES_PER_EPOCH))
+    return batch_size
+
+
+def _default_lr(solver, batch_size, rows_seen):
+    lr = DEFAULT_LR[solver]
+    if solver == "adam":
+        # Adam's steps do not shrink with the gradient: its noise floor is set
+        # by lr, which suits ADAM_ROWS rows; on more rows (all rows seen, when
+        # streaming) more steps per epoch afford, and need, smaller ones.
+        lr *= math.sqrt(min(1.0, ADAM_ROWS / rows_seen))
+    if solver == "sgd":
+        # The noise of a gradient grows as its batch shrinks: smaller steps for
+        # batches below AUTO_BATCH_SIZE rows (streaming one row at a time
+        # diverged from the optimum at the full step).
+        lr *= math.sqrt(min(batch_size, AUTO_BATCH_SIZE) / AUTO_BATCH_SIZE)
+    return lr
 
 
 def _callbacks(config, lr, n_targets, l1, streaming, extra, gap):
