@@ -10,6 +10,7 @@ from sklearn.datasets import load_diabetes, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import train_test_split
+from skorch.callbacks import Callback
 
 from sktorch_linear import TorchLinearRegressor
 from sktorch_linear.solvers._net import LinearNet
@@ -181,3 +182,27 @@ def test_constant_column_keeps_zero_coefficient():
         warnings.simplefilter("ignore", ConvergenceWarning)
         reg.fit(X, y)
     assert reg.coef_[-1] == 0.0
+
+
+class _Threads(Callback):
+    def initialize(self):
+        self.seen_ = set()
+        return self
+
+    def on_batch_end(self, net, **kwargs):
+        self.seen_.add(torch.get_num_threads())
+
+
+def test_small_batches_train_on_one_thread():
+    """Check that mini-batches of fewer than 2**17 values train on one torch
+    thread (another process busy on the cores made two threads 3.7x slower) and
+    that the thread count is restored afterwards."""
+    X, y = load_diabetes(return_X_y=True)
+    before = torch.get_num_threads()
+    spy = _Threads()
+    reg = TorchLinearRegressor(solver="adam", max_iter=2, callbacks=[spy], device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(X, y)
+    assert spy.seen_ == {1}
+    assert torch.get_num_threads() == before

@@ -18,7 +18,7 @@ from skorch.history import History
 
 from .. import _checkpoint
 from .._data import split, training_tensors, warn_float32_resolution
-from .._device import accumulation_dtype, resolve_dtype
+from .._device import accumulation_dtype, resolve_dtype, threads_for
 from .._moments import accumulate
 from .._scaling import Scaling
 from . import _optimality
@@ -214,7 +214,13 @@ def train(net, inputs, target):
     check, epochs = dict(net.callbacks_)["convergence"], net.max_epochs
     if epochs > 0 and not (check.converged_ or check.stalled_):
         done = len(net.history)
-        net.partial_fit(inputs, target)
+        # Small batches on one thread, as the exact solver's small blocks: on 2
+        # cores, Adam on batches of 200 x 20 ran 4% faster with 2 threads on an
+        # idle machine, and 3.7x slower while another process kept a core busy.
+        with threads_for(
+            min(net.batch_size, len(target)) * net.module_.linear.in_features
+        ):
+            net.partial_fit(inputs, target)
         if net.history and "train_loss" not in net.history[-1]:
             net.history.pop()
         stopped = check.converged_ or check.stalled_
