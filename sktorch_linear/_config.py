@@ -42,11 +42,6 @@ class Objective:
     def has_l1(self):
         return self.alpha > 0 and self.l1_ratio > 0
 
-    @property
-    def smooth(self):
-        """Whether the objective is differentiable everywhere."""
-        return self.loss in ("squared_error", "huber") and not self.has_l1
-
 
 @dataclass(frozen=True)
 class Config:
