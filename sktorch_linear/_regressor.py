@@ -152,12 +152,10 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         relative to the problem. Training stalls when the training objective
         improves by less than ``tol`` times its value (the validation R² by
         less than ``tol`` under ``early_stopping``) within ``n_iter_no_change``
-        epochs. For squared error the fit has then converged when its measured
-        distance to the minimum (``optimality_gap_``) is at most ``tol``; while
-        it still improves, training carries on; when it does not, Adam and SGD
-        divide their learning rate by 10 and carry on, up to 6 times. For the
-        other losses (not measured yet) a stall is convergence, after those
-        decays.
+        epochs. The fit has then converged when its measured distance to the
+        minimum (``optimality_gap_``) is at most ``tol``; while it still
+        improves, training carries on; when it does not, Adam and SGD divide
+        their learning rate by 10 and carry on, up to 6 times.
 
     n_iter_no_change : int, default=10
         Number of epochs without improvement before training stops (or Adam and
@@ -287,12 +285,18 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
     optimality_gap_ : float or None
         How far a gradient fit's training objective is above its minimum,
         relative to the minimum, measured after the fit on all the training
-        data: ``g' H^+ g / 2`` over the objective's value at the minimum, from
-        the gradient ``g`` and Hessian ``H`` of one pass (a proximal Newton
-        step's decrease with an L1 penalty); exact for squared error, where the
-        objective is quadratic. A ``ConvergenceWarning`` is raised exactly when
-        it exceeds ``tol``. None when not measured: the exact solver, the other
-        losses, early stopping and ``partial_fit``.
+        data. For squared error, ``g' H^+ g / 2`` over the objective's value at
+        the minimum, from the gradient ``g`` and Hessian ``H`` of one pass (a
+        proximal Newton step's decrease with an L1 penalty): exact, the
+        objective is quadratic. For the other losses, an upper bound certified
+        by duality, ``(f - d) / d`` for a lower bound ``d`` of the minimum from
+        a feasible point of the dual problem (for Huber found by Newton steps
+        to the minimiser, a few passes; for the absolute and quantile losses
+        by a linear programme over the rows with the residuals closest to
+        zero): measured equal to the true gap to three digits. A
+        ``ConvergenceWarning`` is raised exactly when it exceeds ``tol``. None
+        when not measured: the exact solver, early stopping and
+        ``partial_fit``.
 
     loss_curve_ : list of float
         Training objective per epoch, on the standardized problem (``X`` scaled

@@ -21,7 +21,7 @@ from .._data import split, training_tensors, warn_float32_resolution
 from .._device import accumulation_dtype, resolve_dtype, threads_for
 from .._moments import accumulate
 from .._scaling import Scaling
-from . import _optimality
+from . import _duality, _optimality
 from ._base import SolverResult
 from ._callbacks import ValidationScore
 from ._net import build_net
@@ -55,9 +55,8 @@ def solve(problem, config):
         epochs = 1
     else:
         epochs = config.max_iter - (len(state["history"]) if state else 0)
-    measured = _optimality.supports(config.objective.loss)
-    measured = measured and not streaming and train_data is data
-    gap = _Gap(inputs, target) if measured else None
+    measured = not streaming and train_data is data
+    gap = _Gap(inputs, target, config, scaling) if measured else None
     net = build_net(
         config,
         scaling,
@@ -86,13 +85,28 @@ def solve(problem, config):
 
 
 class _Gap:
-    """The optimality measure of the training data (see ``_optimality``); the
-    Hessian, formed at the first measurement, serves the later ones."""
+    """The optimality measure of the training data: exact for squared error
+    (``_optimality``; the Hessian, formed at the first measurement, serves the
+    later ones), a certified bound for the other losses (``_duality``)."""
 
-    def __init__(self, inputs, target):
+    def __init__(self, inputs, target, config, scaling):
         self.inputs, self.target, self.hessian = inputs, target, None
+        objective = config.objective
+        self.tol = config.tol
+        self.loss = None
+        if objective.loss == "huber":
+            self.loss = ("huber", objective.epsilon / scaling.y_scale)
+        elif objective.loss == "quantile":
+            self.loss = ("quantile", np.full(target.shape[1], objective.quantile))
+        elif objective.loss == "absolute_error":
+            self.loss = ("absolute_error", np.zeros(target.shape[1]))
 
     def __call__(self, net):
+        if self.loss is not None:
+            gap, _ = _duality.relative_gap(
+                net.module_, self.loss, self.inputs, self.target, self.tol
+            )
+            return gap
         gap, _, self.hessian = _optimality.relative_gap(
             net.module_, self.inputs, self.target, self.hessian
         )
@@ -110,12 +124,11 @@ def _warn(status, config, streaming, n_epochs, diagnostics):
         )
     elif "optimality_gap" in diagnostics and status != "converged":
         why = "reached max_iter" if status == "max_iter" else "stopped improving"
-        more = ", or increase max_iter" if status == "max_iter" else ""
         warnings.warn(
             f"solver={config.solver!r} {why} after {n_epochs} epoch(s) with a "
             f"training objective {diagnostics['optimality_gap']:.2g} (relative) "
             f"above its minimum, measured on all the training data (tol="
-            f"{config.tol:g}). Use solver='exact' for the optimum{more}.",
+            f"{config.tol:g}).{_advice(config, status)}",
             ConvergenceWarning,
             stacklevel=_STACKLEVEL + 1,
         )
@@ -127,6 +140,27 @@ def _warn(status, config, streaming, n_epochs, diagnostics):
             ConvergenceWarning,
             stacklevel=_STACKLEVEL + 1,
         )
+
+
+def _advice(config, status):
+    """What brings a fit that stopped short to the optimum (each measured to)."""
+    objective = config.objective
+    more = "max_iter" if status == "max_iter" else None
+    if objective.loss == "squared_error":
+        advice = "Use solver='exact' for the optimum"
+    elif objective.loss == "huber" and config.solver == "lbfgs":
+        advice = (
+            f"epsilon={objective.epsilon:g} is in the units of y: one far below "
+            "the scale of the residuals makes the objective nearly non-smooth; "
+            "set it to about 1.35 times that scale"
+        )
+    elif objective.loss == "huber" and not objective.has_l1:
+        advice = "Use solver='lbfgs'"
+    elif more:
+        return " Increase max_iter."
+    else:
+        return ""
+    return f" {advice}, or increase max_iter." if more else f" {advice}."
 
 
 def _start(problem, config):

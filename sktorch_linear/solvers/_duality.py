@@ -1,0 +1,351 @@
+"""Certified optimality gaps of the robust losses (Huber, absolute, quantile).
+
+Per target, on the standardized data ``Z`` (with a column of ones for the
+intercept: ``Z~``), targets ``t`` and weights ``w`` of mean one, the primal is
+
+    F(beta, b) = 1/n sum_i w_i L(t_i - z_i beta - b) + l1 |beta|_1 + l2/2 |beta|^2
+
+and every ``a`` with ``a_i`` in the domain of ``L*`` (the box ``[lower, upper]``:
+``[-epsilon, epsilon]`` for Huber, ``[quantile - 1, quantile]`` for the
+pinball loss, ``[-1, 1]`` for the absolute error) and ``sum_i w_i a_i = 0``
+(with an intercept) gives the lower bound
+
+    D(a) = 1/n sum_i w_i (a_i t_i - L*(a_i)) - P*(v),   v = Z' (w a) / n,
+
+with ``L*(a) = a^2 / 2`` for Huber and 0 for the others, and ``P*`` the
+conjugate of the penalty (it requires ``v = 0`` without a penalty, ``|v| <=
+l1`` with a pure L1 penalty). ``F(beta) - D(a)`` bounds the distance to the
+minimum from above, whatever ``a`` is: the work is to choose one that makes it
+tight.
+
+- Huber: damped Newton steps on the full data (each a pass for the Hessian over
+  the residuals inside ``epsilon``) find the minimiser, and ``a`` is the
+  derivative of the loss there.
+- Absolute and quantile (and Huber, when that bound is above ``tol``, as
+  with an ``epsilon`` so small that few residuals are inside it): the residuals
+  far from zero keep their sign near the minimum, so ``a`` is the subgradient
+  ``upper`` or ``lower`` on every row but the ``K`` closest to zero, where a
+  linear programme over those rows alone (HiGHS) chooses it (for Huber,
+  ignoring ``L*``, at most ``epsilon^2 / 2`` a row). ``K`` grows until the
+  bound is below ``tol`` or reaches ``_MAX_ROWS``.
+
+Either way ``a`` is then made exactly feasible: the constraints that must hold
+with equality are restored by a least-norm correction on the rows free to
+move, and ``a`` is scaled towards zero (which is feasible) until it is inside
+its box (and ``|v| <= l1``). The bound holds to rounding.
+"""
+
+import numpy as np
+import scipy.optimize
+import torch
+
+from ._optimality import pseudo_solve
+from .coordinate_descent import solve_elastic_net
+
+# Rows per block of a pass over the data.
+_BLOCK_ROWS = 4096
+# Rows of the first linear programme (at least), and the most of the last.
+_MIN_ROWS = 1000
+_MAX_ROWS = 2**16
+# Newton steps for Huber, at most, and the relative decrease that ends them.
+_MAX_NEWTON = 50
+_NEWTON_TOL = 1e-15
+# Feasibility of the dual point: the relative size of what is left of the
+# constraints after the correction (rounding).
+_FEASIBILITY = 1e-11
+
+
+class Loss:
+    """A robust loss of one target, in standardized units."""
+
+    def __init__(self, kind, parameter):
+        self.kind = kind
+        if kind == "huber":
+            self.lower, self.upper = -parameter, parameter
+        elif kind == "quantile":
+            self.lower, self.upper = parameter - 1.0, parameter
+        else:  # absolute error
+            self.lower, self.upper = -1.0, 1.0
+        self.quadratic = kind == "huber"
+
+    def value(self, r):
+        if self.quadratic:
+            inside = r.clamp(self.lower, self.upper)
+            return inside * (r - 0.5 * inside)
+        return torch.maximum(self.upper * r, self.lower * r)
+
+    def derivative(self, r):
+        if self.quadratic:
+            return r.clamp(self.lower, self.upper)
+        return torch.where(r > 0, self.upper, self.lower).to(r.dtype)
+
+    def conjugate(self, a):
+        return 0.5 * a.square() if self.quadratic else torch.zeros_like(a)
+
+
+class _Problem:
+    """One target's data, loss and penalty, with the passes over the data."""
+
+    def __init__(self, inputs, target, loss, l1, l2, bias):
+        self.X, self.t = inputs["X"], target.double()
+        weight = inputs.get("sample_weight")
+        self.w = torch.ones_like(self.t) if weight is None else weight.double()
+        self.n = len(self.t)
+        self.n_columns = len(self.rows(np.arange(1))[0])  # with the intercept
+        self.loss, self.l1, self.l2, self.bias = loss, l1, l2, bias
+
+    def blocks(self):
+        for start in range(0, self.n, _BLOCK_ROWS):
+            rows = slice(start, start + _BLOCK_ROWS)
+            z = self.X[rows].double()
+            yield rows, torch.cat([z, torch.ones_like(z[:, :1])], 1)
+
+    def product(self, coef):
+        """``Z~ coef``."""
+        coef = torch.as_tensor(coef, device=self.t.device)
+        out = torch.empty_like(self.t)
+        for rows, z in self.blocks():
+            out[rows] = z @ coef
+        return out
+
+    def residual(self, coef):
+        """``t - Z~ coef`` for ``coef = [beta, b]``."""
+        return self.t - self.product(coef)
+
+    def rows(self, index):
+        """``Z~`` of the rows ``index`` (a NumPy array), on the CPU."""
+        z = torch.as_tensor(self.X[index]).double().cpu().numpy()
+        return np.c_[z, np.ones(len(index))]
+
+    def cross(self, vector):
+        """``Z~' vector / n``."""
+        total = torch.zeros(
+            self.n_columns, dtype=torch.float64, device=self.t.device
+        )
+        for rows, z in self.blocks():
+            total += z.T @ vector[rows]
+        return total.cpu().numpy() / self.n
+
+    def gram(self, weight):
+        """``Z~' diag(weight) Z~ / n``."""
+        p = self.n_columns
+        total = torch.zeros((p, p), dtype=torch.float64, device=self.t.device)
+        for rows, z in self.blocks():
+            total += z.T @ (weight[rows, None] * z)
+        return total.cpu().numpy() / self.n
+
+    def penalty(self, beta):
+        return self.l1 * np.abs(beta).sum() + 0.5 * self.l2 * beta @ beta
+
+    def objective(self, coef, r=None):
+        r = self.residual(coef) if r is None else r
+        return float(self.w @ self.loss.value(r)) / self.n + self.penalty(coef[:-1])
+
+    def variables(self):
+        """The coordinates of ``[beta, b]`` that are free: all, or all but the
+        intercept."""
+        p = self.n_columns
+        return np.arange(p) if self.bias else np.arange(p - 1)
+
+
+def relative_gap(module, loss, inputs, target, tol):
+    """``(f - d) / d``, an upper bound of ``(f - f*) / f*``, for the objective
+    ``f`` at the module's coefficients and a certified lower bound ``d`` of its
+    minimum ``f*``, summed over the targets; and ``f``.
+
+    ``loss`` is ``"huber"``, ``"quantile"`` or ``"absolute_error"``, with its
+    parameter per target (``epsilon`` in standardized units, or the quantile).
+    """
+    kind, parameters = loss
+    linear = module.linear
+    weight = linear.weight.detach().double().cpu().numpy()
+    bias = linear.bias is not None
+    intercept = linear.bias.detach().double().cpu().numpy() if bias else None
+    l1 = module.l1.double().cpu().numpy()
+    l2 = module.l2.double().cpu().numpy()
+    total, bound = 0.0, 0.0
+    for k in range(weight.shape[0]):
+        problem = _Problem(
+            inputs, target[:, k], Loss(kind, parameters[k]), l1[k], l2[k], bias
+        )
+        coef = np.append(weight[k], intercept[k] if bias else 0.0)
+        r = problem.residual(coef)
+        value = problem.objective(coef, r)
+        lower = -np.inf
+        if kind == "huber":
+            lower = _huber_bound(problem, coef, value)
+        if (value - lower) / max(lower, 1e-12 * value) > tol:
+            lower = max(lower, _linear_programme_bound(problem, coef, r, value, tol))
+        total += value
+        bound += lower
+    floor = 1e-12 * total
+    return max(total - bound, 0.0) / max(bound, floor), total
+
+
+def _huber_bound(problem, coef, value):
+    """Newton to the minimiser from ``coef``, and the bound of the derivative
+    of the loss there."""
+    coef, r = _newton(problem, coef, value)
+    inside = (r.abs() < problem.loss.upper).double()
+    return _bound(problem, problem.loss.derivative(r), inside, coef[:-1])
+
+
+def _newton(problem, coef, value):
+    """Damped (proximal, with an L1 penalty) Newton steps with a backtracking
+    line search on the objective; return the last coefficients and residuals."""
+    free = problem.variables()
+    r = problem.residual(coef)
+    for _ in range(_MAX_NEWTON):
+        gradient = -problem.cross(problem.w * problem.loss.derivative(r))
+        gradient[:-1] += problem.l2 * coef[:-1]
+        inside = (r.abs() < problem.loss.upper).double()
+        hessian = problem.gram(problem.w * inside)
+        hessian[:-1, :-1] += problem.l2 * np.eye(len(coef) - 1)
+        step, decrease = _newton_step(problem, coef, gradient, hessian, free)
+        if not decrease > _NEWTON_TOL * abs(value):
+            break
+        for _ in range(30):
+            trial = coef + step
+            trial_r = problem.residual(trial)
+            trial_value = problem.objective(trial, trial_r)
+            if trial_value <= value - 1e-4 * decrease:
+                break
+            step, decrease = step / 2, decrease / 2
+        else:
+            break
+        coef, r, value = trial, trial_r, trial_value
+    return coef, r
+
+
+def _newton_step(problem, coef, gradient, hessian, free):
+    """The step to the minimiser of the quadratic model (plus the L1 penalty)
+    over the free coordinates, and the decrease it promises."""
+    step = np.zeros_like(coef)
+    g, h = gradient[free], hessian[np.ix_(free, free)]
+    if problem.l1 == 0:
+        step[free] = -pseudo_solve(h, g)
+        return step, -0.5 * g @ step[free]
+    beta = coef[free]
+    linear = h @ beta - g  # the model: v'hv/2 - linear'v + l1|v_weights|
+    n_weights = len(coef) - 1
+    if problem.bias:  # the intercept, unpenalised, at its best for each v
+        h_bb = max(hessian[-1, -1], np.finfo(float).tiny)
+        coupling = h[:-1, -1] / h_bb
+        reduced = h[:-1, :-1] - np.outer(coupling, h[-1, :-1])
+        cross = linear[:-1] - coupling * linear[-1]
+    else:
+        reduced, cross = h, linear
+    best, _, _ = solve_elastic_net(
+        reduced, cross[:, None], np.array([problem.l1]), 0.0, max_sweeps=1000
+    )
+    new = np.zeros_like(coef)
+    new[:n_weights] = best[:, 0]
+    if problem.bias:
+        new[-1] = (linear[-1] - h[-1, :-1] @ new[:n_weights]) / h_bb
+    step[free] = new[free] - beta
+
+    def model(v):
+        return 0.5 * v @ h @ v - linear @ v + problem.l1 * np.abs(v[:n_weights]).sum()
+
+    return step, model(beta) - model(new[free])
+
+
+def _linear_programme_bound(problem, coef, r, value, tol):
+    """The bound of the subgradient at ``coef``, re-chosen on the rows with
+    the residuals closest to zero by a linear programme; more rows while the
+    gap is above ``tol``."""
+    n_rows = min(problem.n, max(_MIN_ROWS, 20 * len(coef)))
+    best = -np.inf
+    while True:
+        lower = _restricted_bound(problem, coef, r, n_rows)
+        best = max(best, lower)
+        gap = (value - best) / max(best, 1e-12 * value)
+        if gap <= tol or n_rows >= min(problem.n, _MAX_ROWS):
+            return best
+        n_rows = min(problem.n, _MAX_ROWS, 4 * n_rows)
+
+
+def _restricted_bound(problem, coef, r, n_rows):
+    loss, w, n = problem.loss, problem.w, problem.n
+    rows = torch.topk(r.abs(), n_rows, largest=False).indices
+    a = loss.derivative(r)
+    a[rows] = 0.0
+    fixed = problem.cross(w * a)  # Z~' w a / n over the rows outside
+    z = problem.rows(rows.cpu().numpy())
+    w_rows = w[rows].cpu().numpy()
+    r_rows = r[rows].cpu().numpy()
+    # In the programme, a / unit (bounds of O(1)) and the constraints v = Z~' w
+    # a / n as rows of O(1) entries (times n / K), for HiGHS's tolerances.
+    unit = max(-loss.lower, loss.upper)
+    scale = n / n_rows / unit
+    coefficients = (w_rows[:, None] * z).T / n_rows
+    beta = coef[:-1]
+    equal_rows, equal_values, upper_rows, upper_values = [], [], [], []
+    for j in problem.variables():
+        if j == len(beta):
+            target = 0.0  # the intercept: sum w a = 0
+        elif problem.l1 > 0 and beta[j] == 0:  # |v_j| <= l1
+            upper_rows += [coefficients[j], -coefficients[j]]
+            upper_values += [
+                scale * (problem.l1 - fixed[j]),
+                scale * (problem.l1 + fixed[j]),
+            ]
+            continue
+        else:  # v_j in the subdifferential of the penalty at beta_j
+            target = problem.l2 * beta[j] + problem.l1 * np.sign(beta[j])
+        equal_rows.append(coefficients[j])
+        equal_values.append(scale * (target - fixed[j]))
+    gain = w_rows * r_rows
+    solution = scipy.optimize.linprog(
+        -gain / max(np.abs(gain).max(), np.finfo(float).tiny),
+        A_ub=np.array(upper_rows) if upper_rows else None,
+        b_ub=np.array(upper_values) if upper_rows else None,
+        A_eq=np.array(equal_rows) if equal_rows else None,
+        b_eq=np.array(equal_values) if equal_rows else None,
+        bounds=(loss.lower / unit, loss.upper / unit),
+        method="highs",
+    )
+    if solution.status != 0:
+        return -np.inf
+    a[rows] = torch.as_tensor(unit * solution.x, dtype=a.dtype, device=a.device)
+    free = torch.zeros_like(a)
+    free[rows] = 1.0
+    return _bound(problem, a, free, beta)
+
+
+def _bound(problem, a, free, beta):
+    """``D`` of ``a`` made feasible: the equality constraints restored by the
+    least-norm correction on the ``free`` rows, then ``a`` scaled into its box.
+    ``-inf`` when the correction cannot restore them."""
+    w, n, loss = problem.w, problem.n, problem.loss
+    p = len(beta)
+    equal = list(range(p)) if problem.l1 == 0 and problem.l2 == 0 else []
+    if problem.bias:
+        equal.append(p)
+    if equal:
+        v = problem.cross(w * a)
+        gram = problem.gram(w * free)[np.ix_(equal, equal)]
+        multiplier = np.zeros(p + 1)
+        multiplier[equal] = pseudo_solve(gram, v[equal])
+        a = a - free * problem.product(multiplier)
+    v = problem.cross(w * a)
+    if equal:
+        scale = problem.cross(w * a.abs()).max() + np.finfo(float).tiny
+        if np.abs(v[equal]).max() > _FEASIBILITY * scale:
+            return -np.inf
+    theta = 1.0
+    top, bottom = float(a.max()), float(a.min())
+    if top > loss.upper:
+        theta = min(theta, loss.upper / top)
+    if bottom < loss.lower:
+        theta = min(theta, loss.lower / bottom)
+    v = v[:p]
+    if problem.l2 == 0 and problem.l1 > 0 and np.abs(v).max() > problem.l1:
+        theta = min(theta, problem.l1 / np.abs(v).max())
+    linear = float(w @ (a * problem.t)) / n
+    conjugate = float(w @ loss.conjugate(a)) / n
+    penalty = 0.0
+    if problem.l2 > 0:
+        excess = np.maximum(np.abs(theta * v) - problem.l1, 0.0)
+        penalty = excess @ excess / (2 * problem.l2)
+    return theta * linear - theta**2 * conjugate - penalty
