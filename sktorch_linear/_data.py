@@ -25,6 +25,8 @@ BLOCK_BYTES = 4 * 2**20
 # A float32 column whose |mean| / std exceeds this keeps under ~3 digits of its
 # variation (float32 has about 7).
 _FLOAT32_MAX_RATIO = 1e4
+# Rows whitened at a time (the temporary is a block of this many rows).
+_WHITEN_ROWS = 4096
 # Frames between a data warning and the caller of fit: the warning's function,
 # the solver's statistics, its solve, solvers.solve, the estimator's dispatch,
 # fit, scikit-learn's fit context.
@@ -145,7 +147,10 @@ def training_tensors(data, scaling, *, device, dtype, weight_mean=None, densify=
         return as_tensor(array, device=device, dtype=dtype)
 
     keep = tensor(~scaling.constant)
-    x = SparseRows(data.X, tensor(scaling.x_center), tensor(scaling.x_scale), keep)
+    whitening = None if scaling.whitening is None else tensor(scaling.whitening)
+    x = SparseRows(
+        data.X, tensor(scaling.x_center), tensor(scaling.x_scale), keep, whitening
+    )
     if not scipy.sparse.issparse(data.X):
         x = x.standardize_(_transferred(data.X, device, dtype))
     elif densify:
@@ -180,23 +185,34 @@ class SparseRows:
     mean, scale, keep : torch.Tensor
         Centres, divisors, and 0/1 multipliers (0 for constant columns) on the
         device.
+    whitening : torch.Tensor or None, default=None
+        Applied to the standardized rows (see ``Scaling.whitened``).
     """
 
-    def __init__(self, matrix, mean, scale, keep):
+    def __init__(self, matrix, mean, scale, keep, whitening=None):
         self.matrix = matrix
         self.mean = mean
         self.scale = scale
         self.keep = keep
+        self.whitening = whitening
 
     def __len__(self):
         return self.matrix.shape[0]
 
     def take(self, order):
-        return SparseRows(self.matrix[order.numpy()], self.mean, self.scale, self.keep)
+        return SparseRows(
+            self.matrix[order.numpy()], self.mean, self.scale, self.keep, self.whitening
+        )
 
     def standardize_(self, dense):
-        """Standardize a dense tensor of rows in place."""
-        return dense.sub_(self.mean).div_(self.scale).mul_(self.keep)
+        """Standardize (and whiten) a dense tensor of rows in place, a block of
+        rows at a time."""
+        dense.sub_(self.mean).div_(self.scale).mul_(self.keep)
+        if self.whitening is not None:
+            for start in range(0, len(dense), _WHITEN_ROWS):
+                block = dense[start : start + _WHITEN_ROWS]
+                block.copy_(block @ self.whitening)
+        return dense
 
     def __getitem__(self, rows):
         dense = as_tensor(

@@ -10,7 +10,8 @@ class LinearModule(nn.Module):
     an elastic-net penalty.
 
     The linear layer works on standardized data: ``z = (X - x_center) / x_scale``
-    (times 0 for constant columns) in, ``(y - y_center) / y_scale`` out. The
+    (times 0 for constant columns, then times ``whitening`` when given) in,
+    ``(y - y_center) / y_scale`` out. The
     gradient solvers train it on data standardized once, in advance
     (:meth:`standardized`); :meth:`forward` takes ``X`` in its original units
     and returns predictions in those of ``y``, so that the module (and its net)
@@ -38,7 +39,9 @@ class LinearModule(nn.Module):
     scaling : dict of array-like, default=None
         ``x_center``, ``x_scale`` and ``x_keep`` (1 for varying columns, 0 for
         constant ones) of shape (n_features,), ``y_center`` and ``y_scale`` of
-        shape (n_targets,); None for data that are standardized already.
+        shape (n_targets,), and ``whitening``, None or of shape (n_features,
+        n_features), applied after standardizing; None for data that are
+        standardized already.
     """
 
     def __init__(
@@ -71,10 +74,16 @@ class LinearModule(nn.Module):
         for name, default in identity.items():
             value = default if scaling is None else scaling[name]
             self.register_buffer(name, torch.as_tensor(value, dtype=dtype))
+        whitening = None if scaling is None else scaling.get("whitening")
+        if whitening is not None:
+            whitening = torch.as_tensor(whitening, dtype=dtype)
+        self.register_buffer("whitening", whitening)
 
     def forward(self, X):
         """Predictions in the units of ``y`` for ``X`` in its original units."""
         z = (X - self.x_center) / self.x_scale * self.x_keep
+        if self.whitening is not None:
+            z = z @ self.whitening
         return self.linear(z) * self.y_scale + self.y_center
 
     def standardized(self, Z):

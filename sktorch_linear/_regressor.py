@@ -127,6 +127,13 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         - ``"adam"``: mini-batch Adam.
         - ``"sgd"``: mini-batch stochastic gradient descent.
 
+        Without a penalty the gradient solvers train on whitened data
+        (uncorrelated columns; coefficients mapped back). For the Huber,
+        absolute and quantile losses their optimality check (see
+        ``optimality_gap_``) finds a minimiser (by Newton steps, or a linear
+        programme over the rows nearest the fit) and the fit takes it when it
+        is better: it ends at the minimum once training has come near it.
+
     lr : float, default=None
         Learning rate of the gradient solvers, in ``(0, inf)``. None means 1.0
         for ``"lbfgs"`` (the line search scales the step),
@@ -293,10 +300,11 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         a feasible point of the dual problem (for Huber found by Newton steps
         to the minimiser, a few passes; for the absolute and quantile losses
         by a linear programme over the rows with the residuals closest to
-        zero): measured equal to the true gap to three digits. A
-        ``ConvergenceWarning`` is raised exactly when it exceeds ``tol``. None
-        when not measured: the exact solver, early stopping and
-        ``partial_fit``.
+        zero): measured equal to the true gap to three digits. The minimiser
+        that work finds replaces the trained coefficients when its objective
+        is lower. A ``ConvergenceWarning`` is raised exactly when the gap
+        exceeds ``tol``. None when not measured: the exact solver, early
+        stopping and ``partial_fit``.
 
     loss_curve_ : list of float
         Training objective per epoch, on the standardized problem (``X`` scaled

@@ -1,8 +1,10 @@
 """How the data are standardized before solving, derived from their moments."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+
+from ._linalg import eigh
 
 
 @dataclass(frozen=True)
@@ -14,7 +16,9 @@ class Scaling:
     are constant when centring (their coefficients are zero),
     ``y_second_moment`` is the second moment of the standardized ``y`` per
     target. ``x_mean``, ``x_var`` and ``n_samples`` are the statistics of the
-    data, as a StandardScaler has them.
+    data, as a StandardScaler has them. ``whitening`` (see :meth:`whitened`),
+    when set, further maps the standardized ``z`` to ``z @ whitening``, whose
+    columns are uncorrelated with unit variance.
     """
 
     n_samples: int
@@ -26,6 +30,7 @@ class Scaling:
     y_center: np.ndarray
     y_scale: np.ndarray
     y_second_moment: np.ndarray
+    whitening: np.ndarray | None = None
 
     @classmethod
     def from_moments(cls, moments, *, fit_intercept, standardize):
@@ -60,9 +65,30 @@ class Scaling:
             y_second_moment=y_second / y_scale**2,
         )
 
+    def whitened(self, moments, dtype):
+        """This scaling, decorrelating too: ``whitening = V diag(d)`` from the
+        eigendecomposition ``V diag(lam) V'`` of the covariance (second moments
+        without an intercept) of the standardized ``X``, ``d = lam**-0.5``, and
+        0 for directions of variance at most ``eps(dtype) * p`` times the
+        largest (noise at the precision of ``dtype``; their coefficients stay
+        0, as in a minimum-norm solution). Needs the Gram matrix of
+        ``moments``."""
+        p = len(self.x_scale)
+        products = moments.about(np.r_[self.x_center, moments.mean_y])[:p, :p]
+        keep = (~self.constant).astype(np.float64) / self.x_scale
+        covariance = products * np.outer(keep, keep) / moments.weight_sum
+        eigenvalues, vectors = eigh(covariance)
+        cutoff = eigenvalues.max(initial=0.0) * p * np.finfo(dtype).eps
+        kept = eigenvalues > max(cutoff, np.finfo(np.float64).tiny)
+        root = np.sqrt(np.where(kept, eigenvalues, 1.0))
+        return replace(self, whitening=vectors * np.where(kept, 1.0 / root, 0.0))
+
     def unstandardize(self, coef, intercept):
         """Map coefficients ``(n_targets, n_features)`` and intercepts of the
-        standardized problem to the original units of X and y."""
+        standardized (and whitened) problem to the original units of X and
+        y."""
+        if self.whitening is not None:
+            coef = coef @ self.whitening.T
         coef = self.y_scale[:, None] * coef / self.x_scale
         intercept = self.y_center + self.y_scale * intercept - coef @ self.x_center
         return coef, intercept
@@ -73,6 +99,8 @@ class Scaling:
         :meth:`unstandardize`)."""
         intercept = (intercept - self.y_center + coef @ self.x_center) / self.y_scale
         coef = coef * self.x_scale / self.y_scale[:, None]
+        if self.whitening is not None:  # the least-squares inverse
+            coef = coef @ np.linalg.pinv(self.whitening.T)
         return coef, intercept
 
     def tensors(self):
@@ -83,6 +111,7 @@ class Scaling:
             "x_keep": (~self.constant).astype(np.float64),
             "y_center": self.y_center,
             "y_scale": self.y_scale,
+            "whitening": self.whitening,
         }
 
     def penalty(self, loss, alpha, l1_ratio):

@@ -6,8 +6,8 @@ ConvergenceWarning exactly when it exceeds tol."""
 import warnings
 
 import numpy as np
-import scipy.sparse
 import pytest
+import scipy.sparse
 from numpy.testing import assert_allclose
 from scipy.optimize import minimize
 from sklearn.datasets import make_regression
@@ -15,6 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import QuantileRegressor
 
 from sktorch_linear import TorchLinearRegressor
+from sktorch_linear.solvers import _duality
 
 X, Y = make_regression(n_samples=400, n_features=5, noise=10.0, random_state=0)
 X[:, 1] += 0.8 * X[:, 0]  # correlated columns
@@ -203,29 +204,33 @@ def test_warning_exactly_when_the_gap_exceeds_tol(loss, max_iter):
     assert warned == (reg.optimality_gap_ > reg.tol)
 
 
-def test_huber_with_a_tiny_epsilon_is_not_silent():
+def test_huber_with_a_tiny_epsilon():
     """Check that Huber with epsilon far below the residuals (the default
-    epsilon with y in large units), which the solvers do not minimise, warns
-    with the true gap."""
+    epsilon with y in large units: nearly least absolute deviations, where
+    L-BFGS alone stalled 21x above the minimum) reaches the minimum, which the
+    check's linear programme finds."""
     y = Y * 1e8
     best = _huber_optimum(X, y, epsilon=1.35)
-    reg, warned = _fit(loss="huber", y=y)
-    true = (_objective(reg, X, y) - best) / best
-    assert warned and true > 0.1
-    assert true - 1e-9 * true <= reg.optimality_gap_ <= 1.01 * true
+    for solver in ("lbfgs", "adam", "sgd"):
+        reg, warned = _fit(loss="huber", y=y, solver=solver)
+        true = (_objective(reg, X, y) - best) / best
+        assert not warned and reg.optimality_gap_ <= reg.tol
+        assert true <= reg.optimality_gap_ + 1e-12
 
 
-def test_the_advice_helps():
-    """Check that the warnings' advice for Huber works: L-BFGS where Adam stops
-    short, an epsilon on the scale of the residuals where it is far below."""
-    with pytest.warns(ConvergenceWarning, match="Use solver='lbfgs', or increase"):
-        TorchLinearRegressor(loss="huber", solver="adam", max_iter=5).fit(X, Y)
-    reg, warned = _fit(loss="huber")
-    assert reg.solver == "auto" and not warned and reg.optimality_gap_ <= reg.tol
-    y = Y * 1e8
-    with pytest.warns(ConvergenceWarning, match="epsilon=1.35 is in the units of y"):
-        TorchLinearRegressor(loss="huber").fit(X, y)
-    reg, warned = _fit(loss="huber", epsilon=1.35 * 10 * 1e8, y=y)
+def test_the_finishing_step_needs_the_signs_settled(monkeypatch):
+    """Check, with the programme limited to 30 rows (as the rows beyond
+    _MAX_ROWS of a large data set), that a fit far from the minimum warns with
+    advice that helps (more epochs), and a valid gap."""
+    monkeypatch.setattr(_duality, "_MIN_ROWS", 30)
+    monkeypatch.setattr(_duality, "_MAX_ROWS", 30)
+    best = _quantile_optimum(X, Y, 0.2)
+    with pytest.warns(ConvergenceWarning, match="Increase max_iter"):
+        reg = TorchLinearRegressor(loss="quantile", quantile=0.2, max_iter=1)
+        reg.fit(X, Y)
+    true = (_objective(reg, X, Y) - best) / best
+    assert true - 1e-9 <= reg.optimality_gap_ < np.inf
+    reg, warned = _fit(loss="quantile", quantile=0.2)
     assert not warned and reg.optimality_gap_ <= reg.tol
 
 
@@ -238,4 +243,4 @@ def test_sparse_input():
         loss="quantile", quantile=0.3, max_iter=20, X=scipy.sparse.csr_matrix(dense)
     )
     true = (_objective(reg, dense, Y) - best) / best
-    assert_allclose(reg.optimality_gap_, true, rtol=1e-3)
+    assert_allclose(reg.optimality_gap_, true, rtol=1e-3, atol=1e-9)

@@ -104,3 +104,43 @@ def test_constant_columns():
     w = np.r_[np.ones(99), 1e-30]
     scaling = _scaling(X, X[:, 1] + 1.0, w)
     assert scaling.constant.tolist() == [True, False]
+
+
+def _whitened(X, y, w=None, fit_intercept=True):
+    data = Data(X, y.reshape(len(y), -1), w)
+    moments = accumulate(data, device=torch.device("cpu"), dtype=torch.float64)
+    scaling = Scaling.from_moments(
+        moments, fit_intercept=fit_intercept, standardize=True
+    )
+    return scaling.whitened(moments, np.float64)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_whitened_columns_are_uncorrelated_with_unit_variance(fit_intercept):
+    """Check that the whitened, standardized X has identity (weighted) second
+    moments about its centre, and that coefficients map back and forth."""
+    X, y, w = _data()
+    X = X @ np.array([[1.0, 0.9, 0.0], [0.0, 1.0, 0.0], [0.3, 0.0, 1.0]])  # correlated
+    scaling = _whitened(X, y, w, fit_intercept)
+    z = (X - scaling.x_center) / scaling.x_scale @ scaling.whitening
+    assert_allclose(z.T @ (w[:, None] * z) / w.sum(), np.eye(3), atol=1e-10)
+    coef, intercept = np.array([[1.0, -2.0, 3.0]]), np.array([4.0])
+    back = scaling.unstandardize(*scaling.standardize(coef, intercept))
+    assert_allclose(back[0], coef, rtol=1e-10)
+    assert_allclose(back[1], intercept, rtol=1e-10)
+
+
+def test_whitening_drops_directions_without_variance():
+    """Check that a repeated column leaves one direction out (a zero column of
+    the whitening), and that L-BFGS then finds the minimum-norm solution, as
+    the exact solver does."""
+    from sktorch_linear import TorchLinearRegressor
+
+    X, y, _ = _data()
+    X = np.c_[X, X[:, 1]]
+    scaling = _whitened(X, y)
+    assert np.sum(np.all(scaling.whitening == 0, axis=0)) == 1
+    exact = TorchLinearRegressor(device="cpu").fit(X, y)
+    lbfgs = TorchLinearRegressor(device="cpu", solver="lbfgs").fit(X, y)
+    assert_allclose(lbfgs.coef_, exact.coef_, rtol=1e-6)
+    assert_allclose(lbfgs.coef_[1], lbfgs.coef_[3], rtol=1e-6)

@@ -21,18 +21,26 @@ tight.
 - Huber: damped Newton steps on the full data (each a pass for the Hessian over
   the residuals inside ``epsilon``) find the minimiser, and ``a`` is the
   derivative of the loss there.
-- Absolute and quantile (and Huber, when that bound is above ``tol``, as
-  with an ``epsilon`` so small that few residuals are inside it): the residuals
-  far from zero keep their sign near the minimum, so ``a`` is the subgradient
-  ``upper`` or ``lower`` on every row but the ``K`` closest to zero, where a
-  linear programme over those rows alone (HiGHS) chooses it (for Huber,
-  ignoring ``L*``, at most ``epsilon^2 / 2`` a row). ``K`` grows until the
-  bound is below ``tol`` or reaches ``_MAX_ROWS``.
+- Absolute and quantile: the residuals far from zero keep their sign near the
+  minimum, so ``a`` is the subgradient ``upper`` or ``lower`` on every row but
+  the ``K`` closest to zero, where a linear programme over those rows alone
+  (HiGHS) chooses it. ``K`` grows until the bound is below ``tol`` or reaches
+  ``_MAX_ROWS`` (all the rows of a smaller data set). The programme's primal
+  solution moves the coefficients so that as many of those rows as there are
+  coefficients are fitted exactly: the minimiser, when the signs of the other
+  residuals are those at the minimum.
+- Huber, when Newton's bound is above ``tol`` (far from the minimum, where no
+  residual is inside ``epsilon``, or with an ``epsilon`` so small that few are
+  ever inside: nearly least absolute deviations), also takes the programme's
+  bound (``L*`` ignored in choosing ``a``, at most ``epsilon^2 / 2`` a row),
+  and Newton starts again from the programme's solution.
 
 Either way ``a`` is then made exactly feasible: the constraints that must hold
 with equality are restored by a least-norm correction on the rows free to
 move, and ``a`` is scaled towards zero (which is feasible) until it is inside
-its box (and ``|v| <= l1``). The bound holds to rounding.
+its box (and ``|v| <= l1``). The bound holds to rounding. The minimisers found
+on the way (Newton's last point, the programme's primal solution) are offered
+to the caller when their objective is lower: the gradient solvers keep them.
 """
 
 import numpy as np
@@ -119,9 +127,7 @@ class _Problem:
 
     def cross(self, vector):
         """``Z~' vector / n``."""
-        total = torch.zeros(
-            self.n_columns, dtype=torch.float64, device=self.t.device
-        )
+        total = torch.zeros(self.n_columns, dtype=torch.float64, device=self.t.device)
         for rows, z in self.blocks():
             total += z.T @ vector[rows]
         return total.cpu().numpy() / self.n
@@ -149,9 +155,16 @@ class _Problem:
 
 
 def relative_gap(module, loss, inputs, target, tol):
-    """``(f - d) / d``, an upper bound of ``(f - f*) / f*``, for the objective
-    ``f`` at the module's coefficients and a certified lower bound ``d`` of its
-    minimum ``f*``, summed over the targets; and ``f``.
+    """Bound the distance of the module's coefficients to the minimum, and
+    offer better ones when the bound's work found them.
+
+    Returns ``(gap, coefficients)``: ``gap = (f - d) / d``, an upper bound of
+    ``(f - f*) / f*``, for the objective ``f`` at the better of the module's
+    coefficients and the candidate minimiser found per target (Newton's last
+    point, or the solution of the linear programme's primal), and a certified
+    lower bound ``d`` of the minimum ``f*``, summed over the targets; and the
+    better coefficients, ``(weight, bias)`` in the module's coordinates, or
+    None when the module's are the better.
 
     ``loss`` is ``"huber"``, ``"quantile"`` or ``"absolute_error"``, with its
     parameter per target (``epsilon`` in standardized units, or the quantile).
@@ -163,36 +176,62 @@ def relative_gap(module, loss, inputs, target, tol):
     intercept = linear.bias.detach().double().cpu().numpy() if bias else None
     l1 = module.l1.double().cpu().numpy()
     l2 = module.l2.double().cpu().numpy()
-    total, bound = 0.0, 0.0
+    total, bound, chosen, improved = 0.0, 0.0, [], False
     for k in range(weight.shape[0]):
         problem = _Problem(
             inputs, target[:, k], Loss(kind, parameters[k]), l1[k], l2[k], bias
         )
         coef = np.append(weight[k], intercept[k] if bias else 0.0)
         r = problem.residual(coef)
-        value = problem.objective(coef, r)
-        lower = -np.inf
+        best = _Best(coef, problem.objective(coef, r))
         if kind == "huber":
-            lower = _huber_bound(problem, coef, value)
-        if (value - lower) / max(lower, 1e-12 * value) > tol:
-            lower = max(lower, _linear_programme_bound(problem, coef, r, value, tol))
-        total += value
-        bound += lower
-    floor = 1e-12 * total
-    return max(total - bound, 0.0) / max(bound, floor), total
+            _huber_bound(problem, best)
+        if best.gap() > tol:
+            start = best.coef
+            _linear_programme_bound(problem, coef, r, best, tol)
+            if kind == "huber" and best.coef is not start and best.gap() > tol:
+                _huber_bound(problem, best)  # Newton from the programme's point
+        total += best.value
+        bound += best.lower
+        chosen.append(best.coef)
+        improved |= best.coef is not coef
+    gap = max(total - bound, 0.0) / max(bound, 1e-12 * total)
+    if not improved:
+        return gap, None
+    chosen = np.array(chosen)
+    return gap, (chosen[:, :-1], chosen[:, -1])
 
 
-def _huber_bound(problem, coef, value):
-    """Newton to the minimiser from ``coef``, and the bound of the derivative
-    of the loss there."""
-    coef, r = _newton(problem, coef, value)
+class _Best:
+    """The best coefficients found for one target, their objective, and the
+    best lower bound of the minimum."""
+
+    def __init__(self, coef, value):
+        self.coef, self.value, self.lower = coef, value, -np.inf
+
+    def offer(self, lower, coef=None, value=np.inf):
+        self.lower = max(self.lower, lower)
+        if value < self.value:
+            self.coef, self.value = coef, value
+
+    def gap(self):
+        return (self.value - self.lower) / max(self.lower, 1e-12 * self.value)
+
+
+def _huber_bound(problem, best):
+    """Newton to the minimiser from the coefficients, and the bound of the
+    derivative of the loss there."""
+    coef, r, value = _newton(problem, best.coef, best.value)
     inside = (r.abs() < problem.loss.upper).double()
-    return _bound(problem, problem.loss.derivative(r), inside, coef[:-1])
+    best.offer(
+        _bound(problem, problem.loss.derivative(r), inside, coef[:-1]), coef, value
+    )
 
 
 def _newton(problem, coef, value):
     """Damped (proximal, with an L1 penalty) Newton steps with a backtracking
-    line search on the objective; return the last coefficients and residuals."""
+    line search on the objective; return the last coefficients, residuals and
+    objective."""
     free = problem.variables()
     r = problem.residual(coef)
     for _ in range(_MAX_NEWTON):
@@ -214,7 +253,7 @@ def _newton(problem, coef, value):
         else:
             break
         coef, r, value = trial, trial_r, trial_value
-    return coef, r
+    return coef, r, value
 
 
 def _newton_step(problem, coef, gradient, hessian, free):
@@ -250,22 +289,30 @@ def _newton_step(problem, coef, gradient, hessian, free):
     return step, model(beta) - model(new[free])
 
 
-def _linear_programme_bound(problem, coef, r, value, tol):
+def _linear_programme_bound(problem, coef, r, best, tol):
     """The bound of the subgradient at ``coef``, re-chosen on the rows with
-    the residuals closest to zero by a linear programme; more rows while the
-    gap is above ``tol``."""
+    the residuals closest to zero by a linear programme, and the solution of
+    its primal (the minimiser when the signs of the other residuals are those
+    at the minimum); more rows while the gap is above ``tol``. When no
+    programme is feasible, the subgradient corrected on all the rows (a
+    looser bound)."""
     n_rows = min(problem.n, max(_MIN_ROWS, 20 * len(coef)))
-    best = -np.inf
     while True:
-        lower = _restricted_bound(problem, coef, r, n_rows)
-        best = max(best, lower)
-        gap = (value - best) / max(best, 1e-12 * value)
-        if gap <= tol or n_rows >= min(problem.n, _MAX_ROWS):
-            return best
+        best.offer(*_restricted_bound(problem, coef, r, n_rows))
+        if best.gap() <= tol or n_rows >= min(problem.n, _MAX_ROWS):
+            break
         n_rows = min(problem.n, _MAX_ROWS, 4 * n_rows)
+    if best.lower == -np.inf:  # no programme was feasible: far from the minimum
+        everywhere = torch.ones_like(r)
+        best.offer(_bound(problem, problem.loss.derivative(r), everywhere, coef[:-1]))
 
 
 def _restricted_bound(problem, coef, r, n_rows):
+    """The programme over the ``n_rows`` rows with the residuals closest to
+    zero: the bound of its solution, and the coefficients of its primal
+    (``coef`` moved so that the residuals of the rows it leaves inside the box,
+    as many as there are free coefficients, are zero) with their objective.
+    Returns ``(bound, coefficients, objective)``."""
     loss, w, n = problem.loss, problem.w, problem.n
     rows = torch.topk(r.abs(), n_rows, largest=False).indices
     a = loss.derivative(r)
@@ -280,12 +327,13 @@ def _restricted_bound(problem, coef, r, n_rows):
     scale = n / n_rows / unit
     coefficients = (w_rows[:, None] * z).T / n_rows
     beta = coef[:-1]
-    equal_rows, equal_values, upper_rows, upper_values = [], [], [], []
+    equal, upper = [], []  # the columns of the constraints, in order
+    equal_values, upper_values = [], []
     for j in problem.variables():
         if j == len(beta):
             target = 0.0  # the intercept: sum w a = 0
         elif problem.l1 > 0 and beta[j] == 0:  # |v_j| <= l1
-            upper_rows += [coefficients[j], -coefficients[j]]
+            upper += [j, j]
             upper_values += [
                 scale * (problem.l1 - fixed[j]),
                 scale * (problem.l1 + fixed[j]),
@@ -293,24 +341,34 @@ def _restricted_bound(problem, coef, r, n_rows):
             continue
         else:  # v_j in the subdifferential of the penalty at beta_j
             target = problem.l2 * beta[j] + problem.l1 * np.sign(beta[j])
-        equal_rows.append(coefficients[j])
+        equal.append(j)
         equal_values.append(scale * (target - fixed[j]))
+    signs = np.tile([1.0, -1.0], len(upper) // 2)
     gain = w_rows * r_rows
+    largest = max(np.abs(gain).max(), np.finfo(float).tiny)
     solution = scipy.optimize.linprog(
-        -gain / max(np.abs(gain).max(), np.finfo(float).tiny),
-        A_ub=np.array(upper_rows) if upper_rows else None,
-        b_ub=np.array(upper_values) if upper_rows else None,
-        A_eq=np.array(equal_rows) if equal_rows else None,
-        b_eq=np.array(equal_values) if equal_rows else None,
+        -gain / largest,
+        A_ub=signs[:, None] * coefficients[upper] if upper else None,
+        b_ub=np.array(upper_values) if upper else None,
+        A_eq=coefficients[equal] if equal else None,
+        b_eq=np.array(equal_values) if equal else None,
         bounds=(loss.lower / unit, loss.upper / unit),
         method="highs",
     )
     if solution.status != 0:
-        return -np.inf
+        return -np.inf, None, np.inf
+    # Stationarity on the rows inside the box: r_i = z~_i' step, with step the
+    # constraints' multipliers (sensitivities) times -largest / K.
+    step = np.zeros_like(coef)
+    if equal:
+        step[equal] += solution.eqlin.marginals
+    if upper:
+        np.add.at(step, upper, signs * solution.ineqlin.marginals)
+    moved = coef - largest / n_rows * step
     a[rows] = torch.as_tensor(unit * solution.x, dtype=a.dtype, device=a.device)
     free = torch.zeros_like(a)
     free[rows] = 1.0
-    return _bound(problem, a, free, beta)
+    return _bound(problem, a, free, beta), moved, problem.objective(moved)
 
 
 def _bound(problem, a, free, beta):

@@ -9,6 +9,7 @@ coefficients are folded back into the original units.
 """
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -87,7 +88,11 @@ def solve(problem, config):
 class _Gap:
     """The optimality measure of the training data: exact for squared error
     (``_optimality``; the Hessian, formed at the first measurement, serves the
-    later ones), a certified bound for the other losses (``_duality``)."""
+    later ones), a certified bound for the other losses (``_duality``), whose
+    work finds a minimiser (Newton's for Huber, a linear programme's for the
+    absolute and quantile losses) that the module takes when its objective is
+    lower: a gradient fit of those losses ends at the minimum once it is near
+    enough for that step to find it."""
 
     def __init__(self, inputs, target, config, scaling):
         self.inputs, self.target, self.hessian = inputs, target, None
@@ -103,9 +108,11 @@ class _Gap:
 
     def __call__(self, net):
         if self.loss is not None:
-            gap, _ = _duality.relative_gap(
+            gap, better = _duality.relative_gap(
                 net.module_, self.loss, self.inputs, self.target, self.tol
             )
+            if better is not None:
+                net.module_.load_solution(*better)
             return gap
         gap, _, self.hessian = _optimality.relative_gap(
             net.module_, self.inputs, self.target, self.hessian
@@ -144,23 +151,12 @@ def _warn(status, config, streaming, n_epochs, diagnostics):
 
 def _advice(config, status):
     """What brings a fit that stopped short to the optimum (each measured to)."""
-    objective = config.objective
-    more = "max_iter" if status == "max_iter" else None
-    if objective.loss == "squared_error":
-        advice = "Use solver='exact' for the optimum"
-    elif objective.loss == "huber" and config.solver == "lbfgs":
-        advice = (
-            f"epsilon={objective.epsilon:g} is in the units of y: one far below "
-            "the scale of the residuals makes the objective nearly non-smooth; "
-            "set it to about 1.35 times that scale"
+    more = status == "max_iter"
+    if config.objective.loss == "squared_error":
+        return " Use solver='exact' for the optimum" + (
+            ", or increase max_iter." if more else "."
         )
-    elif objective.loss == "huber" and not objective.has_l1:
-        advice = "Use solver='lbfgs'"
-    elif more:
-        return " Increase max_iter."
-    else:
-        return ""
-    return f" {advice}, or increase max_iter." if more else f" {advice}."
+    return " Increase max_iter." if more else ""
 
 
 def _start(problem, config):
@@ -188,22 +184,41 @@ def _new_seed(random_state):
 def _scaling(data, config, previous, streaming):
     """The statistics the scaling comes from, and the scaling: of the data;
     under ``warm_start`` those of the previous fit; when streaming, of all the
-    chunks seen so far, so that the scaling follows the data as they arrive."""
+    chunks seen so far, so that the scaling follows the data as they arrive.
+
+    With ``standardize``, without a penalty (which is defined on the
+    standardized coefficients) and when not streaming, the scaling also
+    whitens: on data with uncorrelated
+    columns of unit variance, the Hessian of squared error is the identity and
+    those of the other losses are near it, so that Adam, SGD and L-BFGS do not
+    crawl along the directions of correlated columns (measured on the diabetes
+    data: Adam stopped 4e-3 above the minimum of squared error after 2000
+    epochs without).
+    """
     if previous is not None and not streaming:
         return previous.moments, previous.scaling
-    device = config.device
+    device, objective = config.device, config.objective
+    whiten = (
+        objective.standardize
+        and objective.alpha == 0
+        and not streaming
+        and data.shape[1] > 1
+    )
     moments = accumulate(
-        data, device=device, dtype=accumulation_dtype(device, warn=False), full=False
+        data, device=device, dtype=accumulation_dtype(device, warn=False), full=whiten
     )
     warn_float32_resolution(data, moments)
     if previous is not None:
         moments = previous.moments.merge(moments)
-    objective = config.objective
     scaling = Scaling.from_moments(
         moments,
         fit_intercept=objective.fit_intercept,
         standardize=objective.standardize,
     )
+    if whiten:
+        dtype = resolve_dtype(config.dtype, data.X.dtype, device)
+        scaling = scaling.whitened(moments, torch.empty(0, dtype=dtype).numpy().dtype)
+        moments = replace(moments, gram=None)  # (p + k)^2 values not needed again
     return moments, scaling
 
 
