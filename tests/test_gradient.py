@@ -206,3 +206,24 @@ def test_small_batches_train_on_one_thread():
         reg.fit(X, y)
     assert spy.seen_ == {1}
     assert torch.get_num_threads() == before
+
+
+def test_large_work_inside_small_work_gets_the_threads_back():
+    """Check that threads_for gives work of 2**17 values or more, such as the
+    gathering of shuffled rows between the steps, torch's threads back inside
+    a one-thread region, and restores each count on the way out."""
+    from sktorch_linear._device import threads_for
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with threads_for(10):
+            assert torch.get_num_threads() == 1
+            with threads_for(2**17):
+                assert torch.get_num_threads() == 2
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with threads_for(2**17):
+            assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

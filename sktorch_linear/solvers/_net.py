@@ -16,6 +16,7 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback
 
 from .._data import SparseRows
+from .._device import threads_for
 from .._module import AbsoluteLoss, HuberLoss, LinearModule, QuantileLoss, SquaredLoss
 from ._callbacks import (
     ConvergenceCheck,
@@ -42,6 +43,8 @@ ADAM_ROWS = 2000
 # The events skorch announces to callbacks.
 # Rows per block of a training step on a larger batch (L-BFGS's full batch).
 STEP_ROWS = 2**16
+# Shuffled batches are gathered this many bytes of rows at a time.
+GATHER_BYTES = 4 * 2**20
 _EVENTS = tuple(name for name in vars(Callback) if name.startswith("on_"))
 _CRITERIA = {
     "squared_error": SquaredLoss,
@@ -55,9 +58,11 @@ class SliceBatches:
     """Iterate over mini-batches that are slices of tensors on the device.
 
     Replaces skorch's per-sample ``Dataset`` + ``DataLoader`` collation: each
-    epoch draws a permutation of the rows (when shuffling) and each batch gathers
-    its rows with one indexing operation (without shuffling, a batch is a view),
-    never a collation of Python objects.
+    epoch draws a permutation of the rows (when shuffling), whose rows are
+    gathered by one indexing operation per ``GATHER_BYTES`` of data (a
+    gather per batch cost 66 us of a 0.26 ms Adam step on 256 x 50 float32),
+    and each batch is a view of those (without shuffling, of the data): never
+    a collation of Python objects, and never a shuffled copy of all the data.
 
     Parameters
     ----------
@@ -94,9 +99,20 @@ class SliceBatches:
                 )
             return
         order = torch.randperm(n_rows, generator=self.generator).to(y.device)
-        for start in range(0, n_rows, self.batch_size):
-            rows = order[start : start + self.batch_size]
-            yield {key: _take(value, rows) for key, value in X.items()}, y[rows]
+        width = sum(value[:1].numel() for value in X.values()) + y[:1].numel()
+        batches = max(1, GATHER_BYTES // (self.batch_size * width * y.element_size()))
+        chunk = self.batch_size * batches
+        for first in range(0, n_rows, chunk):
+            rows = order[first : first + chunk]
+            with threads_for(len(rows) * width):
+                X_rows = {key: _take(value, rows) for key, value in X.items()}
+                y_rows = y[rows]
+            for start in range(0, len(rows), self.batch_size):
+                stop = start + self.batch_size
+                yield (
+                    {key: value[start:stop] for key, value in X_rows.items()},
+                    y_rows[start:stop],
+                )
 
 
 def _take(rows, order):
@@ -168,12 +184,16 @@ class LinearNet(NeuralNet):
         """
         if iterator is None:
             return
-        total, rows = 0.0, 0
+        total, rows = None, 0
         for batch in iterator:
             self.notify("on_batch_begin", batch=batch, training=training)
             step = step_fn(batch, **fit_params)
             size = len(batch[1])
-            total = total + step["loss"].detach() * size
+            loss = step["loss"].detach()
+            if total is None:
+                total = loss * size
+            else:
+                total.add_(loss, alpha=size)
             rows += size
             self.notify("on_batch_end", batch=batch, training=training, **step)
         self.history.record(prefix + "_loss", float(total) / rows)
