@@ -101,6 +101,7 @@ class _Problem:
         self.n = len(self.t)
         self.n_columns = len(self.rows(np.arange(1))[0])  # with the intercept
         self.loss, self.l1, self.l2, self.bias = loss, l1, l2, bias
+        self._inside = self._inside_gram = None
 
     def blocks(self):
         for start in range(0, self.n, _BLOCK_ROWS):
@@ -139,6 +140,15 @@ class _Problem:
         for rows, z in self.blocks():
             total += z.T @ (weight[rows, None] * z)
         return total.cpu().numpy() / self.n
+
+    def inside_gram(self, r):
+        """The rows whose residuals are inside Huber's ``epsilon`` (1 or 0),
+        and ``Z~' diag(w inside) Z~ / n``, formed again only when those rows
+        change (near the minimum they stay the same)."""
+        inside = (r.abs() < self.loss.upper).double()
+        if self._inside is None or not torch.equal(inside, self._inside):
+            self._inside, self._inside_gram = inside, self.gram(self.w * inside)
+        return inside, self._inside_gram.copy()
 
     def penalty(self, beta):
         return self.l1 * np.abs(beta).sum() + 0.5 * self.l2 * beta @ beta
@@ -222,10 +232,9 @@ def _huber_bound(problem, best):
     """Newton to the minimiser from the coefficients, and the bound of the
     derivative of the loss there."""
     coef, r, value = _newton(problem, best.coef, best.value)
-    inside = (r.abs() < problem.loss.upper).double()
-    best.offer(
-        _bound(problem, problem.loss.derivative(r), inside, coef[:-1]), coef, value
-    )
+    inside, gram = problem.inside_gram(r)
+    a = problem.loss.derivative(r)
+    best.offer(_bound(problem, a, inside, coef[:-1], gram), coef, value)
 
 
 def _newton(problem, coef, value):
@@ -237,8 +246,7 @@ def _newton(problem, coef, value):
     for _ in range(_MAX_NEWTON):
         gradient = -problem.cross(problem.w * problem.loss.derivative(r))
         gradient[:-1] += problem.l2 * coef[:-1]
-        inside = (r.abs() < problem.loss.upper).double()
-        hessian = problem.gram(problem.w * inside)
+        _, hessian = problem.inside_gram(r)
         hessian[:-1, :-1] += problem.l2 * np.eye(len(coef) - 1)
         step, decrease = _newton_step(problem, coef, gradient, hessian, free)
         if not decrease > _NEWTON_TOL * abs(value):
@@ -371,10 +379,11 @@ def _restricted_bound(problem, coef, r, n_rows):
     return _bound(problem, a, free, beta), moved, problem.objective(moved)
 
 
-def _bound(problem, a, free, beta):
+def _bound(problem, a, free, beta, gram=None):
     """``D`` of ``a`` made feasible: the equality constraints restored by the
-    least-norm correction on the ``free`` rows, then ``a`` scaled into its box.
-    ``-inf`` when the correction cannot restore them."""
+    least-norm correction on the ``free`` rows (``gram``, when given, is
+    ``Z~' diag(w free) Z~ / n``), then ``a`` scaled into its box. ``-inf``
+    when the correction cannot restore them."""
     w, n, loss = problem.w, problem.n, problem.loss
     p = len(beta)
     equal = list(range(p)) if problem.l1 == 0 and problem.l2 == 0 else []
@@ -382,7 +391,8 @@ def _bound(problem, a, free, beta):
         equal.append(p)
     if equal:
         v = problem.cross(w * a)
-        gram = problem.gram(w * free)[np.ix_(equal, equal)]
+        gram = problem.gram(w * free) if gram is None else gram
+        gram = gram[np.ix_(equal, equal)]
         multiplier = np.zeros(p + 1)
         multiplier[equal] = pseudo_solve(gram, v[equal])
         a = a - free * problem.product(multiplier)
