@@ -12,6 +12,7 @@ import pytest
 import torch
 from numpy.testing import assert_allclose
 from sklearn.exceptions import ConvergenceWarning
+from skorch.callbacks import Callback
 
 from sktorch_linear import TorchLinearRegressor
 from sktorch_linear.solvers._net import LinearNet
@@ -135,3 +136,26 @@ def test_large_batch_steps_in_blocks_equal_one_step(monkeypatch):
         monkeypatch.setattr("sktorch_linear.solvers._net.STEP_ROWS", 7)
         blocked = weighted.fit(X, y, sample_weight=w).coef_
     assert_allclose(blocked, reference, rtol=1e-12)
+
+
+class _GradientSpy(Callback):
+    def initialize(self):
+        self.norms_ = []
+        return self
+
+    def on_grad_computed(self, net, named_parameters, **kwargs):
+        self.norms_.append(sum(float(p.grad.norm()) for _, p in named_parameters))
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_user_callbacks_see_the_gradients(solver):
+    """Check that a callback's on_grad_computed receives the gradients of every
+    step, with or without the optimizer's closure."""
+    X, y = _data()
+    spy = _GradientSpy()
+    reg = TorchLinearRegressor(solver=solver, max_iter=2, callbacks=[spy])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(X, y)
+    assert len(spy.norms_) >= 2 and all(np.isfinite(spy.norms_))
+    assert spy.norms_[0] > 0
