@@ -128,6 +128,12 @@ def accumulation_dtype(device, *, warn=True):
     return torch.float32
 
 
+def float64_device(device):
+    """Where float64 work on data held on ``device`` runs: ``device``, or the
+    CPU for MPS, which has no float64."""
+    return torch.device("cpu") if device.type == "mps" else device
+
+
 # Thread counts outside the innermost threads_for that changed them.
 _THREADS_OUTSIDE = []
 

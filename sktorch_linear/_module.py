@@ -96,9 +96,10 @@ class LinearModule(nn.Module):
         intercepts ``(n_targets,)`` (the intercepts are ignored without a
         bias)."""
         linear = self.linear
-        linear.weight.copy_(torch.as_tensor(weight))
+        dtype = linear.weight.dtype  # converted on the CPU: MPS has no float64
+        linear.weight.copy_(torch.as_tensor(weight, dtype=dtype))
         if linear.bias is not None:
-            linear.bias.copy_(torch.as_tensor(bias))
+            linear.bias.copy_(torch.as_tensor(bias, dtype=dtype))
 
     def penalty(self):
         """Return the penalty: the L2 part differentiable, the L1 part detached

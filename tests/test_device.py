@@ -260,3 +260,13 @@ def test_cuda_float32_input_trains_in_float32():
     # L-BFGS in float32 stops ~1e-4 (relative) from the float64 solution.
     reg_cpu = TorchLinearRegressor(device="cpu", solver="exact").fit(X, y)
     assert_allclose(reg.coef_, reg_cpu.coef_, rtol=1e-3)
+
+
+def test_float64_work_leaves_mps_for_the_cpu():
+    """Check where the optimality checks' float64 work runs: on the data's
+    device, except MPS (no float64), where it runs on the CPU."""
+    from sktorch_linear._device import float64_device
+
+    assert float64_device(torch.device("mps")) == torch.device("cpu")
+    assert float64_device(torch.device("cpu")) == torch.device("cpu")
+    assert float64_device(torch.device("cuda", 1)) == torch.device("cuda", 1)

@@ -17,6 +17,8 @@ import torch
 from skorch.callbacks import Callback
 from tqdm.auto import tqdm
 
+from .._device import accumulation_dtype
+
 
 class L1Proximal(Callback):
     """Apply the proximal step of the L1 penalty after every optimizer step.
@@ -181,7 +183,8 @@ class ConvergenceCheck(Callback):
             return
         parameters = [p.detach() for p in net.module_.linear.parameters()]
         if self.average_ is None:
-            self.average_ = [p.to(torch.float64, copy=True) for p in parameters]
+            dtype = accumulation_dtype(parameters[0].device, warn=False)
+            self.average_ = [p.to(dtype, copy=True) for p in parameters]
             self.averaged_steps_ = 1
         else:
             for total, parameter in zip(self.average_, parameters):

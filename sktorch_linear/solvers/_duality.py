@@ -47,6 +47,7 @@ import numpy as np
 import scipy.optimize
 import torch
 
+from .._device import float64_device
 from ._optimality import pseudo_solve
 from .coordinate_descent import solve_elastic_net
 
@@ -95,9 +96,12 @@ class _Problem:
     """One target's data, loss and penalty, with the passes over the data."""
 
     def __init__(self, inputs, target, loss, l1, l2, bias):
-        self.X, self.t = inputs["X"], target.double()
+        work = float64_device(target.device)
+        self.X, self.t = inputs["X"], target.to(work, torch.float64)
         weight = inputs.get("sample_weight")
-        self.w = torch.ones_like(self.t) if weight is None else weight.double()
+        if weight is not None:
+            weight = weight.to(work, torch.float64)
+        self.w = torch.ones_like(self.t) if weight is None else weight
         self.n = len(self.t)
         self.n_columns = len(self.rows(np.arange(1))[0])  # with the intercept
         self.loss, self.l1, self.l2, self.bias = loss, l1, l2, bias
@@ -106,7 +110,7 @@ class _Problem:
     def blocks(self):
         for start in range(0, self.n, _BLOCK_ROWS):
             rows = slice(start, start + _BLOCK_ROWS)
-            z = self.X[rows].double()
+            z = self.X[rows].to(self.t.device, torch.float64)
             yield rows, torch.cat([z, torch.ones_like(z[:, :1])], 1)
 
     def product(self, coef):
@@ -123,7 +127,7 @@ class _Problem:
 
     def rows(self, index):
         """``Z~`` of the rows ``index`` (a NumPy array), on the CPU."""
-        z = torch.as_tensor(self.X[index]).double().cpu().numpy()
+        z = torch.as_tensor(self.X[index]).cpu().double().numpy()
         return np.c_[z, np.ones(len(index))]
 
     def cross(self, vector):
@@ -181,11 +185,11 @@ def relative_gap(module, loss, inputs, target, tol):
     """
     kind, parameters = loss
     linear = module.linear
-    weight = linear.weight.detach().double().cpu().numpy()
+    weight = linear.weight.detach().cpu().double().numpy()
     bias = linear.bias is not None
-    intercept = linear.bias.detach().double().cpu().numpy() if bias else None
-    l1 = module.l1.double().cpu().numpy()
-    l2 = module.l2.double().cpu().numpy()
+    intercept = linear.bias.detach().cpu().double().numpy() if bias else None
+    l1 = module.l1.cpu().double().numpy()
+    l2 = module.l2.cpu().double().numpy()
     total, bound, chosen, improved = 0.0, 0.0, [], False
     for k in range(weight.shape[0]):
         problem = _Problem(

@@ -16,6 +16,7 @@ are measured by duality (``_duality``).
 import numpy as np
 import torch
 
+from .._device import float64_device
 from .._linalg import eigh
 from .coordinate_descent import solve_elastic_net
 
@@ -34,9 +35,9 @@ def relative_gap(module, inputs, target, hessian=None):
     does not depend on the coefficients: pass it back to skip forming it
     again."""
     values, gradients, hessian = _derivatives(module, inputs, target, hessian)
-    l1 = module.l1.double().cpu().numpy()
-    l2 = module.l2.double().cpu().numpy()
-    weight = module.linear.weight.double().cpu().numpy()
+    l1 = module.l1.cpu().double().numpy()
+    l2 = module.l2.cpu().double().numpy()
+    weight = module.linear.weight.detach().cpu().double().numpy()
     bias = module.linear.bias is not None
     total, decrease = 0.0, 0.0
     for k in range(weight.shape[0]):
@@ -68,12 +69,16 @@ def _derivatives(module, inputs, target, hessian):
     known = hessian is not None
     if not known:
         hessian = np.zeros((n_columns, n_columns))
+    work = float64_device(target.device)
     for start in range(0, n_rows, _BLOCK_ROWS):
         rows = slice(start, start + _BLOCK_ROWS)
         z = X[rows]
-        residual = (target[rows] - module.standardized(z)).double()
-        z = torch.cat([z.double(), torch.ones_like(z[:, :1], dtype=torch.float64)], 1)
-        weight = torch.ones_like(residual[:, 0]) if w is None else w[rows].double()
+        residual = (target[rows] - module.standardized(z)).to(work, torch.float64)
+        z = z.to(work, torch.float64)
+        z = torch.cat([z, torch.ones_like(z[:, :1])], 1)
+        weight = torch.ones_like(residual[:, 0])
+        if w is not None:
+            weight = w[rows].to(work, torch.float64)
         if not known:
             hessian += (z.T @ (weight[:, None] * z)).cpu().numpy() / n_rows
         for k in range(n_targets):
