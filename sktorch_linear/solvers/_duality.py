@@ -131,8 +131,9 @@ class _Problem:
         return np.c_[z, np.ones(len(index))]
 
     def cross(self, vector):
-        """``Z~' vector / n``."""
-        total = torch.zeros(self.n_columns, dtype=torch.float64, device=self.t.device)
+        """``Z~' vector / n`` (``vector`` of shape (n,) or (n, m))."""
+        shape = (self.n_columns, *vector.shape[1:])
+        total = torch.zeros(shape, dtype=torch.float64, device=self.t.device)
         for rows, z in self.blocks():
             total += z.T @ vector[rows]
         return total.cpu().numpy() / self.n
@@ -199,7 +200,7 @@ def relative_gap(module, loss, inputs, target, tol):
         r = problem.residual(coef)
         best = _Best(coef, problem.objective(coef, r))
         if kind == "huber":
-            _huber_bound(problem, best)
+            _huber_bound(problem, best, r)
         if best.gap() > tol:
             start = best.coef
             _linear_programme_bound(problem, coef, r, best, tol)
@@ -232,21 +233,22 @@ class _Best:
         return (self.value - self.lower) / max(self.lower, 1e-12 * self.value)
 
 
-def _huber_bound(problem, best):
-    """Newton to the minimiser from the coefficients, and the bound of the
-    derivative of the loss there."""
-    coef, r, value = _newton(problem, best.coef, best.value)
+def _huber_bound(problem, best, r=None):
+    """Newton to the minimiser from the best coefficients (``r``: their
+    residuals, when known), and the bound of the derivative of the loss
+    there."""
+    coef, r, value = _newton(problem, best.coef, best.value, r)
     inside, gram = problem.inside_gram(r)
     a = problem.loss.derivative(r)
     best.offer(_bound(problem, a, inside, coef[:-1], gram), coef, value)
 
 
-def _newton(problem, coef, value):
+def _newton(problem, coef, value, r=None):
     """Damped (proximal, with an L1 penalty) Newton steps with a backtracking
     line search on the objective; return the last coefficients, residuals and
     objective."""
     free = problem.variables()
-    r = problem.residual(coef)
+    r = problem.residual(coef) if r is None else r
     for _ in range(_MAX_NEWTON):
         gradient = -problem.cross(problem.w * problem.loss.derivative(r))
         gradient[:-1] += problem.l2 * coef[:-1]
@@ -400,11 +402,10 @@ def _bound(problem, a, free, beta, gram=None):
         multiplier = np.zeros(p + 1)
         multiplier[equal] = pseudo_solve(gram, v[equal])
         a = a - free * problem.product(multiplier)
-    v = problem.cross(w * a)
-    if equal:
-        scale = problem.cross(w * a.abs()).max() + np.finfo(float).tiny
-        if np.abs(v[equal]).max() > _FEASIBILITY * scale:
-            return -np.inf
+    # v, and the size of its terms for the rounding test, in one pass
+    v, size = problem.cross(torch.stack([w * a, w * a.abs()], 1)).T
+    if equal and np.abs(v[equal]).max() > _FEASIBILITY * (size.max() + 1e-300):
+        return -np.inf
     theta = 1.0
     top, bottom = float(a.max()), float(a.min())
     if top > loss.upper:
