@@ -65,20 +65,20 @@ class Scaling:
             y_second_moment=y_second / y_scale**2,
         )
 
-    def whitened(self, moments, dtype):
+    def whitened(self, moments, eps):
         """This scaling, decorrelating too: ``whitening = V diag(d)`` from the
         eigendecomposition ``V diag(lam) V'`` of the covariance (second moments
         without an intercept) of the standardized ``X``, ``d = lam**-0.5``, and
-        0 for directions of variance at most ``eps(dtype) * p`` times the
-        largest (noise at the precision of ``dtype``; their coefficients stay
-        0, as in a minimum-norm solution). Needs the Gram matrix of
-        ``moments``."""
+        0 for directions of variance at most ``eps * p`` times the largest
+        (noise at the precision ``eps`` of the training dtype; their
+        coefficients stay 0, as in a minimum-norm solution). Needs the Gram
+        matrix of ``moments``."""
         p = len(self.x_scale)
         products = moments.about(np.r_[self.x_center, moments.mean_y])[:p, :p]
         keep = (~self.constant).astype(np.float64) / self.x_scale
         covariance = products * np.outer(keep, keep) / moments.weight_sum
         eigenvalues, vectors = eigh(covariance)
-        cutoff = eigenvalues.max(initial=0.0) * p * np.finfo(dtype).eps
+        cutoff = eigenvalues.max(initial=0.0) * p * eps
         kept = eigenvalues > max(cutoff, np.finfo(np.float64).tiny)
         root = np.sqrt(np.where(kept, eigenvalues, 1.0))
         return replace(self, whitening=vectors * np.where(kept, 1.0 / root, 0.0))

@@ -112,7 +112,7 @@ def _whitened(X, y, w=None, fit_intercept=True):
     scaling = Scaling.from_moments(
         moments, fit_intercept=fit_intercept, standardize=True
     )
-    return scaling.whitened(moments, np.float64)
+    return scaling.whitened(moments, np.finfo(np.float64).eps)
 
 
 @pytest.mark.parametrize("fit_intercept", [True, False])

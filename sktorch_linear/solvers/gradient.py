@@ -42,7 +42,7 @@ def solve(problem, config):
     if config.early_stopping and not streaming:
         train_rows, valid_rows = split(data.shape[0], config.validation_fraction, seed)
         train_data, valid_data = data.rows(train_rows), data.rows(valid_rows)
-    moments, scaling = _scaling(train_data, config, previous, streaming)
+    moments, scaling = _scaling(train_data, config, previous, streaming, dtype)
     tensors = {"device": config.device, "dtype": dtype}
     # Streamed chunks weigh their rows against the mean weight of all rows seen.
     weight_mean = moments.weight_sum / moments.n_samples if streaming else None
@@ -150,7 +150,8 @@ def _warn(status, config, streaming, n_epochs, diagnostics):
 
 
 def _advice(config, status):
-    """What brings a fit that stopped short to the optimum (each measured to)."""
+    """What brings a fit that stopped short to the optimum (each piece of
+    advice measured to help)."""
     more = status == "max_iter"
     if config.objective.loss == "squared_error":
         return " Use solver='exact' for the optimum" + (
@@ -181,19 +182,19 @@ def _new_seed(random_state):
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
-def _scaling(data, config, previous, streaming):
+def _scaling(data, config, previous, streaming, dtype):
     """The statistics the scaling comes from, and the scaling: of the data;
     under ``warm_start`` those of the previous fit; when streaming, of all the
     chunks seen so far, so that the scaling follows the data as they arrive.
 
     With ``standardize``, without a penalty (which is defined on the
     standardized coefficients) and when not streaming, the scaling also
-    whitens: on data with uncorrelated
-    columns of unit variance, the Hessian of squared error is the identity and
-    those of the other losses are near it, so that Adam, SGD and L-BFGS do not
-    crawl along the directions of correlated columns (measured on the diabetes
-    data: Adam stopped 4e-3 above the minimum of squared error after 2000
-    epochs without).
+    whitens, for training in ``dtype``: on data with uncorrelated columns of
+    unit variance, the Hessian of squared error is the identity and those of
+    the other losses are near it, so that Adam, SGD and L-BFGS do not crawl
+    along the directions of correlated columns (measured on the diabetes data:
+    Adam stopped 4e-3 above the minimum of squared error after 2000 epochs
+    without).
     """
     if previous is not None and not streaming:
         return previous.moments, previous.scaling
@@ -216,8 +217,7 @@ def _scaling(data, config, previous, streaming):
         standardize=objective.standardize,
     )
     if whiten:
-        dtype = resolve_dtype(config.dtype, data.X.dtype, device)
-        scaling = scaling.whitened(moments, torch.empty(0, dtype=dtype).numpy().dtype)
+        scaling = scaling.whitened(moments, torch.finfo(dtype).eps)
         moments = replace(moments, gram=None)  # (p + k)^2 values not needed again
     return moments, scaling
 
