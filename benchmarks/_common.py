@@ -23,6 +23,8 @@ HEAVY = {"full": (10.0, 3), "quick": (1.0, 1)}
 # Ridge with a negligible penalty solves (nearly) the same least-squares problem;
 # its speed (Cholesky on X.T@X) does not depend on alpha.
 RIDGE_ALPHA = 1e-10
+# The quantile of the quantile-regression workloads.
+QUANTILE = 0.9
 # Environment variables that change how the BLAS / OpenMP libraries behave.
 ENV_VARS = (
     "OPENBLAS_CORETYPE",

@@ -26,11 +26,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.linear_model import LinearRegression, Ridge
+from sklearn.linear_model import LinearRegression, QuantileRegressor, Ridge
 
 from sktorch_linear import TorchLinearRegressor
 
-from ._common import RIDGE_ALPHA, linear_data
+from ._common import QUANTILE, RIDGE_ALPHA, linear_data
 
 
 def current_rss_bytes():
@@ -81,6 +81,14 @@ def fitter(contender, device):
     if contender in ("adam", "lbfgs"):  # two epochs: the peak of training
         return lambda X, y: TorchLinearRegressor(
             solver=contender, max_iter=2, device=device
+        ).fit(X, y)
+    if contender == "quantile":  # the interior-point method
+        return lambda X, y: TorchLinearRegressor(
+            loss="quantile", quantile=QUANTILE, device=device
+        ).fit(X, y)
+    if contender == "quantile_highs":
+        return lambda X, y: QuantileRegressor(
+            quantile=QUANTILE, alpha=0.0, solver="highs"
         ).fit(X, y)
     if contender == "LinearRegression":
         return lambda X, y: LinearRegression().fit(X, y)

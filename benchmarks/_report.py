@@ -28,6 +28,9 @@ ROW_COLUMNS = [
     "reached_target",
     "epochs",
     "peak_over_x",
+    "n_iter",
+    "optimality_gap",
+    "objective_vs_highs",
     "note",
 ]
 

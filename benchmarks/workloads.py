@@ -21,6 +21,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import (
     HuberRegressor,
     LinearRegression,
+    QuantileRegressor,
     Ridge,
     SGDRegressor,
 )
@@ -34,6 +35,7 @@ from sktorch_linear.solvers._refinement import normal_residual
 
 from ._common import (
     HEAVY,
+    QUANTILE,
     REPO_ROOT,
     RIDGE_ALPHA,
     linear_data,
@@ -61,6 +63,11 @@ SIZES = {
         "chunks": 10,
         "accuracy": (200_000, 100),
         "ill_conditioned": (1_000_000, 100),
+        # Sizes of the quantile workload; HiGHS runs in-process up to
+        # quantile_in_process rows and with a time limit beyond.
+        "quantile": [(20_000, 50), (200_000, 100)],
+        "quantile_in_process": 20_000,
+        "highs_limit_s": 300,
     },
     "quick": {
         "repeats": 3,
@@ -74,6 +81,9 @@ SIZES = {
         "chunks": 10,
         "accuracy": (20_000, 100),
         "ill_conditioned": (100_000, 100),
+        "quantile": [(2_000, 20), (20_000, 50)],
+        "quantile_in_process": 2_000,
+        "highs_limit_s": 0,
     },
 }
 
@@ -1079,6 +1089,102 @@ def to_accuracy_huber(ctx):
     return rows, heads
 
 
+def _pinball(X, y, model):
+    r = y - X @ model.coef_ - model.intercept_
+    return float(np.mean(np.maximum(QUANTILE * r, (QUANTILE - 1) * r)))
+
+
+def quantile(ctx):
+    """Quantile regression (quantile 0.9, no penalty) of targets with heavy-tailed
+    noise (Student t, 2 degrees of freedom): the interior-point method against
+    QuantileRegressor(solver="highs") (one run: it takes tens of seconds). On
+    the largest size HiGHS runs in a fresh process with a time limit, and each
+    contender's peak memory is measured in a fresh process."""
+    rows, heads = [], []
+    ours_name, highs_name = "TorchLinearRegressor quantile", "QuantileRegressor highs"
+    for n, p in ctx.sizes["quantile"]:
+        X, y = linear_data(n, p, seed=ctx.seed)
+        y += np.random.default_rng(ctx.seed).standard_t(2, size=n)
+        model = _ours(ctx, loss="quantile", quantile=QUANTILE)
+        times = ctx.measure({ours_name: lambda: model.fit(X, y)})
+        extra = {
+            "n_iter": model.n_iter_,
+            "optimality_gap": model.optimality_gap_,
+        }
+        if n <= ctx.sizes["quantile_in_process"]:
+            ref = QuantileRegressor(quantile=QUANTILE, alpha=0.0, solver="highs")
+            times.update(
+                ctx.measure({highs_name: lambda: ref.fit(X, y)}, repeats=1, warmup=0)
+            )
+            relative = (_pinball(X, y, model) - _pinball(X, y, ref)) / _pinball(
+                X, y, ref
+            )
+            extra["objective_vs_highs"] = relative
+            rows.append(
+                row(
+                    "quantile",
+                    highs_name,
+                    times[highs_name],
+                    n=n,
+                    p=p,
+                    ctx=ctx,
+                    reference=True,
+                )
+            )
+            value = ratio(times, highs_name, ours_name)
+            heads.append(
+                headline(
+                    "quantile",
+                    f"QuantileRegressor(highs) / ours, {n} x {p}",
+                    value,
+                    f"{_faster(value, 'ours', 'HiGHS')}; objective {relative:+.1e} "
+                    f"relative to HiGHS's; certified gap {model.optimality_gap_:.1e} "
+                    f"after {model.n_iter_} iterations",
+                )
+            )
+        elif ctx.sizes["highs_limit_s"]:
+            rows.extend(_quantile_fresh(ctx, n, p, times[ours_name], extra))
+        rows.append(
+            row("quantile", ours_name, times[ours_name], n=n, p=p, ctx=ctx, **extra)
+        )
+    return rows, heads
+
+
+def _quantile_fresh(ctx, n, p, ours_times, extra):
+    """The largest size: each contender's peak memory in a fresh process, HiGHS
+    stopped after ``highs_limit_s``."""
+    rows = []
+    for name, key in [
+        ("TorchLinearRegressor quantile (fresh process)", "quantile"),
+        ("QuantileRegressor highs", "quantile_highs"),
+    ]:
+        limit = ctx.sizes["highs_limit_s"] if key == "quantile_highs" else 1800
+        result = _memory_probe(ctx, key, n, p, limit)
+        if result is None:
+            ctx.log(f"  {name}: stopped after {limit} s")
+            rows.append(
+                row(
+                    "quantile",
+                    name,
+                    [float(limit)],
+                    n=n,
+                    p=p,
+                    ctx=ctx,
+                    reference=True,
+                    note=f"stopped after {limit} s, not finished",
+                )
+            )
+            continue
+        rows.append(
+            _memory_row(
+                "quantile", name, result, n, p, ctx, reference=key == "quantile_highs"
+            )
+        )
+        if key == "quantile":
+            extra["peak_over_x"] = result["extra_over_x"]
+    return rows
+
+
 def memory_exact(ctx):
     """Peak RSS of an exact fit on 1 000 000 x 100 float64, each contender in a
     fresh subprocess, as a multiple of the size of X."""
@@ -1105,25 +1211,9 @@ def memory_gradient(ctx):
 
 def _memory(workload, ctx, contenders, *, reference):
     n, p = ctx.sizes["memory"]
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(REPO_ROOT), *filter(None, [env.get("PYTHONPATH")])]
-    )
     rows, results = [], {}
     for name, key in contenders.items():
-        proc = subprocess.run(
-            [sys.executable, "-m", "benchmarks._memory", key, str(n), str(p)]
-            + [ctx.device],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=1800,
-        )
-        if proc.returncode != 0:
-            raise RuntimeError(f"memory probe {key} failed:\n{proc.stderr[-2000:]}")
-        result = json.loads(proc.stdout.strip().splitlines()[-1])
-        results[name] = result
+        result = results[name] = _memory_probe(ctx, key, n, p)
         rows.append(_memory_row(workload, name, result, n, p, ctx, reference))
         ctx.log(f"  {name}: peak {result.get('extra_over_x', float('nan')):.2f} x X")
     heads = [
@@ -1137,6 +1227,30 @@ def _memory(workload, ctx, contenders, *, reference):
         for name in contenders
     ]
     return rows, heads
+
+
+def _memory_probe(ctx, key, n, p, timeout=1800):
+    """The result of ``benchmarks._memory`` for contender ``key`` in a fresh
+    process; None when it ran out of ``timeout`` seconds."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO_ROOT), *filter(None, [env.get("PYTHONPATH")])]
+    )
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "benchmarks._memory", key, str(n), str(p)]
+            + [ctx.device],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return None
+    if proc.returncode != 0:
+        raise RuntimeError(f"memory probe {key} failed:\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def _memory_row(workload, name, result, n, p, ctx, reference):
@@ -1185,6 +1299,7 @@ WORKLOADS = [
     Workload("adam_epoch", adam_epoch),
     Workload("to_accuracy", to_accuracy),
     Workload("to_accuracy_huber", to_accuracy_huber),
+    Workload("quantile", quantile),
     Workload("defaults", defaults),
     Workload("memory_exact", memory_exact),
     Workload("memory_gradient", memory_gradient),

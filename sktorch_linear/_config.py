@@ -32,7 +32,7 @@ class Objective:
 
     loss: str
     epsilon: float
-    quantile: float
+    quantile: float | tuple
     alpha: float
     l1_ratio: float
     fit_intercept: bool
@@ -72,7 +72,10 @@ class Config:
     def from_params(cls, params, *, solver, device):
         """The configuration of ``get_params()`` with the resolved ``solver`` and
         ``device``."""
-        objective = Objective(**{name: params[name] for name in _OBJECTIVE})
+        values = {name: params[name] for name in _OBJECTIVE}
+        if np.ndim(values["quantile"]):  # several: one per target, hashable
+            values["quantile"] = tuple(float(q) for q in values["quantile"])
+        objective = Objective(**values)
         settings = {
             field.name: params[field.name]
             for field in fields(cls)

@@ -5,7 +5,7 @@ helpers and wraps them in a :class:`Data`; from there on nothing copies them on
 the host. The exact solver reads them a block of rows at a time
 (:meth:`Data.blocks`); the gradient solvers move them to the device once,
 standardized (:func:`training_tensors`), a sparse ``X`` a batch of rows at a
-time (:class:`SparseRows`).
+time (:class:`StandardizedRows`).
 """
 
 import warnings
@@ -139,7 +139,7 @@ def training_tensors(data, scaling, *, device, dtype, weight_mean=None, densify=
     unweighted), and the standardized targets.
     Columns that are constant (when centring) become exact zeros, so their
     coefficients stay at zero. A dense ``X`` is copied once, into the tensor
-    that is standardized in place; a sparse ``X`` becomes :class:`SparseRows`
+    that is standardized in place; a sparse ``X`` becomes :class:`StandardizedRows`
     (dense a batch at a time), or dense with ``densify``.
     """
 
@@ -148,7 +148,7 @@ def training_tensors(data, scaling, *, device, dtype, weight_mean=None, densify=
 
     keep = tensor(~scaling.constant)
     whitening = None if scaling.whitening is None else tensor(scaling.whitening)
-    x = SparseRows(
+    x = StandardizedRows(
         data.X, tensor(scaling.x_center), tensor(scaling.x_scale), keep, whitening
     )
     if not scipy.sparse.issparse(data.X):
@@ -173,15 +173,15 @@ def _transferred(array, device, dtype):
     return torch.empty(source.shape, device=device, dtype=dtype).copy_(source)
 
 
-class SparseRows:
-    """A sparse matrix whose rows are standardized and densified a batch at a time.
+class StandardizedRows:
+    """A matrix whose rows are standardized (and densified) a block at a time.
 
-    Slicing returns the dense, standardized rows on the device: a sparse ``X``
-    is never densified whole.
+    Indexing returns new dense, standardized rows on the device: ``X`` is never
+    copied or densified whole.
 
     Parameters
     ----------
-    matrix : scipy.sparse CSR matrix or array
+    matrix : scipy.sparse CSR matrix or ndarray
     mean, scale, keep : torch.Tensor
         Centres, divisors, and 0/1 multipliers (0 for constant columns) on the
         device.
@@ -200,7 +200,7 @@ class SparseRows:
         return self.matrix.shape[0]
 
     def take(self, order):
-        return SparseRows(
+        return StandardizedRows(
             self.matrix[order.numpy()], self.mean, self.scale, self.keep, self.whitening
         )
 
@@ -215,7 +215,7 @@ class SparseRows:
         return dense
 
     def __getitem__(self, rows):
-        dense = as_tensor(
-            self.matrix[rows].toarray(), device=self.mean.device, dtype=self.mean.dtype
-        )
-        return self.standardize_(dense)
+        block = self.matrix[rows]
+        if scipy.sparse.issparse(block):
+            block = block.toarray()
+        return self.standardize_(_transferred(block, self.mean.device, self.mean.dtype))

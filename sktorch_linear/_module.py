@@ -160,15 +160,17 @@ class HuberLoss(nn.Module):
 
 class QuantileLoss(nn.Module):
     """The pinball loss of ``quantile``: ``quantile * r`` for ``r >= 0``, else
-    ``(quantile - 1) * r``, where ``r = y_true - y_pred``."""
+    ``(quantile - 1) * r``, where ``r = y_true - y_pred``; ``quantile`` may
+    differ per target."""
 
     def __init__(self, quantile):
         super().__init__()
-        self.quantile = quantile
+        self.register_buffer("quantile", torch.as_tensor(quantile))
 
     def forward(self, y_pred, y_true, sample_weight=None):
+        quantile = self.quantile.to(y_pred.dtype)
         r = y_true - y_pred
-        loss = torch.maximum(self.quantile * r, (self.quantile - 1) * r)
+        loss = torch.maximum(quantile * r, (quantile - 1) * r)
         return _weighted_mean(sample_weight, loss)
 
 

@@ -43,6 +43,8 @@ def _can_stream(estimator):
 
 
 _GRADIENT_SOLVERS = ("lbfgs", "adam", "sgd")
+# The losses that solver="exact" fits (squared error alone in partial_fit).
+_EXACT_LOSSES = ("squared_error", "quantile", "absolute_error")
 
 
 class TorchLinearRegressor(RegressorMixin, BaseEstimator):
@@ -95,8 +97,12 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         residuals larger than ``epsilon`` count linearly. A good value is about
         1.35 times the scale of the residuals. Only used by ``loss="huber"``.
 
-    quantile : float, default=0.5
-        The quantile the ``"quantile"`` loss estimates, in ``(0, 1)``.
+    quantile : float or array-like of float, default=0.5
+        The quantile the ``"quantile"`` loss estimates, in ``(0, 1)``. A list
+        of quantiles fits one model per quantile in one call (sharing the passes
+        over the data): ``coef_`` then has one row and ``intercept_`` one entry
+        per quantile, and ``predict`` returns one column per quantile; ``y``
+        must be one target.
 
     fit_intercept : bool, default=True
         Whether to fit an intercept. If False, the data are not centred.
@@ -115,12 +121,18 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         Mix of the penalty, in ``[0, 1]``: 0 is ridge (L2), 1 is lasso (L1).
 
     solver : {"auto", "exact", "lbfgs", "adam", "sgd"}, default="auto"
-        - ``"auto"``: ``"exact"`` for squared error; ``"lbfgs"`` for Huber
-          without an L1 penalty (``"adam"`` in ``partial_fit``); ``"adam"``
-          otherwise (the absolute and quantile losses and the L1 penalty are
-          not smooth).
-        - ``"exact"``: closed form (or coordinate descent) from the sufficient
-          statistics; one pass over the data. Squared error only.
+        - ``"auto"``: ``"exact"`` for the squared, absolute and quantile
+          losses (``"adam"`` for the latter two in ``partial_fit``); for Huber
+          ``"lbfgs"`` without an L1 penalty (``"adam"`` in ``partial_fit``),
+          ``"adam"`` with one.
+        - ``"exact"``: for squared error, closed form (or coordinate descent)
+          from the sufficient statistics, one pass over the data; for the
+          absolute and quantile losses, a primal-dual interior-point method
+          (Mehrotra's predictor-corrector) whose every iteration forms one
+          weighted Gram matrix of the standardized rows, a block at a time on
+          the device, to a certified optimum (``optimality_gap_``; without an
+          L2 penalty, the exact vertex solution of the linear programme). Not
+          for Huber; in ``partial_fit``, squared error only.
         - ``"lbfgs"``: full-batch L-BFGS with a strong Wolfe line search, for
           smooth objectives (squared error or Huber, ``l1_ratio=0``). Not for
           ``partial_fit``, which it would make forget earlier chunks.
@@ -235,7 +247,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
     ----------
     coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
         Coefficients in the original units of ``X`` and ``y``; 1-D when ``y`` is
-        1-D.
+        1-D (and one quantile is fitted; a row per quantile otherwise).
 
     intercept_ : float or ndarray of shape (n_targets,)
         Intercept in the original units of ``y``; 0.0 if
@@ -251,8 +263,9 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         How the coefficients were obtained: for the exact solver
         ``"cholesky"`` (well-conditioned normal equations), ``"qr"`` (an
         ill-conditioned or rank-deficient problem, solved by an SVD of the R
-        factor of the data) or ``"coordinate_descent"`` (``l1_ratio > 0``); the
-        solver's name otherwise.
+        factor of the data), ``"coordinate_descent"`` (``l1_ratio > 0``) or
+        ``"interior_point"`` (absolute and quantile losses); the solver's name
+        otherwise.
 
     net_ : LinearNet
         The skorch net of the linear model (a :class:`torch.nn.Linear` inside),
@@ -285,9 +298,10 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         The device used for fitting, e.g. ``"cpu"`` or ``"cuda:0"``.
 
     n_iter_ : int
-        Number of epochs run (sweeps for coordinate descent; for the exact
-        solver otherwise, the number of passes over the data: statistics, R
-        factor, refinement; summed over ``partial_fit`` calls).
+        Number of epochs run (sweeps for coordinate descent, iterations for
+        the interior-point method; for the exact solver otherwise, the number
+        of passes over the data: statistics, R factor, refinement; summed over
+        ``partial_fit`` calls).
 
     optimality_gap_ : float or None
         How far a gradient fit's training objective is above its minimum,
@@ -303,8 +317,11 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         zero): measured equal to the true gap to three digits. The minimiser
         that work finds replaces the trained coefficients when its objective
         is lower. A ``ConvergenceWarning`` is raised exactly when the gap
-        exceeds ``tol``. None when not measured: the exact solver, early
-        stopping and ``partial_fit``.
+        exceeds ``tol``. The interior-point method of the exact solver
+        certifies its gap in the same way, from its dual point (relative to
+        ``1e-8`` times the objective of the zero model when the data can be
+        fitted exactly). None when not measured: the exact solver of squared
+        error, early stopping and ``partial_fit``.
 
     loss_curve_ : list of float
         Training objective per epoch, on the standardized problem (``X`` scaled
@@ -396,7 +413,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
     _parameter_constraints = {
         "loss": [StrOptions({"squared_error", "huber", "absolute_error", "quantile"})],
         "epsilon": [Interval(Real, 0, None, closed="neither")],
-        "quantile": [Interval(Real, 0, 1, closed="neither")],
+        "quantile": [Interval(Real, 0, 1, closed="neither"), "array-like"],
         "fit_intercept": ["boolean"],
         "standardize": ["boolean"],
         "alpha": [Interval(Real, 0, None, closed="left")],
@@ -507,7 +524,10 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         those of all earlier chunks and the model is solved again: any chunking
         of a data set gives the coefficients of ``fit`` on all of it. With Adam
         or SGD, one epoch runs over the chunk, with the scaling of all chunks
-        seen so far and the optimizer state carried across calls. L-BFGS
+        seen so far and the optimizer state carried across calls; after a fit
+        of the absolute or quantile loss by the interior-point method (which
+        needs all the data at every iteration), Adam streams on from its
+        solution. L-BFGS
         minimises over the data of one call and would forget earlier chunks:
         with ``solver="lbfgs"`` there is no ``partial_fit``. If the update
         fails (divergence, an interruption before the epoch ends, a chunk with
@@ -576,7 +596,8 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         if getattr(self, "moments_", None) is None:
             raise AttributeError(
                 "singular_ and rank_ are available after a fit with the exact "
-                "solver, which keeps the statistics they are computed from."
+                "solver of squared error, which keeps the statistics they are "
+                "computed from."
             )
         return singular_values(
             self.moments_, self._result.scaling, fit_intercept=self.fit_intercept
@@ -599,6 +620,10 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         fitted = self.__sklearn_is_fitted__()
         if streaming and fitted:
             solver = self.solver_
+            if solver == "exact" and self._config.objective.loss != "squared_error":
+                # The interior-point method needs all the data at every
+                # iteration: the stream goes on with Adam from its solution.
+                solver = "adam"
         else:
             solver = self._resolve_solver(streaming=streaming)
         previous = None
@@ -651,15 +676,23 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
 
     def _resolve_solver(self, *, streaming=False):
         has_l1 = self.alpha > 0 and self.l1_ratio > 0
+        exact_losses = ("squared_error",) if streaming else _EXACT_LOSSES
         if self.solver == "auto":
-            if self.loss == "squared_error":
+            if self.loss in exact_losses:
                 return "exact"
             smooth = self.loss == "huber" and not has_l1
             return "lbfgs" if smooth and not streaming else "adam"
-        if self.solver == "exact" and self.loss != "squared_error":
+        if self.solver == "exact" and self.loss not in exact_losses:
+            if streaming:
+                raise ValueError(
+                    f"solver='exact' streams loss='squared_error' only: the "
+                    f"interior-point method for loss={self.loss!r} reads all the "
+                    "data at every iteration. Use fit() on all the data, or "
+                    "solver='adam' or 'sgd' to stream."
+                )
             raise ValueError(
-                f"solver='exact' solves loss='squared_error' only, not "
-                f"loss={self.loss!r}. Use solver='auto', 'lbfgs', 'adam' or 'sgd'."
+                f"solver='exact' does not solve loss={self.loss!r}. Use "
+                "solver='auto', 'lbfgs', 'adam' or 'sgd'."
             )
         if self.solver == "lbfgs":
             if self.loss not in ("squared_error", "huber") or has_l1:
@@ -698,6 +731,15 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         if scipy.sparse.issparse(X):
             X = X.tocsr()
         Y = np.asarray(y, dtype=np.float64).reshape(X.shape[0], -1)
+        quantiles = self._quantiles()
+        if quantiles is not None:
+            if Y.shape[1] != 1:
+                raise ValueError(
+                    f"Several quantiles ({len(quantiles)}) are fitted to one target, "
+                    f"but y has {Y.shape[1]} columns. Fit one target at a time, or "
+                    "pass a single quantile."
+                )
+            Y = np.repeat(Y, len(quantiles), axis=1)  # one column per quantile
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight,
@@ -706,7 +748,20 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
                 ensure_non_negative=True,
                 allow_all_zero_weights=allow_all_zero,
             )
-        return X, Y, sample_weight, y.ndim
+        return X, Y, sample_weight, 2 if quantiles is not None else y.ndim
+
+    def _quantiles(self):
+        """The quantiles of a fit of several (an ndarray), or None."""
+        if self.loss != "quantile" or np.ndim(self.quantile) == 0:
+            return None
+        quantiles = np.asarray(self.quantile, dtype=np.float64)
+        valid = quantiles.ndim == 1 and quantiles.size > 0
+        if not (valid and np.all((quantiles > 0) & (quantiles < 1))):
+            raise ValueError(
+                "The 'quantile' parameter must be a float in (0, 1) or a 1-D "
+                f"sequence of such floats. Got {self.quantile!r} instead."
+            )
+        return quantiles
 
     # -- fitted state -----------------------------------------------------------
 
@@ -731,7 +786,8 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         self.scaler_ = self._make_scaler(result.scaling)
         self.solver_ = result.solver
         self.solver_path_ = result.path
-        self.moments_ = result.moments if result.solver == "exact" else None
+        least_squares = result.solver == "exact" and result.path != "interior_point"
+        self.moments_ = result.moments if least_squares else None
         self.device_ = str(config.device)
         self.n_iter_ = result.n_iter
         self.optimality_gap_ = result.diagnostics.get("optimality_gap")

@@ -11,7 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression
 
 from sktorch_linear import TorchLinearRegressor
-from sktorch_linear._data import SparseRows
+from sktorch_linear._data import StandardizedRows
 
 RNG = np.random.default_rng(0)
 X_SPARSE = sp.random(400, 15, density=0.2, random_state=0, format="csr")
@@ -53,13 +53,15 @@ def test_sparse_exact_matches_linear_regression():
 
 
 def test_sparse_rows_densify_and_standardize_per_slice():
-    """Check that SparseRows yields, per slice, the dense standardized rows, with
+    """Check that StandardizedRows yields, per slice, the dense standardized rows, with
     constant columns zeroed, and permutes without densifying."""
     dense = X_SPARSE.toarray()
     mean, scale = dense.mean(axis=0), dense.std(axis=0)
     keep = np.ones(15)
     keep[3] = 0.0
-    rows = SparseRows(X_SPARSE, *(torch.as_tensor(v) for v in (mean, scale, keep)))
+    rows = StandardizedRows(
+        X_SPARSE, *(torch.as_tensor(v) for v in (mean, scale, keep))
+    )
     expected = (dense - mean) / scale * keep
     assert len(rows) == 400
     assert_allclose(rows[10:20].numpy(), expected[10:20], rtol=1e-12)

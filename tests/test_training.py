@@ -153,15 +153,24 @@ def test_gradient_l1_gives_exact_zeros(solver):
 
 @pytest.mark.parametrize("loss", ["huber", "absolute_error", "quantile"])
 def test_auto_solver_for_non_squared_losses(loss):
-    """Check that solver='auto' picks L-BFGS for Huber and Adam for the
-    non-smooth losses, and that 'exact' refuses them."""
+    """Check that solver='auto' picks L-BFGS for Huber and the interior-point
+    method for the absolute and quantile losses (Adam in partial_fit), and
+    that 'exact' refuses Huber."""
     reg = TorchLinearRegressor(loss=loss, max_iter=5, device="cpu")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         reg.fit(X_STD, Y)
-    assert reg.solver_ == ("lbfgs" if loss == "huber" else "adam")
-    with pytest.raises(ValueError, match="squared_error' only"):
-        TorchLinearRegressor(loss=loss, solver="exact", device="cpu").fit(X_STD, Y)
+        assert reg.solver_ == ("lbfgs" if loss == "huber" else "exact")
+        streamed = TorchLinearRegressor(loss=loss, device="cpu").partial_fit(X_STD, Y)
+    assert streamed.solver_ == "adam"
+    if loss == "huber":
+        with pytest.raises(ValueError, match="does not solve loss='huber'"):
+            TorchLinearRegressor(loss=loss, solver="exact", device="cpu").fit(X_STD, Y)
+    else:  # the stream goes on with Adam from the exact solution
+        exact = reg.set_params(max_iter=200).fit(X_STD, Y).score(X_STD, Y)
+        reg.partial_fit(X_STD, Y)  # one epoch of a fresh Adam, from the minimum
+        assert reg.solver_ == "adam"
+        assert reg.score(X_STD, Y) == pytest.approx(exact, abs=0.01)
 
 
 def test_lbfgs_refuses_non_smooth_objectives():

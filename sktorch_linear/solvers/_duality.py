@@ -86,7 +86,9 @@ class Loss:
     def derivative(self, r):
         if self.quadratic:
             return r.clamp(self.lower, self.upper)
-        return torch.where(r > 0, self.upper, self.lower).to(r.dtype)
+        return torch.where(
+            r > 0, torch.full_like(r, self.upper), torch.full_like(r, self.lower)
+        )
 
     def conjugate(self, a):
         return 0.5 * a.square() if self.quadratic else torch.zeros_like(a)
@@ -111,7 +113,7 @@ class _Problem:
         for start in range(0, self.n, _BLOCK_ROWS):
             rows = slice(start, start + _BLOCK_ROWS)
             z = self.X[rows].to(self.t.device, torch.float64)
-            yield rows, torch.cat([z, torch.ones_like(z[:, :1])], 1)
+            yield rows, torch.cat([z, z.new_ones((len(z), 1))], 1)
 
     def product(self, coef):
         """``Z~ coef``."""

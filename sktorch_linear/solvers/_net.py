@@ -16,7 +16,7 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback
 from skorch.utils import TeeGenerator
 
-from .._data import SparseRows
+from .._data import StandardizedRows
 from .._device import threads_for
 from .._module import AbsoluteLoss, HuberLoss, LinearModule, QuantileLoss, SquaredLoss
 from ._callbacks import (
@@ -117,9 +117,9 @@ class SliceBatches:
 
 
 def _take(rows, order):
-    """The rows of a tensor, or the dense rows of :class:`SparseRows`, in the
+    """The rows of a tensor, or the dense rows of :class:`StandardizedRows`, in the
     given order."""
-    if isinstance(rows, SparseRows):
+    if isinstance(rows, StandardizedRows):
         return rows.take(order.cpu())[:]
     return rows[order]
 

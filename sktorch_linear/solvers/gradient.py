@@ -102,7 +102,8 @@ class _Gap:
         if objective.loss == "huber":
             self.loss = ("huber", objective.epsilon / scaling.y_scale)
         elif objective.loss == "quantile":
-            self.loss = ("quantile", np.full(target.shape[1], objective.quantile))
+            quantiles = np.asarray(objective.quantile, dtype=np.float64)
+            self.loss = ("quantile", np.broadcast_to(quantiles, target.shape[1]))
         elif objective.loss == "absolute_error":
             self.loss = ("absolute_error", np.zeros(target.shape[1]))
 
@@ -163,8 +164,11 @@ def _advice(config, status):
 def _start(problem, config):
     """The fit's seed, the training state to resume from (a checkpoint of the
     same fit) and the checkpoint callback, as a list of named callbacks."""
-    if problem.previous is not None:
-        return problem.previous.seed, None, []
+    previous = problem.previous
+    if previous is not None and previous.seed is not None:
+        return previous.seed, None, []
+    if previous is not None:  # streaming on from an exact fit
+        return _new_seed(config.random_state), None, []
     if config.checkpoint is None or problem.streaming:
         return _new_seed(config.random_state), None, []
     data = problem.data
@@ -226,11 +230,16 @@ def continue_from(previous, net, scaling):
     """Start ``net`` where the fit of ``previous`` (a :class:`SolverResult`)
     ended: its model, re-expressed in ``scaling`` when the scaling has changed
     (streaming), a copy of its history, its shuffling state, and its optimizer
-    state when the optimizer is the same. The hyperparameters are ``net``'s
-    own, so parameters changed since are honoured; ``previous`` is left as it
-    was.
+    state when the optimizer is the same (a previous exact fit gives its
+    solution only). The hyperparameters are ``net``'s own, so parameters
+    changed since are honoured; ``previous`` is left as it was.
     """
     old = previous.net
+    if old is None:  # an exact fit: its solution, and nothing else to continue
+        net.module_.load_solution(
+            *scaling.standardize(previous.coef, previous.intercept)
+        )
+        return
     if scaling is previous.scaling:
         net.module_.linear.load_state_dict(old.module_.linear.state_dict())
     else:

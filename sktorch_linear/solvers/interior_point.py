@@ -1,0 +1,581 @@
+"""Quantile and absolute-error regression by a primal-dual interior-point method.
+
+Per target ``k`` (or quantile), on the standardized rows ``z_i`` (with a 1 for
+the intercept: ``z~_i``), targets ``t`` and weights ``w`` of mean one, the
+objective times ``n`` is the programme
+
+    min  sum_i w_i (upper u_i - lower v_i) + sum_j h(beta_j)
+    s.t. z~_i x + u_i - v_i = t_i,   u, v >= 0,   x = [beta, b],
+
+with ``[lower, upper]`` the box of the loss's subgradient (``[q - 1, q]`` for
+the quantile ``q``, ``[-1, 1]`` for the absolute error) and ``h(beta) = n (l1
+|beta| + l2 / 2 beta^2)``. Without an L1 penalty ``beta`` is free; with one it
+is split as ``beta = p - m``, ``p, m >= 0``, each costing ``n (l1 + l2 / 2
+(.))`` (at the minimum one of them is zero, which gives ``h``). It is a linear
+programme, quadratic with an L2 penalty.
+
+Mehrotra's predictor-corrector method solves it from the first-order
+conditions, whose Newton steps reduce, after eliminating the variables of the
+rows (diagonal), to one system with ``z~' D z~ + diag(e)`` for a diagonal ``D``
+of the rows and ``e`` of the coefficients (Frisch-Newton, as in Koenker's
+``rq.fit.fnb``). Each iteration forms that weighted Gram matrix in one pass over
+the rows, a block at a time on the device, and reads the rows four more times
+for products with vectors; the rest is elementwise work on vectors of length
+``n`` and ``(p + 1) x (p + 1)`` solves. All targets share the passes.
+
+When its own measure of the gap is small, the method's dual point is made
+exactly feasible and gives a certified lower bound of the minimum
+(:mod:`._duality`). Without an L2 penalty the minimum is attained at a vertex:
+the coefficients that fit exactly the rows with the smallest residuals, as
+many as there are non-zero coefficients, replace the method's when their
+objective is not larger (the solution of the programme itself, not a point
+within rounding of it). The method stops when the certified relative gap is
+at most ``GAP_TOL``.
+"""
+
+import warnings
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse
+import torch
+from sklearn.exceptions import ConvergenceWarning
+
+from .._data import StandardizedRows, check_finite
+from .._device import as_tensor, float64_device
+from .._moments import accumulate
+from .._scaling import Scaling
+from . import _duality
+from ._base import SolverResult
+from ._optimality import pseudo_solve
+
+# The certified relative gap at which the method stops.
+GAP_TOL = 1e-12
+# The method's own relative measure of the gap below which the certificate is
+# computed (a few passes over the data).
+_CERTIFY_BELOW = 1e-10
+# A dual value whose distances to both ends of its box exceed this fraction of
+# the box is inside it (at the minimum the others are at an end, within
+# rounding).
+_INSIDE = 1e-8
+# Gaps are relative to the minimum, or to this fraction of the objective of
+# the zero model (the scale of the problem) when the minimum is smaller: data
+# that the model can fit exactly (more coefficients than rows of positive
+# weight) have a minimum of zero.
+_FLOOR = 1e-8
+# Fraction of the distance to the boundary that a step goes.
+_STEP = 0.99
+# Rows per block of a pass.
+_BLOCK_ROWS = 4096
+# Frames between the warning and the caller of fit: solve, solvers.solve, the
+# estimator's dispatch, fit, scikit-learn's fit context.
+_STACKLEVEL = 6
+
+
+def solve(problem, config):
+    """Fit the quantile or absolute-error objective of ``config`` to
+    ``problem``'s data by the interior-point method; ``n_iter`` counts its
+    iterations."""
+    data, objective = problem.data, config.objective
+    device = float64_device(config.device)
+    moments = accumulate(data, device=device, dtype=torch.float64, full=False)
+    check_finite(data, moments)
+    scaling = Scaling.from_moments(
+        moments,
+        fit_intercept=objective.fit_intercept,
+        standardize=objective.standardize,
+    )
+    passes = Passes(data, scaling, device, objective.fit_intercept)
+    l1, l2 = scaling.penalty(objective.loss, objective.alpha, objective.l1_ratio)
+    method = InteriorPoint(passes, losses(objective, data.shape[2]), l1, l2)
+    n_iter, gap = method.run(config.max_iter)
+    weight = np.zeros((data.shape[2], data.shape[1]))
+    weight[:, passes.active] = method.beta
+    intercept = method.b if objective.fit_intercept else np.zeros(data.shape[2])
+    if gap > config.tol:
+        warnings.warn(
+            f"The interior-point method stopped after {n_iter} iteration(s) with a "
+            f"certified relative gap of {gap:.2g} to the minimum (tol="
+            f"{config.tol:g}). Increase max_iter.",
+            ConvergenceWarning,
+            stacklevel=_STACKLEVEL,
+        )
+    if config.verbose:
+        print(
+            f"[TorchLinearRegressor] interior-point method on {device}: {n_iter} "
+            f"iterations, certified relative gap {gap:.1e}"
+        )
+    coef, intercept = scaling.unstandardize(weight, intercept)
+    for k, (vertex_coef, vertex_intercept) in method.vertices.items():
+        coef[k], intercept[k] = vertex_coef, vertex_intercept
+    return SolverResult(
+        coef,
+        intercept,
+        scaling=scaling,
+        solver="exact",
+        path="interior_point",
+        n_iter=n_iter,
+        converged=gap <= config.tol,
+        loss_curve=[method.value],
+        diagnostics={"optimality_gap": gap, "objective": method.value},
+        moments=moments,  # what partial_fit streams on from (with Adam)
+    )
+
+
+def losses(objective, n_targets):
+    """The loss of each target (its quantile, for several quantiles)."""
+    if objective.loss == "absolute_error":
+        return [_duality.Loss("absolute_error", None)] * n_targets
+    quantiles = np.broadcast_to(np.asarray(objective.quantile, dtype=float), n_targets)
+    return [_duality.Loss("quantile", float(q)) for q in quantiles]
+
+
+class Passes:
+    """The standardized rows of the active columns (and a column of ones for
+    the intercept), the standardized targets and the weights, on ``device``,
+    and the passes over the rows that the method needs, for all targets at
+    once."""
+
+    def __init__(self, data, scaling, device, bias):
+        def tensor(array):
+            return as_tensor(array, device=device, dtype=torch.float64)
+
+        self.X, self.Y, self.scaling = data.X, data.Y, scaling
+        self.active = np.flatnonzero(~scaling.constant)
+        self._all_active = len(self.active) == data.shape[1]
+        # z = x * (1 / scale) - center / scale, in one operation
+        self._factor = tensor(1.0 / scaling.x_scale[self.active])
+        self._offset = tensor(
+            -scaling.x_center[self.active] / scaling.x_scale[self.active]
+        )
+        self.rows = StandardizedRows(
+            data.X,
+            tensor(scaling.x_center),
+            tensor(scaling.x_scale),
+            tensor(~scaling.constant),
+        )
+        self.bias = bias
+        self.width = len(self.active) + bias
+        y = (data.Y - scaling.y_center) / scaling.y_scale
+        self.t = tensor(y)
+        self.n = len(y)
+        w = data.sample_weight
+        self.w = None if w is None else tensor(w / np.mean(w))
+
+    def blocks(self):
+        """Yield ``(rows, z~)`` for consecutive blocks of rows; ``z~`` is a
+        buffer that the next block overwrites."""
+        p = len(self.active)
+        buffer = torch.ones(
+            (min(_BLOCK_ROWS, self.n), self.width),
+            dtype=torch.float64,
+            device=self.t.device,
+        )
+        for start in range(0, self.n, _BLOCK_ROWS):
+            rows = slice(start, start + _BLOCK_ROWS)
+            x = self.X[rows]
+            if scipy.sparse.issparse(x):
+                x = x.toarray()
+            if not self._all_active:
+                x = x[:, self.active]
+            z = buffer[: len(x)]
+            x = as_tensor(x, device=self.t.device, dtype=None)
+            torch.addcmul(self._offset, x, self._factor, out=z[:, :p])
+            yield rows, z
+
+    def product(self, x):
+        """``z~ x_k`` for every target: (n, K) for ``x`` of shape (K, width)."""
+        x = torch.as_tensor(x, device=self.t.device)
+        out = torch.empty_like(self.t)
+        for rows, z in self.blocks():
+            torch.matmul(z, x.T, out=out[rows])
+        return out
+
+    def cross(self, vectors):
+        """``z~' v_k`` for every column: (m, width) for ``vectors`` (n, m)."""
+        total = torch.zeros(
+            (vectors.shape[1], self.width), dtype=torch.float64, device=self.t.device
+        )
+        for rows, z in self.blocks():
+            total += vectors[rows].T @ z
+        return total.cpu().numpy()
+
+    def gram_and_product(self, d, x):
+        """``z~' diag(d_k) z~`` for every target, (K, width, width) for ``d``
+        (n, K), and :meth:`product` of ``x``, in one pass."""
+        k, q = d.shape[1], self.width
+        total = torch.zeros((k, q, q), dtype=torch.float64, device=self.t.device)
+        x = torch.as_tensor(x, device=self.t.device)
+        out = torch.empty_like(self.t)
+        for rows, z in self.blocks():
+            torch.matmul(z, x.T, out=out[rows])
+            for target in range(k):
+                total[target] += z.T @ (d[rows, target, None] * z)
+        return total.cpu().numpy(), out
+
+    def problem(self, k, loss, l1, l2):
+        """Target ``k``'s problem for the certificate (:mod:`._duality`)."""
+        inputs = {"X": _ActiveRows(self)}
+        if self.w is not None:
+            inputs["sample_weight"] = self.w
+        return _duality._Problem(inputs, self.t[:, k], loss, l1, l2, self.bias)
+
+
+class _ActiveRows:
+    """The standardized rows of the active columns, indexed as a tensor."""
+
+    def __init__(self, passes):
+        self.passes = passes
+
+    def __len__(self):
+        return self.passes.n
+
+    def __getitem__(self, rows):
+        z = self.passes.rows[rows]
+        return z if self.passes._all_active else z[:, self.passes.active]
+
+
+class InteriorPoint:
+    """Mehrotra's predictor-corrector method for the programme of every target
+    (see the module's docstring), with its state: the coefficients, the
+    variables of the rows (``u``, ``v``, their slacks ``su``, ``sv`` and the
+    dual ``a``, all (n, K)) and, under an L1 penalty, the split ``p``, ``m`` of
+    the coefficients and their slacks."""
+
+    def __init__(self, passes, losses, l1, l2):
+        self.passes = passes
+        n, q, K = passes.n, passes.width, len(losses)
+        self.p = q - passes.bias
+        self.l1, self.l2 = l1, l2
+        self.losses = losses
+        lower = [loss.lower for loss in losses]
+        upper = [loss.upper for loss in losses]
+        device = passes.t.device
+
+        def tensor(array):
+            return torch.as_tensor(array, device=device, dtype=torch.float64)
+
+        w = torch.ones(n, 1, device=device) if passes.w is None else passes.w[:, None]
+        self.live = (w > 0).double()
+        self.cu = w * tensor(upper)  # the costs of u and v
+        self.cv = -w * tensor(lower)
+        # Scaled by n: the penalties of the programme.
+        self.L1, self.L2 = n * l1, n * l2
+        self.split = bool(np.any(self.L1 > 0))
+        self.x = np.zeros((K, q))
+        r = passes.t.clone()
+        self.u = r.clamp(min=0) + 1.0
+        self.v = (-r).clamp(min=0) + 1.0
+        self.a = 0.5 * (self.cu - self.cv)
+        half = torch.where(self.live > 0, 0.5 * (self.cu + self.cv), 1.0)
+        self.su, self.sv = half.clone(), half.clone()
+        if self.split:
+            self.pp = np.ones((K, self.p))
+            self.mm = np.ones((K, self.p))
+            self.sp = np.repeat(np.maximum(self.L1, 1.0)[:, None], self.p, 1)
+            self.sm = self.sp.copy()
+        self.value = np.inf
+        self.floor = _FLOOR * float(self._objective(passes.t).sum())
+
+    @property
+    def beta(self):
+        return self.x[:, : self.p]
+
+    @property
+    def b(self):
+        return self.x[:, self.p] if self.passes.bias else np.zeros(len(self.x))
+
+    def run(self, max_iter):
+        """Iterate until the certified gap is at most ``GAP_TOL``, the method
+        stalls, or ``max_iter`` iterations; leave the best certified
+        coefficients in ``x`` and their objective (per row) in ``value``, and
+        return the iterations and the certified gap."""
+        self.vertices = {}
+        if self.floor == 0:  # the zero model fits exactly
+            self.value = 0.0
+            return 0, 0.0
+        best = None
+        for iteration in range(1, max_iter + 1):
+            estimate, stalled = self.iterate()
+            if estimate <= _CERTIFY_BELOW or stalled or iteration == max_iter:
+                certified = self.certify()
+                if best is not None and certified[0] >= best[0]:
+                    break  # at the limit of the precision of the steps
+                best = certified
+                if certified[0] <= GAP_TOL or stalled:
+                    break
+        gap, self.x, self.value, self.vertices = best
+        return iteration, gap
+
+    # -- one iteration ---------------------------------------------------------
+
+    def iterate(self):
+        """One predictor-corrector step; return the method's relative measure
+        of the gap before the step and whether the step stalled."""
+        passes = self.passes
+        D = self.live / (self.u / self.su + self.v / self.sv)
+        M, fitted = passes.gram_and_product(D, self.x)
+        r = self.r = passes.t - fitted
+        rP = r - self.u + self.v
+        ru = self.cu - self.a - self.su
+        rv = self.cv + self.a - self.sv
+        mu = self._mu()
+        # the predictor; z~' a in the same pass
+        rcu, rcv = -self.u * self.su, -self.v * self.sv
+        h = self._row_terms(D, rP, ru, rv, rcu, rcv)
+        zh, za = np.split(passes.cross(torch.cat([h, self.a], 1)), 2)
+        step = self._direction(M, D, zh, za, rP, ru, rv, rcu, rcv)
+        alpha = self._step_length(step)
+        mu_aff = self._mu(step, alpha)
+        sigma = np.clip(mu_aff / np.maximum(mu, 1e-300), 0.0, 1.0) ** 3
+        # the corrector (centring and second-order terms)
+        target = torch.as_tensor(sigma * mu, device=r.device)
+        rcu = target - self.u * self.su - step["u"] * step["su"]
+        rcv = target - self.v * self.sv - step["v"] * step["sv"]
+        coef_terms = None
+        if self.split:
+            centre = (sigma * mu)[:, None]
+            coef_terms = (
+                centre - self.pp * self.sp - step["pp"] * step["sp"],
+                centre - self.mm * self.sm - step["mm"] * step["sm"],
+            )
+        zh = passes.cross(self._row_terms(D, rP, ru, rv, rcu, rcv))
+        step = self._direction(M, D, zh, za, rP, ru, rv, rcu, rcv, coef_terms)
+        alpha = np.minimum(1.0, _STEP * self._step_length(step))
+        self._move(step, alpha)
+        return self._estimate(mu), bool(np.all(alpha < 1e-12))
+
+    def _mu(self, step=None, alpha=None):
+        """The mean complementarity per target, at the current point or after
+        a step of length ``alpha`` (K,)."""
+
+        def moved(name):
+            value = getattr(self, name)
+            if step is None:
+                return value
+            if isinstance(value, np.ndarray):
+                return value + alpha[:, None] * step[name]
+            return value + self._t(alpha) * step[name]
+
+        rows = (self.live * (moved("u") * moved("su") + moved("v") * moved("sv"))).sum(
+            0
+        )
+        total = rows.cpu().numpy()
+        count = self.live.sum().item() * 2
+        if self.split:
+            total = total + (moved("pp") * moved("sp") + moved("mm") * moved("sm")).sum(
+                1
+            )
+            count += 2 * self.p
+        return total / count
+
+    def _t(self, values):
+        return torch.as_tensor(values, device=self.passes.t.device)
+
+    def _row_terms(self, D, rP, ru, rv, rcu, rcv):
+        """``D (rP - g)``: the rows' part of the right-hand side, whose product
+        with ``z~'`` the Newton system takes."""
+        return D * (rP - self._g(ru, rv, rcu, rcv))
+
+    def _g(self, ru, rv, rcu, rcv):
+        return (rcu - self.u * ru) / self.su - (rcv - self.v * rv) / self.sv
+
+    def _direction(self, M, D, zh, za, rP, ru, rv, rcu, rcv, coef_terms=None):
+        """The Newton direction for the complementarity targets ``rcu``,
+        ``rcv`` (and ``coef_terms`` for ``p``, ``m``), given ``zh = z~'
+        D (rP - g)`` and ``za = z~' a``."""
+        passes = self.passes
+        g = self._g(ru, rv, rcu, rcv)
+        K, q = self.x.shape
+        rhs = zh + za
+        diag = np.zeros((K, q))
+        if self.split:
+            cp, cm = (
+                coef_terms if coef_terms else (-self.pp * self.sp, -self.mm * self.sm)
+            )
+            zab = za[:, : self.p]
+            L1, L2 = self.L1[:, None], self.L2[:, None]
+            r_p = zab + self.sp - L1 - L2 * self.pp
+            r_m = self.sm - L1 - L2 * self.mm - zab
+            fp, fm = self.sp + L2 * self.pp, self.sm + L2 * self.mm
+            e0 = (cp + self.pp * r_p) / fp - (cm + self.mm * r_m) / fm
+            E = self.pp / fp + self.mm / fm
+            diag[:, : self.p] = 1.0 / E
+            rhs = zh.copy()
+            rhs[:, : self.p] += e0 / E
+            if passes.bias:
+                rhs[:, self.p] += za[:, self.p]
+        else:
+            diag[:, : self.p] = self.L2[:, None]
+            rhs[:, : self.p] -= self.L2[:, None] * self.beta
+        dx = np.array([_solve(M[k] + np.diag(diag[k]), rhs[k]) for k in range(K)])
+        zdx = passes.product(dx)
+        live = self.live  # rows of zero weight stay where they are
+        da = D * (rP - g - zdx)
+        dsu = (ru - da) * live
+        dsv = (rv + da) * live
+        step = {
+            "x": dx,
+            "a": da,
+            "su": dsu,
+            "sv": dsv,
+            "u": (rcu - self.u * dsu) / self.su * live,
+            "v": (rcv - self.v * dsv) / self.sv * live,
+        }
+        if self.split:
+            q_ = (dx[:, : self.p] - e0) / E  # z' da
+            step["pp"] = (cp + self.pp * r_p + self.pp * q_) / fp
+            step["mm"] = (cm + self.mm * r_m - self.mm * q_) / fm
+            step["sp"] = -r_p + L2 * step["pp"] - q_
+            step["sm"] = -r_m + L2 * step["mm"] + q_
+        return step
+
+    def _step_length(self, step):
+        """The longest step (per target, at most 1) that keeps the variables
+        and slacks non-negative."""
+        longest = np.ones(len(self.x))
+        for name in ("u", "v", "su", "sv"):
+            value, change = getattr(self, name), step[name]
+            ratio = torch.where(
+                (change < 0) & (self.live > 0), -value / change, torch.inf
+            )
+            longest = np.minimum(longest, ratio.amin(0).cpu().numpy())
+        if self.split:
+            for name in ("pp", "mm", "sp", "sm"):
+                value, change = getattr(self, name), step[name]
+                with np.errstate(divide="ignore"):
+                    ratio = np.where(change < 0, -value / change, np.inf)
+                longest = np.minimum(longest, ratio.min(1))
+        return longest
+
+    def _move(self, step, alpha):
+        length = self._t(alpha)
+        self.x = self.x + alpha[:, None] * step["x"]
+        for name in ("u", "v", "su", "sv", "a"):
+            setattr(self, name, getattr(self, name) + length * step[name])
+        if self.split:
+            for name in ("pp", "mm", "sp", "sm"):
+                setattr(self, name, getattr(self, name) + alpha[:, None] * step[name])
+
+    def _estimate(self, mu):
+        """The method's relative measure of the gap: the complementarity and
+        the violation of the constraints, relative to the objective."""
+        value = self._objective(self.r)
+        live = self.live.sum().item()
+        count = 2 * live + (2 * self.p if self.split else 0)
+        violation = ((self.r - self.u + self.v).abs() * self.live).amax(0).cpu().numpy()
+        scale = np.maximum(value, self.floor)
+        return float(np.max((mu * count + violation * live) / scale))
+
+    def _objective(self, r):
+        """The programme's objective (times ``n``) per target at residuals ``r``."""
+        loss = torch.maximum(self.cu * r, -self.cv * r).sum(0).cpu().numpy()
+        beta = self.beta
+        return loss + self.L1 * np.abs(beta).sum(1) + 0.5 * self.L2 * (beta**2).sum(1)
+
+    # -- the certificate ---------------------------------------------------------
+
+    def certify(self):
+        """Polish (without an L2 penalty) and bound every target's objective
+        from below; return the certified relative gap of the sum (as
+        ``_duality.relative_gap`` measures it), the coefficients (K, width),
+        their objective per row, and the vertices taken, in the original units,
+        by target."""
+        passes = self.passes
+        w = torch.ones_like(passes.t[:, 0]) if passes.w is None else passes.w
+        total, bound, solution, exact = 0.0, 0.0, self.x.copy(), {}
+        for k in range(len(self.x)):
+            problem = passes.problem(k, self.losses[k], self.l1[k], self.l2[k])
+            coef = self._coefficients(k)
+            r = problem.residual(coef)
+            value = problem.objective(coef, r)
+            if self.l2[k] == 0:
+                vertex = self._vertex(k, r)
+                if vertex is not None:
+                    vertex_value = problem.objective(vertex[0])
+                    if vertex_value <= value:
+                        coef, value = vertex[0], vertex_value
+                        exact[k] = vertex[1]
+            solution[k, : self.p] = coef[: self.p]
+            if passes.bias:
+                solution[k, self.p] = coef[-1]
+            total, bound = total + value, bound + self._bound(problem, k, w, coef)
+        gap = max(total - bound, 0.0) / max(bound, self.floor / self.passes.n)
+        return gap, solution, total, exact
+
+    def _coefficients(self, k):
+        """Target ``k``'s ``[beta, b]`` as ``_duality`` takes them."""
+        return np.append(self.beta[k], self.b[k])
+
+    def _bound(self, problem, k, w, coef):
+        """The lower bound of target ``k``'s minimum from the method's dual
+        point: exactly at its bound on the rows where it is at a bound (within
+        rounding), restored to feasibility on the others (as few as the
+        coefficients, at the minimum of a linear programme); from all the rows
+        when those few cannot restore it; 0 at least."""
+        loss = self.losses[k]
+        scale = torch.where(w > 0, w, 1.0)
+        a = torch.where(w > 0, self.a[:, k] / scale, 0.0)
+        su, sv = self.su[:, k] / scale, self.sv[:, k] / scale
+        width = loss.upper - loss.lower
+        free = ((su > _INSIDE * width) & (sv > _INSIDE * width) & (w > 0)).double()
+        snapped = torch.where(
+            su < sv, torch.full_like(a, loss.upper), torch.full_like(a, loss.lower)
+        )
+        inside = torch.where(free > 0, a, snapped * (w > 0))
+        lower = _duality._bound(problem, inside, free, coef[:-1])
+        if lower == -np.inf:
+            lower = _duality._bound(problem, a, torch.ones_like(a), coef[:-1])
+        return max(lower, 0.0)  # the objective is never negative
+
+    def _vertex(self, k, r):
+        """The vertex near the method's point: the coefficients, in the
+        original units, that fit exactly the rows with the smallest residuals,
+        as many as the non-zero coefficients (and the intercept), solved from
+        those rows as given (no rounding by the scaling: the solution of the
+        programme itself); and the same in the standardized units, as
+        ``_duality`` takes them. None when those rows do not determine them."""
+        passes = self.passes
+        support = np.arange(self.p)
+        if self.split:
+            support = np.flatnonzero(
+                np.maximum(self.pp[k], self.mm[k]) > np.maximum(self.sp[k], self.sm[k])
+            )
+        n_unknowns = len(support) + passes.bias
+        if not n_unknowns or n_unknowns > self.live.sum():
+            return None
+        size = torch.where(self.live[:, 0] > 0, r.abs(), torch.inf)
+        rows = torch.topk(size, n_unknowns, largest=False).indices.cpu().numpy()
+        rows.sort()
+        columns = passes.active[support]
+        x = passes.X[rows]
+        x = (x.toarray() if scipy.sparse.issparse(x) else np.asarray(x))[:, columns]
+        matrix = np.c_[x, np.ones(len(rows))] if passes.bias else x
+        try:
+            solution = scipy.linalg.solve(matrix, passes.Y[rows, k])
+        except (scipy.linalg.LinAlgError, ValueError):
+            return None
+        if not np.all(np.isfinite(solution)):
+            return None
+        coef = np.zeros(len(passes.scaling.x_scale))
+        coef[columns] = solution[: len(support)]
+        intercept = solution[-1] if passes.bias else 0.0
+        scaling = passes.scaling
+        standardized = np.zeros(self.p + 1)
+        standardized[: self.p] = (coef * scaling.x_scale / scaling.y_scale[k])[
+            passes.active
+        ]
+        standardized[-1] = (
+            intercept - scaling.y_center[k] + coef @ scaling.x_center
+        ) / scaling.y_scale[k]
+        return standardized, (coef, intercept)
+
+
+def _solve(matrix, rhs):
+    """Solve the symmetric positive (semi-)definite Newton system: Cholesky, or
+    the pseudo-inverse when it fails (collinear columns)."""
+    try:
+        factor = scipy.linalg.cho_factor(matrix)
+        return scipy.linalg.cho_solve(factor, rhs)
+    except (scipy.linalg.LinAlgError, ValueError):
+        return pseudo_solve(matrix, rhs)
