@@ -26,7 +26,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.linear_model import LinearRegression, QuantileRegressor, Ridge
+from sklearn.linear_model import (
+    HuberRegressor,
+    LinearRegression,
+    QuantileRegressor,
+    Ridge,
+)
 
 from sktorch_linear import TorchLinearRegressor
 
@@ -90,6 +95,10 @@ def fitter(contender, device):
         return lambda X, y: QuantileRegressor(
             quantile=QUANTILE, alpha=0.0, solver="highs"
         ).fit(X, y)
+    if contender == "huber":  # Newton's method
+        return lambda X, y: TorchLinearRegressor(loss="huber", device=device).fit(X, y)
+    if contender == "huber_sklearn":
+        return lambda X, y: HuberRegressor().fit(X, y)
     if contender == "LinearRegression":
         return lambda X, y: LinearRegression().fit(X, y)
     if contender == "Ridge":

@@ -30,7 +30,7 @@ ROW_COLUMNS = [
     "peak_over_x",
     "n_iter",
     "optimality_gap",
-    "objective_vs_highs",
+    "objective_vs_reference",
     "note",
 ]
 

@@ -25,7 +25,7 @@ from skorch.callbacks import Callback
 from skorch.history import History
 
 MAGIC = b"SKTORCH-LINEAR-CKPT\n"
-FORMAT = 3
+FORMAT = 4
 _HEADER = struct.Struct("<IQ32s")  # format, payload length, digest
 # The callbacks of the gradient solvers whose state a checkpoint keeps.
 STATEFUL_CALLBACKS = ("convergence", "keep_best")

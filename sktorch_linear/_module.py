@@ -42,6 +42,11 @@ class LinearModule(nn.Module):
         shape (n_targets,), and ``whitening``, None or of shape (n_features,
         n_features), applied after standardizing; None for data that are
         standardized already.
+    scaled : bool, default=False
+        Whether the module also learns the scale of the residuals per target
+        (the Huber loss with a concomitant scale), as its logarithm
+        ``log_scale`` (standardized units, 0 at the start: the scale of
+        ``y``).
     """
 
     def __init__(
@@ -53,6 +58,7 @@ class LinearModule(nn.Module):
         l2=0.0,
         dtype=torch.float32,
         scaling=None,
+        scaled=False,
     ):
         super().__init__()
         self.linear = nn.utils.skip_init(
@@ -78,6 +84,10 @@ class LinearModule(nn.Module):
         if whitening is not None:
             whitening = torch.as_tensor(whitening, dtype=dtype)
         self.register_buffer("whitening", whitening)
+        log_scale = (
+            nn.Parameter(torch.zeros(n_targets, dtype=dtype)) if scaled else None
+        )
+        self.register_parameter("log_scale", log_scale)
 
     def forward(self, X):
         """Predictions in the units of ``y`` for ``X`` in its original units."""
@@ -91,15 +101,26 @@ class LinearModule(nn.Module):
         return self.linear(Z)
 
     @torch.no_grad()
-    def load_solution(self, weight, bias):
+    def load_solution(self, weight, bias, scale=None):
         """Set the standardized coefficients ``(n_targets, n_features)`` and
         intercepts ``(n_targets,)`` (the intercepts are ignored without a
-        bias)."""
+        bias), and the standardized scales ``(n_targets,)`` when given (and
+        learnt)."""
         linear = self.linear
         dtype = linear.weight.dtype  # converted on the CPU: MPS has no float64
         linear.weight.copy_(torch.as_tensor(weight, dtype=dtype))
         if linear.bias is not None:
             linear.bias.copy_(torch.as_tensor(bias, dtype=dtype))
+        if scale is not None and self.log_scale is not None:
+            tiny = torch.finfo(dtype).tiny  # a scale of 0: an exact fit
+            scale = torch.as_tensor(scale, dtype=torch.float64).clamp(min=tiny)
+            self.log_scale.copy_(scale.log().to(dtype))
+
+    def scale(self):
+        """The standardized scales (float64 NumPy), or None."""
+        if self.log_scale is None:
+            return None
+        return self.log_scale.detach().to("cpu", torch.float64).exp().numpy()
 
     def penalty(self):
         """Return the penalty: the L2 part differentiable, the L1 part detached
@@ -143,18 +164,20 @@ class SquaredLoss(nn.Module):
 
 
 class HuberLoss(nn.Module):
-    """Huber's loss: ``r^2 / 2`` for ``|r| <= epsilon``, else
-    ``epsilon * (|r| - epsilon / 2)``; ``epsilon`` may differ per target."""
+    """Huber's loss with a concomitant scale ``sigma`` (HuberRegressor's):
+    ``sigma + r^2 / sigma`` for ``|r| <= epsilon sigma``, else ``sigma (1 -
+    epsilon^2) + 2 epsilon |r|``, with ``sigma = exp(log_scale)`` per target
+    (the module's parameter)."""
 
     def __init__(self, epsilon):
         super().__init__()
-        self.register_buffer("epsilon", torch.as_tensor(epsilon))
+        self.epsilon = float(epsilon)
 
-    def forward(self, y_pred, y_true, sample_weight=None):
-        epsilon = self.epsilon.to(y_pred.dtype)
+    def forward(self, y_pred, y_true, sample_weight=None, log_scale=None):
+        sigma = log_scale.exp()
         r = (y_pred - y_true).abs()
-        quadratic = torch.minimum(r, epsilon)
-        loss = 0.5 * quadratic.square() + epsilon * (r - quadratic)
+        inside = torch.minimum(r, self.epsilon * sigma)
+        loss = sigma + inside.square() / sigma + 2 * self.epsilon * (r - inside)
         return _weighted_mean(sample_weight, loss)
 
 

@@ -44,7 +44,7 @@ def _can_stream(estimator):
 
 _GRADIENT_SOLVERS = ("lbfgs", "adam", "sgd")
 # The losses that solver="exact" fits (squared error alone in partial_fit).
-_EXACT_LOSSES = ("squared_error", "quantile", "absolute_error")
+_EXACT_LOSSES = ("squared_error", "huber", "quantile", "absolute_error")
 
 
 class TorchLinearRegressor(RegressorMixin, BaseEstimator):
@@ -60,8 +60,11 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
     where ``s`` are the sample weights (ones by default), ``L`` is the loss:
 
     - ``"squared_error"``: ``L(r) = r^2 / 2``;
-    - ``"huber"``: ``r^2 / 2`` for ``|r| <= epsilon``, else
-      ``epsilon * (|r| - epsilon / 2)``;
+    - ``"huber"``: ``scale + r^2 / scale`` for ``|r| <= epsilon * scale``,
+      else ``scale * (1 - epsilon^2) + 2 * epsilon * |r|``, minimised over the
+      scale of the residuals too (one ``scale > 0`` per target; ``scale_``):
+      the objective of :class:`~sklearn.linear_model.HuberRegressor` (Owen's
+      concomitant scale), divided by ``sum(s)``;
     - ``"absolute_error"``: ``|r|``;
     - ``"quantile"``: ``quantile * r`` for ``r >= 0``, else ``(quantile - 1) * r``;
 
@@ -71,7 +74,10 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
     ``standardize=False`` and squared error this is scikit-learn's
     :class:`~sklearn.linear_model.ElasticNet` (``alpha`` and ``l1_ratio`` alike),
     and for ``l1_ratio=0`` :class:`~sklearn.linear_model.Ridge` with
-    ``alpha_ridge = alpha * sum(s)``.
+    ``alpha_ridge = alpha * sum(s)``. With ``standardize=False`` and
+    ``l1_ratio=0``, the Huber loss is ``HuberRegressor(epsilon, alpha_huber)``
+    with ``alpha_huber = alpha * sum(s) / 2``; with ``l1_ratio=1`` the quantile
+    loss is ``QuantileRegressor(quantile, alpha)``.
 
     The ``exact`` solver (squared error) accumulates weighted, centred
     sufficient statistics of ``X`` and ``y`` in float64 on the chosen device,
@@ -93,9 +99,13 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         The loss ``L`` of the objective above.
 
     epsilon : float, default=1.35
-        Threshold of the Huber loss, in the units of ``y``, in ``(0, inf)``:
-        residuals larger than ``epsilon`` count linearly. A good value is about
-        1.35 times the scale of the residuals. Only used by ``loss="huber"``.
+        Threshold of the Huber loss in units of the scale of the residuals
+        (estimated with the coefficients, as by
+        :class:`~sklearn.linear_model.HuberRegressor`), in ``(1, inf)``:
+        residuals larger than ``epsilon * scale_`` count linearly
+        (``outliers_``). Free of the units of ``y``; 1.35 gives 95% of the
+        efficiency of least squares at normal errors. Only used by
+        ``loss="huber"``.
 
     quantile : float or array-like of float, default=0.5
         The quantile the ``"quantile"`` loss estimates, in ``(0, 1)``. A list
@@ -121,18 +131,20 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         Mix of the penalty, in ``[0, 1]``: 0 is ridge (L2), 1 is lasso (L1).
 
     solver : {"auto", "exact", "lbfgs", "adam", "sgd"}, default="auto"
-        - ``"auto"``: ``"exact"`` for the squared, absolute and quantile
-          losses (``"adam"`` for the latter two in ``partial_fit``); for Huber
-          ``"lbfgs"`` without an L1 penalty (``"adam"`` in ``partial_fit``),
-          ``"adam"`` with one.
+        - ``"auto"``: ``"exact"`` for every loss in ``fit``; in
+          ``partial_fit``, ``"exact"`` for squared error and ``"adam"`` for
+          the others.
         - ``"exact"``: for squared error, closed form (or coordinate descent)
           from the sufficient statistics, one pass over the data; for the
           absolute and quantile losses, a primal-dual interior-point method
           (Mehrotra's predictor-corrector) whose every iteration forms one
           weighted Gram matrix of the standardized rows, a block at a time on
           the device, to a certified optimum (``optimality_gap_``; without an
-          L2 penalty, the exact vertex solution of the linear programme). Not
-          for Huber; in ``partial_fit``, squared error only.
+          L2 penalty, the exact vertex solution of the linear programme); for
+          Huber, Newton's method in the coefficients and the scale (a proximal
+          Newton step with an L1 penalty), each step one weighted Gram matrix
+          of the rows inside ``epsilon * scale``, to a certified optimum. In
+          ``partial_fit``, squared error only.
         - ``"lbfgs"``: full-batch L-BFGS with a strong Wolfe line search, for
           smooth objectives (squared error or Huber, ``l1_ratio=0``). Not for
           ``partial_fit``, which it would make forget earlier chunks.
@@ -303,6 +315,15 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         of passes over the data: statistics, R factor, refinement; summed over
         ``partial_fit`` calls).
 
+    scale_ : float or ndarray of shape (n_targets,)
+        The scale of the residuals estimated with the coefficients (Huber loss
+        only), in the units of ``y``.
+
+    outliers_ : ndarray of bool of shape (n_samples,) or (n_samples, n_targets)
+        The training rows whose residual exceeds ``epsilon * scale_`` in
+        absolute value (Huber loss only), as
+        :class:`~sklearn.linear_model.HuberRegressor` marks them.
+
     optimality_gap_ : float or None
         How far a gradient fit's training objective is above its minimum,
         relative to the minimum, measured after the fit on all the training
@@ -412,7 +433,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
 
     _parameter_constraints = {
         "loss": [StrOptions({"squared_error", "huber", "absolute_error", "quantile"})],
-        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "epsilon": [Interval(Real, 1, None, closed="neither")],
         "quantile": [Interval(Real, 0, 1, closed="neither"), "array-like"],
         "fit_intercept": ["boolean"],
         "standardize": ["boolean"],
@@ -786,11 +807,19 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         self.scaler_ = self._make_scaler(result.scaling)
         self.solver_ = result.solver
         self.solver_path_ = result.path
-        least_squares = result.solver == "exact" and result.path != "interior_point"
+        least_squares = (
+            result.solver == "exact" and config.objective.loss == "squared_error"
+        )
         self.moments_ = result.moments if least_squares else None
         self.device_ = str(config.device)
         self.n_iter_ = result.n_iter
         self.optimality_gap_ = result.diagnostics.get("optimality_gap")
+        if result.scale is not None:
+            self.scale_ = result.scale[0] if self._y_ndim == 1 else result.scale
+        if result.outliers is not None:
+            self.outliers_ = (
+                result.outliers[:, 0] if self._y_ndim == 1 else result.outliers
+            )
         self.loss_curve_ = result.loss_curve
         self.best_loss_ = min(result.loss_curve)
         scores = result.validation_scores

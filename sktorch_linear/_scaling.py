@@ -119,14 +119,14 @@ class Scaling:
         divided by ``y_scale`` that has the same minimiser as the penalised
         problem in the units of ``y``.
 
-        A loss of degree two in the residual (squared, Huber) scales by
+        A loss of degree two in the residual (squared) scales by
         ``y_scale**2``, the L1 norm by ``y_scale``; a loss of degree one
-        (absolute, quantile) by ``y_scale``, the squared L2 norm by
-        ``y_scale**2``.
+        (absolute, quantile, and Huber with its scale) by ``y_scale``, the
+        squared L2 norm by ``y_scale**2``.
         """
         l1 = alpha * l1_ratio * np.ones_like(self.y_scale)
         l2 = alpha * (1 - l1_ratio) * np.ones_like(self.y_scale)
-        if loss in ("squared_error", "huber"):
+        if loss == "squared_error":
             return l1 / self.y_scale, l2
         return l1, l2 * self.y_scale
 

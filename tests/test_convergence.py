@@ -11,11 +11,12 @@ import pytest
 from scipy.optimize import minimize
 from sklearn.datasets import load_diabetes, make_regression
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import QuantileRegressor
+from sklearn.linear_model import HuberRegressor, QuantileRegressor
+from sklearn.linear_model._huber import _huber_loss_and_gradient
 
 from sktorch_linear import TorchLinearRegressor
 
-EPSILON = 1.35  # the default, in the units of y
+EPSILON = 1.35  # the default, in units of the estimated scale
 LOSSES = {
     "squared_error": {"loss": "squared_error"},
     "huber": {"loss": "huber"},
@@ -61,13 +62,14 @@ def _data(name):
     return X, y
 
 
-def _loss(name, r):
+def _loss(name, r, scale=None):
     params = LOSSES[name]
     if params["loss"] == "squared_error":
         return 0.5 * r**2
-    if params["loss"] == "huber":
-        inside = np.clip(r, -EPSILON, EPSILON)
-        return inside * (r - 0.5 * inside)
+    if params["loss"] == "huber":  # HuberRegressor's, at the scale ``scale``
+        z = np.abs(r) / scale
+        huber = np.where(z <= EPSILON, z**2, 2 * EPSILON * z - EPSILON**2)
+        return scale * (1 + huber)
     if params["loss"] == "absolute_error":
         return np.abs(r)
     q = params["quantile"]
@@ -79,8 +81,9 @@ def _optimum(data, loss):
     """The minimum of the objective, from solvers independent of this package:
     least squares by NumPy on standardized columns (scikit-learn's
     LinearRegression loses digits on columns scaled 1e-3..1e3), the absolute
-    and quantile losses by QuantileRegressor (HiGHS), Huber by SciPy's L-BFGS-B
-    from the least-squares and the least-absolute-deviation solutions."""
+    and quantile losses by QuantileRegressor (HiGHS), Huber by HuberRegressor
+    refined with SciPy's L-BFGS-B on scikit-learn's own objective (y divided
+    by its standard deviation: the objective is of degree one in y)."""
     X, y = _data(data)
     Z = np.c_[(X - X.mean(0)) / X.std(0), np.ones(len(y))]
     if loss == "squared_error":
@@ -91,22 +94,23 @@ def _optimum(data, loss):
         reg = QuantileRegressor(quantile=q, alpha=0, solver="highs-ipm")
         reg.fit(Z[:, :-1], y)
         return np.mean(_loss(loss, y - reg.predict(Z[:, :-1])))
-    scale = y.std()  # the Huber problem in units of std(y), for L-BFGS-B
-    t, epsilon = y / scale, EPSILON / scale
-
-    def objective(theta):
-        r = t - Z @ theta
-        inside = np.clip(r, -epsilon, epsilon)
-        return np.mean(inside * (r - 0.5 * inside)), -Z.T @ inside / len(t)
-
-    lad = QuantileRegressor(alpha=0, solver="highs-ipm").fit(Z[:, :-1], t)
-    starts = [np.linalg.lstsq(Z, t, rcond=None)[0], np.r_[lad.coef_, lad.intercept_]]
-    options = {"ftol": 0, "gtol": 1e-14, "maxiter": 20000, "maxcor": 30}
-    best = min(
-        minimize(objective, s, jac=True, method="L-BFGS-B", options=options).fun
-        for s in starts
-    )
-    return best * scale**2
+    unit = y.std()
+    t, Z = y / unit, Z[:, :-1]
+    huber = HuberRegressor(epsilon=EPSILON, alpha=0, tol=1e-12, max_iter=10000)
+    huber.fit(Z, t)
+    start = np.r_[huber.coef_, huber.intercept_, huber.scale_]
+    bounds = [(None, None)] * (len(start) - 1) + [(1e-12, None)]
+    options = {"ftol": 0, "gtol": 1e-15, "maxiter": 100000, "maxcor": 50}
+    best = minimize(
+        _huber_loss_and_gradient,
+        start,
+        args=(Z, t, EPSILON, 0.0, np.ones(len(t))),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=bounds,
+        options=options,
+    ).fun
+    return best / len(t) * unit
 
 
 def _cell(data, loss, solver):
@@ -116,7 +120,8 @@ def _cell(data, loss, solver):
         reg = TorchLinearRegressor(solver=solver, **LOSSES[loss]).fit(X, y)
     warned = any(issubclass(w.category, ConvergenceWarning) for w in record)
     best = _optimum(data, loss)
-    gap = (np.mean(_loss(loss, y - reg.predict(X))) - best) / best
+    scale = getattr(reg, "scale_", None)
+    gap = (np.mean(_loss(loss, y - reg.predict(X), scale)) - best) / best
     return gap, warned
 
 

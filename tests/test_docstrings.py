@@ -122,7 +122,10 @@ def test_documented_attributes_exist_after_fit():
     X = pd.DataFrame(np.arange(12.0).reshape(6, 2) ** 2, columns=["a", "b"])
     y = np.arange(6.0)
     fitted = TorchLinearRegressor(device="cpu").fit(X, y)
+    huber = TorchLinearRegressor(loss="huber", device="cpu").fit(X, y)
 
     doc = docscrape.NumpyDocString(TorchLinearRegressor.__doc__)
     documented = {attribute.name for attribute in doc["Attributes"]}
-    assert documented <= set(_fitted_attributes(fitted))
+    # scale_ and outliers_ belong to the Huber loss
+    assert documented <= set(_fitted_attributes(fitted)) | {"scale_", "outliers_"}
+    assert {"scale_", "outliers_"} <= set(_fitted_attributes(huber))

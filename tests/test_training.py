@@ -9,7 +9,7 @@ import torch
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import load_diabetes, make_regression
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import ElasticNet, HuberRegressor, QuantileRegressor
+from sklearn.linear_model import ElasticNet, QuantileRegressor
 from sklearn.preprocessing import StandardScaler
 from skorch.callbacks import Callback, LRScheduler
 
@@ -41,22 +41,6 @@ def _weights(weighted):
 
 def _mean(values, sample_weight):
     return np.average(values, weights=sample_weight)
-
-
-@pytest.mark.parametrize("weighted", [False, True])
-def test_huber_matches_huber_regressor(weighted):
-    """Check that the Huber loss reproduces HuberRegressor's coefficients once its
-    threshold is mapped: HuberRegressor's epsilon is relative to its fitted scale,
-    ours is in the units of y, so ours is epsilon * scale_."""
-    sample_weight = _weights(weighted)
-    ref = HuberRegressor(epsilon=1.35, alpha=0.0, max_iter=10_000, tol=1e-12)
-    ref.fit(X_STD, Y, sample_weight=sample_weight)
-    reg = TorchLinearRegressor(
-        loss="huber", epsilon=1.35 * ref.scale_, standardize=False, device="cpu"
-    ).fit(X_STD, Y, sample_weight=sample_weight)
-    assert reg.solver_ == "lbfgs"
-    assert_allclose(reg.coef_, ref.coef_, rtol=1e-3)
-    assert_allclose(reg.intercept_, ref.intercept_, rtol=1e-3)
 
 
 @pytest.mark.parametrize("weighted", [False, True])
@@ -153,24 +137,19 @@ def test_gradient_l1_gives_exact_zeros(solver):
 
 @pytest.mark.parametrize("loss", ["huber", "absolute_error", "quantile"])
 def test_auto_solver_for_non_squared_losses(loss):
-    """Check that solver='auto' picks L-BFGS for Huber and the interior-point
-    method for the absolute and quantile losses (Adam in partial_fit), and
-    that 'exact' refuses Huber."""
+    """Check that solver='auto' picks the exact solver for the robust losses
+    (Adam in partial_fit), which streams on from an exact fit with Adam."""
     reg = TorchLinearRegressor(loss=loss, max_iter=5, device="cpu")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         reg.fit(X_STD, Y)
-        assert reg.solver_ == ("lbfgs" if loss == "huber" else "exact")
+        assert reg.solver_ == "exact"
         streamed = TorchLinearRegressor(loss=loss, device="cpu").partial_fit(X_STD, Y)
     assert streamed.solver_ == "adam"
-    if loss == "huber":
-        with pytest.raises(ValueError, match="does not solve loss='huber'"):
-            TorchLinearRegressor(loss=loss, solver="exact", device="cpu").fit(X_STD, Y)
-    else:  # the stream goes on with Adam from the exact solution
-        exact = reg.set_params(max_iter=200).fit(X_STD, Y).score(X_STD, Y)
-        reg.partial_fit(X_STD, Y)  # one epoch of a fresh Adam, from the minimum
-        assert reg.solver_ == "adam"
-        assert reg.score(X_STD, Y) == pytest.approx(exact, abs=0.01)
+    exact = reg.set_params(max_iter=200).fit(X_STD, Y).score(X_STD, Y)
+    reg.partial_fit(X_STD, Y)  # one epoch of a fresh Adam, from the minimum
+    assert reg.solver_ == "adam"
+    assert reg.score(X_STD, Y) == pytest.approx(exact, abs=0.01)
 
 
 def test_lbfgs_refuses_non_smooth_objectives():
@@ -266,7 +245,7 @@ def test_lbfgs_partial_fit_is_refused_and_auto_streams_huber_with_adam():
     assert "would forget earlier chunks" in str(info.value.__cause__)
     reg = TorchLinearRegressor(loss="huber", device="cpu").partial_fit(X, y)
     assert reg.solver_ == "adam"
-    assert TorchLinearRegressor(loss="huber", device="cpu").fit(X, y).solver_ == "lbfgs"
+    assert TorchLinearRegressor(loss="huber", device="cpu").fit(X, y).solver_ == "exact"
 
 
 def test_early_stopping_stops_and_restores_best_epoch():

@@ -4,13 +4,17 @@
   statistics of the data, refined against them;
 - :mod:`.coordinate_descent`: squared error with an L1 (elastic-net) penalty,
   on the same statistics;
+- :mod:`.newton`: the Huber loss with its concomitant scale (HuberRegressor's
+  objective), with any penalty, to a certified optimum;
 - :mod:`.interior_point`: the quantile and absolute-error losses with any
   penalty, to a certified optimum;
 - :mod:`.gradient`: every loss and penalty, by a skorch net (L-BFGS, Adam,
   SGD).
 """
 
-from . import coordinate_descent, exact, gradient, interior_point
+from dataclasses import replace
+
+from . import coordinate_descent, exact, gradient, interior_point, newton
 from ._base import Problem, SolverResult
 from ._net import solution_net
 
@@ -19,12 +23,21 @@ __all__ = ["Problem", "SolverResult", "solution_net", "solve"]
 
 def solve(problem, config):
     """Fit ``problem`` with the solver family that ``config.solver`` names."""
+    objective = config.objective
     if config.solver != "exact":
         family = gradient
-    elif config.objective.loss in ("quantile", "absolute_error"):
+    elif objective.loss in ("quantile", "absolute_error"):
         family = interior_point
-    elif config.objective.has_l1:
+    elif objective.loss == "huber":
+        family = newton
+    elif objective.has_l1:
         family = coordinate_descent
     else:
         family = exact
-    return family.solve(problem, config)
+    result = family.solve(problem, config)
+    if objective.loss == "huber":
+        mask = newton.outliers(
+            problem.data, result.coef, result.intercept, result.scale, objective.epsilon
+        )
+        result = replace(result, outliers=mask)
+    return result

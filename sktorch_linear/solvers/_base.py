@@ -69,6 +69,12 @@ class SolverResult:
         continue from).
     seed : int or None
         The seed of the fit's random choices (shuffling, validation split).
+    scale : ndarray of shape (n_targets,) or None
+        The scale of the residuals estimated with the coefficients (the Huber
+        loss), in the units of ``y``; None for the other losses.
+    outliers : ndarray of shape (n_samples, n_targets) or None
+        The training rows whose residual exceeds ``epsilon`` times the scale
+        (the Huber loss); None for the other losses.
     """
 
     coef: np.ndarray
@@ -84,3 +90,5 @@ class SolverResult:
     moments: object = None
     net: object = None
     seed: int | None = None
+    scale: np.ndarray | None = None
+    outliers: np.ndarray | None = None

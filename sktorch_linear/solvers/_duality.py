@@ -1,46 +1,40 @@
-"""Certified optimality gaps of the robust losses (Huber, absolute, quantile).
+"""Certified optimality gaps of the absolute and quantile losses, and the dual
+bound that the exact solvers of the robust losses share.
 
 Per target, on the standardized data ``Z`` (with a column of ones for the
 intercept: ``Z~``), targets ``t`` and weights ``w`` of mean one, the primal is
 
     F(beta, b) = 1/n sum_i w_i L(t_i - z_i beta - b) + l1 |beta|_1 + l2/2 |beta|^2
 
-and every ``a`` with ``a_i`` in the domain of ``L*`` (the box ``[lower, upper]``:
-``[-epsilon, epsilon]`` for Huber, ``[quantile - 1, quantile]`` for the
-pinball loss, ``[-1, 1]`` for the absolute error) and ``sum_i w_i a_i = 0``
-(with an intercept) gives the lower bound
+and every ``a`` with ``a_i`` in the box ``[lower, upper]`` of the loss's
+subgradient (``[quantile - 1, quantile]`` for the pinball loss, ``[-1, 1]`` for
+the absolute error) and ``sum_i w_i a_i = 0`` (with an intercept) gives the
+lower bound
 
-    D(a) = 1/n sum_i w_i (a_i t_i - L*(a_i)) - P*(v),   v = Z' (w a) / n,
+    D(a) = 1/n sum_i w_i a_i t_i - P*(v),   v = Z' (w a) / n,
 
-with ``L*(a) = a^2 / 2`` for Huber and 0 for the others, and ``P*`` the
-conjugate of the penalty (it requires ``v = 0`` without a penalty, ``|v| <=
-l1`` with a pure L1 penalty). ``F(beta) - D(a)`` bounds the distance to the
-minimum from above, whatever ``a`` is: the work is to choose one that makes it
-tight.
+with ``P*`` the conjugate of the penalty (it requires ``v = 0`` without a
+penalty, ``|v| <= l1`` with a pure L1 penalty). ``F(beta) - D(a)`` bounds the
+distance to the minimum from above, whatever ``a`` is: the work is to choose
+one that makes it tight. HuberRegressor's objective (:mod:`.newton`) has the
+same dual with the box ``[-2 epsilon, 2 epsilon]`` and, from its scale, the
+ball ``mean(w a^2) <= 4``.
 
-- Huber: damped Newton steps on the full data (each a pass for the Hessian over
-  the residuals inside ``epsilon``) find the minimiser, and ``a`` is the
-  derivative of the loss there.
-- Absolute and quantile: the residuals far from zero keep their sign near the
-  minimum, so ``a`` is the subgradient ``upper`` or ``lower`` on every row but
-  the ``K`` closest to zero, where a linear programme over those rows alone
-  (HiGHS) chooses it. ``K`` grows until the bound is below ``tol`` or reaches
-  ``_MAX_ROWS`` (all the rows of a smaller data set). The programme's primal
-  solution moves the coefficients so that as many of those rows as there are
-  coefficients are fitted exactly: the minimiser, when the signs of the other
-  residuals are those at the minimum.
-- Huber, when Newton's bound is above ``tol`` (far from the minimum, where no
-  residual is inside ``epsilon``, or with an ``epsilon`` so small that few are
-  ever inside: nearly least absolute deviations), also takes the programme's
-  bound (``L*`` ignored in choosing ``a``, at most ``epsilon^2 / 2`` a row),
-  and Newton starts again from the programme's solution.
+For the gradient solvers of the absolute and quantile losses, the residuals
+far from zero keep their sign near the minimum, so ``a`` is the subgradient
+``upper`` or ``lower`` on every row but the ``K`` closest to zero, where a
+linear programme over those rows alone (HiGHS) chooses it. ``K`` grows until
+the bound is below ``tol`` or reaches ``_MAX_ROWS`` (all the rows of a smaller
+data set). The programme's primal solution moves the coefficients so that as
+many of those rows as there are coefficients are fitted exactly: the
+minimiser, when the signs of the other residuals are those at the minimum;
+the gradient solvers keep it when its objective is lower.
 
-Either way ``a`` is then made exactly feasible: the constraints that must hold
-with equality are restored by a least-norm correction on the rows free to
-move, and ``a`` is scaled towards zero (which is feasible) until it is inside
-its box (and ``|v| <= l1``). The bound holds to rounding. The minimisers found
-on the way (Newton's last point, the programme's primal solution) are offered
-to the caller when their objective is lower: the gradient solvers keep them.
+Either way ``a`` is then made exactly feasible (:func:`_bound`): the
+constraints that must hold with equality are restored by a least-norm
+correction on the rows free to move, and ``a`` is scaled towards zero (which
+is feasible) until it is inside its box (and ball, and ``|v| <= l1``). The
+bound holds to rounding.
 """
 
 import numpy as np
@@ -49,49 +43,42 @@ import torch
 
 from .._device import float64_device
 from ._optimality import pseudo_solve
-from .coordinate_descent import solve_elastic_net
 
 # Rows per block of a pass over the data.
 _BLOCK_ROWS = 4096
 # Rows of the first linear programme (at least), and the most of the last.
 _MIN_ROWS = 1000
 _MAX_ROWS = 2**16
-# Newton steps for Huber, at most, and the relative decrease that ends them.
-_MAX_NEWTON = 50
-_NEWTON_TOL = 1e-15
 # Feasibility of the dual point: the relative size of what is left of the
 # constraints after the correction (rounding).
 _FEASIBILITY = 1e-11
 
 
 class Loss:
-    """A robust loss of one target, in standardized units."""
+    """A robust loss of one target, in standardized units: its value and
+    subgradient (absolute and quantile losses) and the box and ball of its dual
+    point."""
 
     def __init__(self, kind, parameter):
         self.kind = kind
-        if kind == "huber":
-            self.lower, self.upper = -parameter, parameter
+        # The bound of the mean square of the dual point (HuberRegressor's
+        # objective, whose scale's dual is this constraint), or None.
+        self.ball = None
+        if kind == "scaled_huber":  # for the dual point only (see newton.py)
+            self.lower, self.upper = -2.0 * parameter, 2.0 * parameter
+            self.ball = 4.0
         elif kind == "quantile":
             self.lower, self.upper = parameter - 1.0, parameter
         else:  # absolute error
             self.lower, self.upper = -1.0, 1.0
-        self.quadratic = kind == "huber"
 
     def value(self, r):
-        if self.quadratic:
-            inside = r.clamp(self.lower, self.upper)
-            return inside * (r - 0.5 * inside)
         return torch.maximum(self.upper * r, self.lower * r)
 
     def derivative(self, r):
-        if self.quadratic:
-            return r.clamp(self.lower, self.upper)
         return torch.where(
             r > 0, torch.full_like(r, self.upper), torch.full_like(r, self.lower)
         )
-
-    def conjugate(self, a):
-        return 0.5 * a.square() if self.quadratic else torch.zeros_like(a)
 
 
 class _Problem:
@@ -107,7 +94,6 @@ class _Problem:
         self.n = len(self.t)
         self.n_columns = len(self.rows(np.arange(1))[0])  # with the intercept
         self.loss, self.l1, self.l2, self.bias = loss, l1, l2, bias
-        self._inside = self._inside_gram = None
 
     def blocks(self):
         for start in range(0, self.n, _BLOCK_ROWS):
@@ -148,15 +134,6 @@ class _Problem:
             total += z.T @ (weight[rows, None] * z)
         return total.cpu().numpy() / self.n
 
-    def inside_gram(self, r):
-        """The rows whose residuals are inside Huber's ``epsilon`` (1 or 0),
-        and ``Z~' diag(w inside) Z~ / n``, formed again only when those rows
-        change (near the minimum they stay the same)."""
-        inside = (r.abs() < self.loss.upper).double()
-        if self._inside is None or not torch.equal(inside, self._inside):
-            self._inside, self._inside_gram = inside, self.gram(self.w * inside)
-        return inside, self._inside_gram.copy()
-
     def penalty(self, beta):
         return self.l1 * np.abs(beta).sum() + 0.5 * self.l2 * beta @ beta
 
@@ -177,14 +154,14 @@ def relative_gap(module, loss, inputs, target, tol):
 
     Returns ``(gap, coefficients)``: ``gap = (f - d) / d``, an upper bound of
     ``(f - f*) / f*``, for the objective ``f`` at the better of the module's
-    coefficients and the candidate minimiser found per target (Newton's last
-    point, or the solution of the linear programme's primal), and a certified
+    coefficients and the candidate minimiser found per target (the solution
+    of the linear programme's primal), and a certified
     lower bound ``d`` of the minimum ``f*``, summed over the targets; and the
     better coefficients, ``(weight, bias)`` in the module's coordinates, or
     None when the module's are the better.
 
-    ``loss`` is ``"huber"``, ``"quantile"`` or ``"absolute_error"``, with its
-    parameter per target (``epsilon`` in standardized units, or the quantile).
+    ``loss`` is ``"quantile"`` or ``"absolute_error"``, with its parameter per
+    target (the quantile).
     """
     kind, parameters = loss
     linear = module.linear
@@ -201,13 +178,7 @@ def relative_gap(module, loss, inputs, target, tol):
         coef = np.append(weight[k], intercept[k] if bias else 0.0)
         r = problem.residual(coef)
         best = _Best(coef, problem.objective(coef, r))
-        if kind == "huber":
-            _huber_bound(problem, best, r)
-        if best.gap() > tol:
-            start = best.coef
-            _linear_programme_bound(problem, coef, r, best, tol)
-            if kind == "huber" and best.coef is not start and best.gap() > tol:
-                _huber_bound(problem, best)  # Newton from the programme's point
+        _linear_programme_bound(problem, coef, r, best, tol)
         total += best.value
         bound += best.lower
         chosen.append(best.coef)
@@ -233,76 +204,6 @@ class _Best:
 
     def gap(self):
         return (self.value - self.lower) / max(self.lower, 1e-12 * self.value)
-
-
-def _huber_bound(problem, best, r=None):
-    """Newton to the minimiser from the best coefficients (``r``: their
-    residuals, when known), and the bound of the derivative of the loss
-    there."""
-    coef, r, value = _newton(problem, best.coef, best.value, r)
-    inside, gram = problem.inside_gram(r)
-    a = problem.loss.derivative(r)
-    best.offer(_bound(problem, a, inside, coef[:-1], gram), coef, value)
-
-
-def _newton(problem, coef, value, r=None):
-    """Damped (proximal, with an L1 penalty) Newton steps with a backtracking
-    line search on the objective; return the last coefficients, residuals and
-    objective."""
-    free = problem.variables()
-    r = problem.residual(coef) if r is None else r
-    for _ in range(_MAX_NEWTON):
-        gradient = -problem.cross(problem.w * problem.loss.derivative(r))
-        gradient[:-1] += problem.l2 * coef[:-1]
-        _, hessian = problem.inside_gram(r)
-        hessian[:-1, :-1] += problem.l2 * np.eye(len(coef) - 1)
-        step, decrease = _newton_step(problem, coef, gradient, hessian, free)
-        if not decrease > _NEWTON_TOL * abs(value):
-            break
-        for _ in range(30):
-            trial = coef + step
-            trial_r = problem.residual(trial)
-            trial_value = problem.objective(trial, trial_r)
-            if trial_value <= value - 1e-4 * decrease:
-                break
-            step, decrease = step / 2, decrease / 2
-        else:
-            break
-        coef, r, value = trial, trial_r, trial_value
-    return coef, r, value
-
-
-def _newton_step(problem, coef, gradient, hessian, free):
-    """The step to the minimiser of the quadratic model (plus the L1 penalty)
-    over the free coordinates, and the decrease it promises."""
-    step = np.zeros_like(coef)
-    g, h = gradient[free], hessian[np.ix_(free, free)]
-    if problem.l1 == 0:
-        step[free] = -pseudo_solve(h, g)
-        return step, -0.5 * g @ step[free]
-    beta = coef[free]
-    linear = h @ beta - g  # the model: v'hv/2 - linear'v + l1|v_weights|
-    n_weights = len(coef) - 1
-    if problem.bias:  # the intercept, unpenalised, at its best for each v
-        h_bb = max(hessian[-1, -1], np.finfo(float).tiny)
-        coupling = h[:-1, -1] / h_bb
-        reduced = h[:-1, :-1] - np.outer(coupling, h[-1, :-1])
-        cross = linear[:-1] - coupling * linear[-1]
-    else:
-        reduced, cross = h, linear
-    best, _, _ = solve_elastic_net(
-        reduced, cross[:, None], np.array([problem.l1]), 0.0, max_sweeps=1000
-    )
-    new = np.zeros_like(coef)
-    new[:n_weights] = best[:, 0]
-    if problem.bias:
-        new[-1] = (linear[-1] - h[-1, :-1] @ new[:n_weights]) / h_bb
-    step[free] = new[free] - beta
-
-    def model(v):
-        return 0.5 * v @ h @ v - linear @ v + problem.l1 * np.abs(v[:n_weights]).sum()
-
-    return step, model(beta) - model(new[free])
 
 
 def _linear_programme_bound(problem, coef, r, best, tol):
@@ -414,13 +315,16 @@ def _bound(problem, a, free, beta, gram=None):
         theta = min(theta, loss.upper / top)
     if bottom < loss.lower:
         theta = min(theta, loss.lower / bottom)
+    if loss.ball is not None:
+        second = float(w @ a.square()) / n
+        if second > loss.ball:
+            theta = min(theta, (loss.ball / second) ** 0.5)
     v = v[:p]
     if problem.l2 == 0 and problem.l1 > 0 and np.abs(v).max() > problem.l1:
         theta = min(theta, problem.l1 / np.abs(v).max())
     linear = float(w @ (a * problem.t)) / n
-    conjugate = float(w @ loss.conjugate(a)) / n
     penalty = 0.0
     if problem.l2 > 0:
         excess = np.maximum(np.abs(theta * v) - problem.l1, 0.0)
         penalty = excess @ excess / (2 * problem.l2)
-    return theta * linear - theta**2 * conjugate - penalty
+    return theta * linear - penalty

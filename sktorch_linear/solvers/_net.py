@@ -46,6 +46,14 @@ ADAM_ROWS = 2000
 STEP_ROWS = 2**16
 # Shuffled batches are gathered this many bytes of rows at a time.
 GATHER_BYTES = 4 * 2**20
+# Per target, at most the loss at zero coefficients on standardized data
+# (Huber: sigma + r^2 / sigma with sigma = 1).
+_INITIAL_LOSS = {
+    "squared_error": 0.5,
+    "huber": 2.0,
+    "absolute_error": 1.0,
+    "quantile": 1.0,
+}
 _EVENTS = tuple(name for name in vars(Callback) if name.startswith("on_"))
 _CRITERIA = {
     "squared_error": SquaredLoss,
@@ -234,7 +242,7 @@ class LinearNet(NeuralNet):
             block = {key: value[rows] for key, value in Xi.items()}
             y_pred = self.infer(block)
             w = block.get("sample_weight")
-            loss = self.criterion_(y_pred, yi[rows], w) * (len(y_pred) / n_rows)
+            loss = self._criterion(y_pred, yi[rows], w) * (len(y_pred) / n_rows)
             loss.backward()
             total = total + loss.detach()
             predictions.append(y_pred.detach())
@@ -245,10 +253,17 @@ class LinearNet(NeuralNet):
         return {"loss": total, "y_pred": torch.cat(predictions)}
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        loss = self.criterion_(y_pred, y_true, X.get("sample_weight"))
+        loss = self._criterion(y_pred, y_true, X.get("sample_weight"))
         if not self.module_.penalised:  # one tensor operation less per batch
             return loss
         return loss + self.module_.penalty()
+
+    def _criterion(self, y_pred, y_true, sample_weight):
+        """The loss of a batch; the Huber loss also takes the module's scale."""
+        log_scale = self.module_.log_scale
+        if log_scale is None:
+            return self.criterion_(y_pred, y_true, sample_weight)
+        return self.criterion_(y_pred, y_true, sample_weight, log_scale)
 
     def __getstate__(self):
         # Record the CPU as the device so that unpickling maps every tensor to the
@@ -287,6 +302,7 @@ def build_net(
         module__l2=l2,
         module__dtype=dtype,
         module__scaling=scaling.tensors(),
+        module__scaled=objective.loss == "huber",
         criterion=_CRITERIA[objective.loss],
         optimizer=OPTIMIZERS[solver],
         lr=lr,
@@ -342,10 +358,9 @@ def _callbacks(config, lr, n_targets, l1, streaming, extra, gap):
         callbacks.append(("l1_proximal", L1Proximal()))
     if "validation" in extra:
         callbacks.append(("validation", extra["validation"]))
-    # The loss at zero coefficients is at most this on the standardized data.
-    initial_loss = n_targets * (
-        0.5 if objective.loss in ("squared_error", "huber") else 1.0
-    )
+    # The loss at zero coefficients (and a scale of 1) is at most this on the
+    # standardized data, whose y has a second moment of 1.
+    initial_loss = n_targets * _INITIAL_LOSS[objective.loss]
     callbacks.append(("divergence", DivergenceGuard(initial_loss, lr)))
     validating = "validation" in extra
     check = ConvergenceCheck(
@@ -367,8 +382,8 @@ def _callbacks(config, lr, n_targets, l1, streaming, extra, gap):
 
 
 def _criterion_params(objective, scaling):
-    if objective.loss == "huber":
-        return {"criterion__epsilon": objective.epsilon / scaling.y_scale}
+    if objective.loss == "huber":  # free of the units of y
+        return {"criterion__epsilon": objective.epsilon}
     if objective.loss == "quantile":
         return {"criterion__quantile": objective.quantile}
     return {}
@@ -405,5 +420,6 @@ def solution_net(result, config, dtype):
         streaming=False,
     )
     weight, bias = scaling.standardize(result.coef, result.intercept)
-    net.module_.load_solution(weight, bias)
+    scale = None if result.scale is None else result.scale / scaling.y_scale
+    net.module_.load_solution(weight, bias, scale)
     return net

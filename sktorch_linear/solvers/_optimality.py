@@ -89,12 +89,14 @@ def _derivatives(module, inputs, target, hessian):
 
 
 def pseudo_solve(matrix, vector):
-    """``matrix^+ vector`` for a symmetric positive semi-definite matrix
+    """``matrix^+ vector`` (``vector`` a vector or a matrix) for a symmetric
+    positive semi-definite matrix
     (directions without curvature, such as constant columns, are left out)."""
     eigenvalues, vectors = eigh(matrix)
     cutoff = eigenvalues.max(initial=0.0) * matrix.shape[0] * np.finfo(float).eps
     safe = np.where(eigenvalues > cutoff, eigenvalues, 1.0)
     inverse = np.where(eigenvalues > cutoff, 1.0 / safe, 0.0)
+    inverse = inverse.reshape(-1, *[1] * (np.ndim(vector) - 1))  # matrix too
     return vectors @ (inverse * (vectors.T @ vector))
 
 

@@ -22,11 +22,14 @@ from .._data import split, training_tensors, warn_float32_resolution
 from .._device import accumulation_dtype, resolve_dtype, threads_for
 from .._moments import accumulate
 from .._scaling import Scaling
-from . import _duality, _optimality
+from . import _duality, _optimality, newton
 from ._base import SolverResult
 from ._callbacks import ValidationScore
 from ._net import build_net
+from ._passes import Passes
 
+# Newton steps of the optimality check of Huber fits, at most.
+_NEWTON_STEPS = 50
 # Frames between the warning and the caller of fit: solve, solvers.solve, the
 # estimator's dispatch, fit, scikit-learn's fit context.
 _STACKLEVEL = 6
@@ -88,26 +91,27 @@ def solve(problem, config):
 class _Gap:
     """The optimality measure of the training data: exact for squared error
     (``_optimality``; the Hessian, formed at the first measurement, serves the
-    later ones), a certified bound for the other losses (``_duality``), whose
-    work finds a minimiser (Newton's for Huber, a linear programme's for the
-    absolute and quantile losses) that the module takes when its objective is
-    lower: a gradient fit of those losses ends at the minimum once it is near
-    enough for that step to find it."""
+    later ones), a certified bound for the other losses, whose work finds a
+    minimiser that the module takes when its objective is lower (Newton's for
+    Huber, :mod:`.newton`; a linear programme's for the absolute and quantile
+    losses, :mod:`._duality`): a gradient fit of those losses ends at the
+    minimum once it is near enough for that step to find it."""
 
     def __init__(self, inputs, target, config, scaling):
         self.inputs, self.target, self.hessian = inputs, target, None
-        objective = config.objective
+        self.objective = objective = config.objective
         self.tol = config.tol
+        self.scaling = scaling
         self.loss = None
-        if objective.loss == "huber":
-            self.loss = ("huber", objective.epsilon / scaling.y_scale)
-        elif objective.loss == "quantile":
+        if objective.loss == "quantile":
             quantiles = np.asarray(objective.quantile, dtype=np.float64)
             self.loss = ("quantile", np.broadcast_to(quantiles, target.shape[1]))
         elif objective.loss == "absolute_error":
             self.loss = ("absolute_error", np.zeros(target.shape[1]))
 
     def __call__(self, net):
+        if self.objective.loss == "huber":
+            return self._huber(net.module_)
         if self.loss is not None:
             gap, better = _duality.relative_gap(
                 net.module_, self.loss, self.inputs, self.target, self.tol
@@ -119,6 +123,40 @@ class _Gap:
             net.module_, self.inputs, self.target, self.hessian
         )
         return gap
+
+    def _huber(self, module):
+        """The certified gap of Newton's minimiser from the module's
+        coefficients and scale, which the module takes when its objective is
+        lower (the certificate is first order in the gradient: tight only at
+        the minimum); else that of the module's own.
+
+        Newton's is taken when its objective is lower or equal within
+        rounding."""
+        linear = module.linear
+        weight = linear.weight.detach().cpu().double().numpy()
+        bias = linear.bias is not None
+        x = (
+            np.c_[weight, linear.bias.detach().cpu().double().numpy()]
+            if bias
+            else weight
+        )
+        passes = Passes.of_training(self.inputs, self.target, bias)
+        l1 = module.l1.cpu().double().numpy()
+        l2 = module.l2.cpu().double().numpy()
+
+        def at_module():
+            return newton.ScaledHuber(
+                passes, self.objective.epsilon, l1, l2, x=x, sigma=module.scale()
+            )
+
+        huber = at_module()
+        start = huber.value.sum()
+        _, better = huber.minimise(_NEWTON_STEPS)
+        if huber.value.sum() > start * (1 + 4 * np.finfo(float).eps):
+            return at_module().certify()  # (lower within rounding: Newton's)
+        intercept = huber.x[:, -1] if bias else np.zeros(len(x))
+        module.load_solution(huber.x[:, : huber.p], intercept, huber.sigma)
+        return better
 
 
 def _warn(status, config, streaming, n_epochs, diagnostics):
@@ -235,17 +273,18 @@ def continue_from(previous, net, scaling):
     changed since are honoured; ``previous`` is left as it was.
     """
     old = previous.net
-    if old is None:  # an exact fit: its solution, and nothing else to continue
+    if old is None or scaling is not previous.scaling:
+        scale = None if previous.scale is None else previous.scale / scaling.y_scale
         net.module_.load_solution(
-            *scaling.standardize(previous.coef, previous.intercept)
+            *scaling.standardize(previous.coef, previous.intercept), scale
         )
-        return
-    if scaling is previous.scaling:
-        net.module_.linear.load_state_dict(old.module_.linear.state_dict())
     else:
-        net.module_.load_solution(
-            *scaling.standardize(previous.coef, previous.intercept)
-        )
+        net.module_.linear.load_state_dict(old.module_.linear.state_dict())
+        if old.module_.log_scale is not None and net.module_.log_scale is not None:
+            with torch.no_grad():
+                net.module_.log_scale.copy_(old.module_.log_scale)
+    if old is None:  # an exact fit: its solution, and nothing else to continue
+        return
     if type(old.optimizer_) is type(net.optimizer_):
         state = old.optimizer_.state_dict()
         state["param_groups"] = [
@@ -298,9 +337,11 @@ def _result(net, scaling, moments, config, seed, status, validating, diagnostics
     if linear.bias is not None:
         bias = linear.bias.detach().to("cpu", torch.float64).numpy()
     loss_curve = [float(v) for v in net.history[:, "train_loss"]]
+    scale = net.module_.scale()
     return SolverResult(
         *scaling.unstandardize(weight, bias),
         scaling=scaling,
+        scale=None if scale is None else scale * scaling.y_scale,
         solver=config.solver,
         path=config.solver,
         n_iter=len(loss_curve),

@@ -41,13 +41,14 @@ import scipy.sparse
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-from .._data import StandardizedRows, check_finite
-from .._device import as_tensor, float64_device
+from .._data import check_finite
+from .._device import float64_device
 from .._moments import accumulate
 from .._scaling import Scaling
 from . import _duality
 from ._base import SolverResult
 from ._optimality import pseudo_solve
+from ._passes import Passes
 
 # The certified relative gap at which the method stops.
 GAP_TOL = 1e-12
@@ -65,8 +66,6 @@ _INSIDE = 1e-8
 _FLOOR = 1e-8
 # Fraction of the distance to the boundary that a step goes.
 _STEP = 0.99
-# Rows per block of a pass.
-_BLOCK_ROWS = 4096
 # Frames between the warning and the caller of fit: solve, solvers.solve, the
 # estimator's dispatch, fit, scikit-learn's fit context.
 _STACKLEVEL = 6
@@ -85,7 +84,7 @@ def solve(problem, config):
         fit_intercept=objective.fit_intercept,
         standardize=objective.standardize,
     )
-    passes = Passes(data, scaling, device, objective.fit_intercept)
+    passes = Passes.of_data(data, scaling, device, objective.fit_intercept)
     l1, l2 = scaling.penalty(objective.loss, objective.alpha, objective.l1_ratio)
     method = InteriorPoint(passes, losses(objective, data.shape[2]), l1, l2)
     n_iter, gap = method.run(config.max_iter)
@@ -128,111 +127,6 @@ def losses(objective, n_targets):
         return [_duality.Loss("absolute_error", None)] * n_targets
     quantiles = np.broadcast_to(np.asarray(objective.quantile, dtype=float), n_targets)
     return [_duality.Loss("quantile", float(q)) for q in quantiles]
-
-
-class Passes:
-    """The standardized rows of the active columns (and a column of ones for
-    the intercept), the standardized targets and the weights, on ``device``,
-    and the passes over the rows that the method needs, for all targets at
-    once."""
-
-    def __init__(self, data, scaling, device, bias):
-        def tensor(array):
-            return as_tensor(array, device=device, dtype=torch.float64)
-
-        self.X, self.Y, self.scaling = data.X, data.Y, scaling
-        self.active = np.flatnonzero(~scaling.constant)
-        self._all_active = len(self.active) == data.shape[1]
-        # z = x * (1 / scale) - center / scale, in one operation
-        self._factor = tensor(1.0 / scaling.x_scale[self.active])
-        self._offset = tensor(
-            -scaling.x_center[self.active] / scaling.x_scale[self.active]
-        )
-        self.rows = StandardizedRows(
-            data.X,
-            tensor(scaling.x_center),
-            tensor(scaling.x_scale),
-            tensor(~scaling.constant),
-        )
-        self.bias = bias
-        self.width = len(self.active) + bias
-        y = (data.Y - scaling.y_center) / scaling.y_scale
-        self.t = tensor(y)
-        self.n = len(y)
-        w = data.sample_weight
-        self.w = None if w is None else tensor(w / np.mean(w))
-
-    def blocks(self):
-        """Yield ``(rows, z~)`` for consecutive blocks of rows; ``z~`` is a
-        buffer that the next block overwrites."""
-        p = len(self.active)
-        buffer = torch.ones(
-            (min(_BLOCK_ROWS, self.n), self.width),
-            dtype=torch.float64,
-            device=self.t.device,
-        )
-        for start in range(0, self.n, _BLOCK_ROWS):
-            rows = slice(start, start + _BLOCK_ROWS)
-            x = self.X[rows]
-            if scipy.sparse.issparse(x):
-                x = x.toarray()
-            if not self._all_active:
-                x = x[:, self.active]
-            z = buffer[: len(x)]
-            x = as_tensor(x, device=self.t.device, dtype=None)
-            torch.addcmul(self._offset, x, self._factor, out=z[:, :p])
-            yield rows, z
-
-    def product(self, x):
-        """``z~ x_k`` for every target: (n, K) for ``x`` of shape (K, width)."""
-        x = torch.as_tensor(x, device=self.t.device)
-        out = torch.empty_like(self.t)
-        for rows, z in self.blocks():
-            torch.matmul(z, x.T, out=out[rows])
-        return out
-
-    def cross(self, vectors):
-        """``z~' v_k`` for every column: (m, width) for ``vectors`` (n, m)."""
-        total = torch.zeros(
-            (vectors.shape[1], self.width), dtype=torch.float64, device=self.t.device
-        )
-        for rows, z in self.blocks():
-            total += vectors[rows].T @ z
-        return total.cpu().numpy()
-
-    def gram_and_product(self, d, x):
-        """``z~' diag(d_k) z~`` for every target, (K, width, width) for ``d``
-        (n, K), and :meth:`product` of ``x``, in one pass."""
-        k, q = d.shape[1], self.width
-        total = torch.zeros((k, q, q), dtype=torch.float64, device=self.t.device)
-        x = torch.as_tensor(x, device=self.t.device)
-        out = torch.empty_like(self.t)
-        for rows, z in self.blocks():
-            torch.matmul(z, x.T, out=out[rows])
-            for target in range(k):
-                total[target] += z.T @ (d[rows, target, None] * z)
-        return total.cpu().numpy(), out
-
-    def problem(self, k, loss, l1, l2):
-        """Target ``k``'s problem for the certificate (:mod:`._duality`)."""
-        inputs = {"X": _ActiveRows(self)}
-        if self.w is not None:
-            inputs["sample_weight"] = self.w
-        return _duality._Problem(inputs, self.t[:, k], loss, l1, l2, self.bias)
-
-
-class _ActiveRows:
-    """The standardized rows of the active columns, indexed as a tensor."""
-
-    def __init__(self, passes):
-        self.passes = passes
-
-    def __len__(self):
-        return self.passes.n
-
-    def __getitem__(self, rows):
-        z = self.passes.rows[rows]
-        return z if self.passes._all_active else z[:, self.passes.active]
 
 
 class InteriorPoint:

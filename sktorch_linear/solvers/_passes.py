@@ -1,0 +1,169 @@
+"""Passes over the standardized rows, for the exact solvers of the robust
+losses: products with vectors and weighted Gram matrices for several targets
+at once, a block of rows at a time on the device (``X`` is never copied or
+densified whole)."""
+
+import numpy as np
+import scipy.sparse
+import torch
+
+from .._data import StandardizedRows
+from .._device import as_tensor, float64_device
+from . import _duality
+
+# Rows per block of a pass.
+_BLOCK_ROWS = 4096
+
+
+class Passes:
+    """Standardized rows (and a column of ones for the intercept), standardized
+    targets ``t`` (n, K) and weights ``w`` (of mean one, or None) on one
+    device, and the passes over the rows that the solvers need, for all
+    targets at once.
+
+    Build with :meth:`of_data` (the validated data, standardized a block at a
+    time as they are read) or :meth:`of_training` (the training tensors of a
+    gradient solver, standardized already).
+    """
+
+    def __init__(self, source, t, w, bias, width, *, raw=None):
+        self.source, self.t, self.w, self.bias = source, t, w, bias
+        self.n, self.width = len(t), width + bias
+        self.active = np.arange(width)
+        self._raw = raw
+
+    @classmethod
+    def of_data(cls, data, scaling, device, bias):
+        """The rows of ``data`` standardized by ``scaling``, restricted to the
+        columns that vary (``active``)."""
+
+        def tensor(array):
+            return as_tensor(array, device=device, dtype=torch.float64)
+
+        active = np.flatnonzero(~scaling.constant)
+        all_active = len(active) == data.shape[1]
+        rows = StandardizedRows(
+            data.X,
+            tensor(scaling.x_center),
+            tensor(scaling.x_scale),
+            tensor(~scaling.constant),
+        )
+        # z = x * (1 / scale) - center / scale, in one operation
+        raw = (
+            None if all_active else active,
+            tensor(1.0 / scaling.x_scale[active]),
+            tensor(-scaling.x_center[active] / scaling.x_scale[active]),
+        )
+        w = data.sample_weight
+        passes = cls(
+            rows if all_active else _Columns(rows, active),
+            tensor((data.Y - scaling.y_center) / scaling.y_scale),
+            None if w is None else tensor(w / np.mean(w)),
+            bias,
+            len(active),
+            raw=raw,
+        )
+        passes.X, passes.Y, passes.scaling, passes.active = (
+            data.X,
+            data.Y,
+            scaling,
+            active,
+        )
+        return passes
+
+    @classmethod
+    def of_training(cls, inputs, target, bias):
+        """The training data of a gradient solver: ``inputs["X"]`` (a tensor or
+        :class:`StandardizedRows`) and ``inputs.get("sample_weight")``."""
+        device = float64_device(target.device)
+        w = inputs.get("sample_weight")
+        width = len(inputs["X"][0:1][0])
+        return cls(
+            inputs["X"],
+            target.to(device, torch.float64),
+            None if w is None else w.to(device, torch.float64),
+            bias,
+            width,
+        )
+
+    def blocks(self):
+        """Yield ``(rows, z~)`` for consecutive blocks of rows; ``z~`` is a
+        buffer that the next block overwrites."""
+        p = self.width - self.bias
+        buffer = torch.ones(
+            (min(_BLOCK_ROWS, self.n), self.width),
+            dtype=torch.float64,
+            device=self.t.device,
+        )
+        for start in range(0, self.n, _BLOCK_ROWS):
+            rows = slice(start, start + _BLOCK_ROWS)
+            if self._raw is None:
+                block = self.source[rows]
+                z = buffer[: len(block)]
+                z[:, :p].copy_(block)
+                yield rows, z
+                continue
+            columns, factor, offset = self._raw
+            x = self.X[rows]
+            if scipy.sparse.issparse(x):
+                x = x.toarray()
+            if columns is not None:
+                x = x[:, columns]
+            z = buffer[: len(x)]
+            x = as_tensor(x, device=self.t.device, dtype=None)
+            torch.addcmul(offset, x, factor, out=z[:, :p])
+            yield rows, z
+
+    def product(self, x):
+        """``z~ x_k`` for every target: (n, K) for ``x`` of shape (K, width)."""
+        x = torch.as_tensor(x, device=self.t.device)
+        out = torch.empty_like(self.t)
+        for rows, z in self.blocks():
+            torch.matmul(z, x.T, out=out[rows])
+        return out
+
+    def cross(self, vectors):
+        """``z~' v_k`` for every column: (m, width) for ``vectors`` (n, m)."""
+        total = torch.zeros(
+            (vectors.shape[1], self.width), dtype=torch.float64, device=self.t.device
+        )
+        for rows, z in self.blocks():
+            total += vectors[rows].T @ z
+        return total.cpu().numpy()
+
+    def gram_and_product(self, d, x=None):
+        """``z~' diag(d_k) z~`` for every target, (K, width, width) for ``d``
+        (n, K), and :meth:`product` of ``x`` (None without ``x``), in one
+        pass."""
+        k, q = d.shape[1], self.width
+        total = torch.zeros((k, q, q), dtype=torch.float64, device=self.t.device)
+        out = None
+        if x is not None:
+            x = torch.as_tensor(x, device=self.t.device)
+            out = torch.empty_like(self.t)
+        for rows, z in self.blocks():
+            if x is not None:
+                torch.matmul(z, x.T, out=out[rows])
+            for target in range(k):
+                total[target] += z.T @ (d[rows, target, None] * z)
+        return total.cpu().numpy(), out
+
+    def problem(self, k, loss, l1, l2):
+        """Target ``k``'s problem for the certificate (:mod:`._duality`)."""
+        inputs = {"X": self.source}
+        if self.w is not None:
+            inputs["sample_weight"] = self.w
+        return _duality._Problem(inputs, self.t[:, k], loss, l1, l2, self.bias)
+
+
+class _Columns:
+    """Some columns of standardized rows, indexed as a tensor."""
+
+    def __init__(self, rows, columns):
+        self.rows, self.columns = rows, columns
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __getitem__(self, index):
+        return self.rows[index][:, self.columns]
