@@ -84,8 +84,9 @@ class Loss:
 class _Problem:
     """One target's data, loss and penalty, with the passes over the data."""
 
-    def __init__(self, inputs, target, loss, l1, l2, bias):
+    def __init__(self, inputs, target, loss, l1, l2, bias, blocks=None):
         work = float64_device(target.device)
+        self._blocks = blocks
         self.X, self.t = inputs["X"], target.to(work, torch.float64)
         weight = inputs.get("sample_weight")
         if weight is not None:
@@ -96,6 +97,11 @@ class _Problem:
         self.loss, self.l1, self.l2, self.bias = loss, l1, l2, bias
 
     def blocks(self):
+        """Yield ``(rows, z~)`` for blocks of rows (from the ``blocks`` given,
+        when given: a callable yielding the same)."""
+        if self._blocks is not None:
+            yield from self._blocks()
+            return
         for start in range(0, self.n, _BLOCK_ROWS):
             rows = slice(start, start + _BLOCK_ROWS)
             z = self.X[rows].to(self.t.device, torch.float64)

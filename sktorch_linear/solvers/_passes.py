@@ -86,12 +86,13 @@ class Passes:
             width,
         )
 
-    def blocks(self):
+    def blocks(self, ones=False):
         """Yield ``(rows, z~)`` for consecutive blocks of rows; ``z~`` is a
-        buffer that the next block overwrites."""
+        buffer that the next block overwrites. With ``ones``, ``z~`` ends with
+        a column of ones even without an intercept (``_duality``'s layout)."""
         p = self.width - self.bias
         buffer = torch.ones(
-            (min(_BLOCK_ROWS, self.n), self.width),
+            (min(_BLOCK_ROWS, self.n), p + (self.bias or ones)),
             dtype=torch.float64,
             device=self.t.device,
         )
@@ -113,6 +114,27 @@ class Passes:
             x = as_tensor(x, device=self.t.device, dtype=None)
             torch.addcmul(offset, x, factor, out=z[:, :p])
             yield rows, z
+
+    def rows(self, index):
+        """``z~`` of the rows ``index`` (a tensor of row numbers), a copy."""
+        p = self.width - self.bias
+        if self._raw is None:
+            source = self.source
+            if not torch.is_tensor(source):  # StandardizedRows: NumPy indices
+                index = index.cpu().numpy()
+            z = torch.as_tensor(source[index]).to(self.t.device, torch.float64)
+        else:
+            columns, factor, offset = self._raw
+            x = self.X[index.cpu().numpy()]
+            if scipy.sparse.issparse(x):
+                x = x.toarray()
+            if columns is not None:
+                x = x[:, columns]
+            x = as_tensor(x, device=self.t.device, dtype=None)
+            z = torch.addcmul(offset, x, factor)
+        if self.bias:
+            z = torch.cat([z[:, :p], z.new_ones((len(z), 1))], 1)
+        return z
 
     def product(self, x):
         """``z~ x_k`` for every target: (n, K) for ``x`` of shape (K, width)."""
@@ -153,7 +175,15 @@ class Passes:
         inputs = {"X": self.source}
         if self.w is not None:
             inputs["sample_weight"] = self.w
-        return _duality._Problem(inputs, self.t[:, k], loss, l1, l2, self.bias)
+        return _duality._Problem(
+            inputs,
+            self.t[:, k],
+            loss,
+            l1,
+            l2,
+            self.bias,
+            blocks=lambda: self.blocks(ones=True),
+        )
 
 
 class _Columns:

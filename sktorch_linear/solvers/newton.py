@@ -44,12 +44,14 @@ from .coordinate_descent import solve_elastic_net
 
 # A step promising a decrease below this fraction of the objective ends Newton.
 _DECREASE_TOL = 1e-15
-# Bisections of log(sigma) for the best scale (from an interval of 40).
-_BISECTIONS = 64
 # The certified relative gap at which Newton stops, and the full steps it takes
 # at most beyond the rounding level of the objective to reach it.
 GAP_TOL = 1e-12
 _POLISH = 3
+# The inside rows' Gram matrix is updated with the rows that changed sides when
+# they are at most this share of the rows (a pass over all rows costs as much
+# as an update with about that many).
+_UPDATE_SHARE = 0.1
 # Halvings of a step at most.
 _MAX_HALVINGS = 40
 # A root-mean-square residual of the least-squares fit below this fraction of
@@ -65,7 +67,7 @@ def solve(problem, config):
     ``problem``'s data by Newton's method; ``n_iter`` counts the steps."""
     data, objective = problem.data, config.objective
     device = float64_device(config.device)
-    moments = accumulate(data, device=device, dtype=torch.float64, full=False)
+    moments = accumulate(data, device=device, dtype=torch.float64)
     check_finite(data, moments)
     scaling = Scaling.from_moments(
         moments,
@@ -74,7 +76,9 @@ def solve(problem, config):
     )
     passes = Passes.of_data(data, scaling, device, objective.fit_intercept)
     l1, l2 = scaling.penalty("huber", objective.alpha, objective.l1_ratio)
-    huber = ScaledHuber(passes, objective.epsilon, l1, l2)
+    huber = ScaledHuber(
+        passes, objective.epsilon, l1, l2, statistics=_statistics(moments, passes)
+    )
     n_iter, gap = huber.minimise(config.max_iter)
     if gap > config.tol:
         warnings.warn(
@@ -107,6 +111,33 @@ def solve(problem, config):
     )
 
 
+def _statistics(moments, passes):
+    """``Z~' diag(w) Z~`` and ``Z~' diag(w) t`` (each target) of the
+    standardized rows, from the cross-products of the moments (the pass that
+    gave the scaling): the least-squares start needs no pass of its own."""
+    scaling, active = passes.scaling, passes.active
+    p, q = len(scaling.x_scale), passes.width
+    center = np.r_[scaling.x_center, scaling.y_center]
+    products = moments.about(center)
+    # weights of mean one, as the passes have them
+    unit = moments.n_samples / moments.weight_sum
+    divisor = np.r_[scaling.x_scale, scaling.y_scale]
+    products = products / np.outer(divisor, divisor) * unit
+    sums = moments.weight_sum * (moments.mean - center) / divisor * unit
+    columns = np.r_[active, p + np.arange(len(scaling.y_scale))]
+    products, sums = products[np.ix_(columns, columns)], sums[columns]
+    k = len(active)
+    gram = np.empty((q, q))
+    gram[:k, :k] = products[:k, :k]
+    cross = np.empty((len(scaling.y_scale), q))
+    cross[:, :k] = products[k:, :k]
+    if passes.bias:
+        gram[k, :k] = gram[:k, k] = sums[:k]
+        gram[k, k] = moments.n_samples
+        cross[:, k] = sums[k:]
+    return gram, cross
+
+
 def outliers(data, coef, intercept, scale, epsilon):
     """The rows whose residual exceeds ``epsilon`` times the scale, (n, K), as
     ``HuberRegressor.outliers_`` marks them; none for a target fitted exactly
@@ -127,7 +158,7 @@ class ScaledHuber:
     and is left out of the minimisation and the certificate.
     """
 
-    def __init__(self, passes, epsilon, l1, l2, x=None, sigma=None):
+    def __init__(self, passes, epsilon, l1, l2, x=None, sigma=None, statistics=None):
         self.passes, self.epsilon = passes, float(epsilon)
         self.l1, self.l2 = np.asarray(l1, dtype=float), np.asarray(l2, dtype=float)
         n, K = passes.t.shape
@@ -136,22 +167,30 @@ class ScaledHuber:
             torch.ones_like(passes.t[:, :1]) if passes.w is None else passes.w[:, None]
         )
         self.exact = np.zeros(K, dtype=bool)
+        self._gram_all = None  # Z~' diag(w) Z~ of all rows, when formed
+        self._inside = self._gram_in = None  # the rows inside and their Gram
         if x is None:
-            x, sigma = self._least_squares()
+            x, sigma = self._least_squares(statistics)
         self.x, self.sigma = np.array(x, dtype=float), np.array(sigma, dtype=float)
         self.r = passes.t - passes.product(self.x)
         self.value = self._objective(self.r, self.x, self.sigma)
 
-    def _least_squares(self):
+    def _least_squares(self, statistics=None):
         """The weighted (ridge) least-squares fit, and the root-mean-square
-        of its residuals as the scale."""
+        of its residuals as the scale; from ``statistics`` (``Z~' diag(w) Z~``
+        and ``Z~' diag(w) t``) when given, else from a pass over the rows."""
         passes, n = self.passes, self.n
         K = passes.t.shape[1]
-        gram, _ = passes.gram_and_product(self.w.expand(n, K))
-        cross = passes.cross(self.w * passes.t) / n
+        if statistics is None:
+            gram = passes.gram_and_product(self.w)[0][0]
+            cross = passes.cross(self.w * passes.t)
+        else:
+            gram, cross = statistics
+        self._gram_all = gram  # the same for every target
+        cross = cross / n
         x = np.zeros((K, passes.width))
         for k in range(K):
-            matrix = gram[k] / n
+            matrix = gram / n
             matrix[: self.p, : self.p] += self.l2[k] * np.eye(self.p)
             x[k] = pseudo_solve(matrix, cross[k])
         r = passes.t - passes.product(x)
@@ -182,10 +221,10 @@ class ScaledHuber:
 
     def minimise(self, max_iter):
         """Newton steps until a step promises a decrease at the rounding level
-        of ``F``, or ``max_iter``; then full steps while they improve the
-        certified gap (the certificate is first order in the gradient, the
-        decrease second order: a step from there squares the gradient).
-        Return the number of steps and the certified gap."""
+        of ``F``, or ``max_iter``; then full steps (each squares the gradient)
+        until the certified gap is at most ``GAP_TOL`` or stops shrinking (the
+        certificate is first order in the gradient, the decrease second
+        order). Return the number of steps and the certified gap."""
         active = ~self.exact
         steps = 0
         while steps < max_iter and active.any():
@@ -195,18 +234,19 @@ class ScaledHuber:
             if active.any():
                 active &= self._line_search(step, decrease, active)
                 steps += 1
-        best = (self.certify(), self._state())
+        best = None
         for _ in range(_POLISH):
-            if best[0] <= GAP_TOL or steps >= max_iter:
-                break
-            self._best_scale(~self.exact)
-            step, _ = self._step()
-            self._move(step, ~self.exact)
-            steps += 1
+            if steps < max_iter and not self.exact.all():
+                self._best_scale(~self.exact)
+                step, _ = self._step()
+                self._move(step, ~self.exact)
+                steps += 1
             gap = self.certify()
-            if gap >= best[0]:
+            if best is not None and gap >= best[0]:
                 break
             best = (gap, self._state())
+            if gap <= GAP_TOL or steps >= max_iter:
+                break
         self._restore(best[1])
         return steps, best[0]
 
@@ -229,30 +269,34 @@ class ScaledHuber:
         """Set the scale of every active target to its best for the current
         coefficients, and update the objective.
 
-        The derivative of ``F`` in ``sigma``, ``mean(w (1 - z^2 [|z| <=
-        epsilon] - epsilon^2 [|z| > epsilon]))`` with ``z = r / sigma``,
-        increases with ``sigma`` (from ``1 - epsilon^2 < 0`` when every row is
-        outside to positive when every row is inside): its root is found by
-        bisection on ``log(sigma)``. A Newton step from there never collapses
-        the scale, and has rows inside ``epsilon sigma`` to curve with (a
-        share of the weight of at least ``1 - 1 / epsilon^2``).
+        The derivative of ``F`` in ``sigma``, ``(W - S(sigma) / sigma^2 -
+        epsilon^2 (W - W_in(sigma))) / n`` with ``W`` the weight of all rows,
+        ``W_in`` that of the rows inside ``epsilon sigma`` and ``S`` their sum
+        of ``w r^2``, increases with ``sigma`` (from ``(1 - epsilon^2) W < 0``
+        with every row outside). With the residuals sorted by size, each
+        number ``k`` of rows inside gives one candidate root, ``sigma^2 =
+        S_k / (W - epsilon^2 (W - W_k))``; the root is the candidate that
+        keeps exactly those ``k`` rows inside. A Newton step from there never
+        collapses the scale, and has rows inside ``epsilon sigma`` to curve
+        with (a share of the weight of at least ``1 - 1 / epsilon^2``).
         """
-        r, eps = self.r, self.epsilon
-        size = r.abs()
-        mean_square = (self.w * r.square()).mean(0)
-        high = torch.maximum(mean_square.sqrt(), size.amax(0) / eps)
-        high = torch.where(high > 0, high, 1.0)
-        log_low, log_high = torch.log(high) - 40.0, torch.log(high)
-        for _ in range(_BISECTIONS):
-            middle = 0.5 * (log_low + log_high)
-            sigma = torch.exp(middle)
-            inside = size <= eps * sigma
-            z2 = torch.where(inside, (r / sigma).square(), eps**2)
-            increasing = (self.w * (1.0 - z2)).mean(0) > 0
-            log_high = torch.where(increasing, middle, log_high)
-            log_low = torch.where(increasing, log_low, middle)
-        best = torch.exp(log_high).cpu().numpy()
-        self.sigma = np.where(active, best, self.sigma)
+        eps = self.epsilon
+        for k in np.flatnonzero(active):
+            size, order = torch.sort(self.r[:, k].abs())
+            w = self.w[order, 0]
+            zero = size.new_zeros(1)
+            weight = torch.cat([zero, torch.cumsum(w, 0)])
+            squares = torch.cat([zero, torch.cumsum(w * size.square(), 0)])
+            total = weight[-1]
+            denominator = total - eps**2 * (total - weight)
+            root = torch.sqrt(squares / torch.where(denominator > 0, denominator, 1.0))
+            low = torch.cat([zero, size]) / eps
+            high = torch.cat([size, size.new_full((1,), torch.inf)]) / eps
+            valid = (denominator > 0) & (root >= low) & (root < high)
+            candidates = torch.where(valid, root, torch.inf)
+            best = float(candidates.min())
+            if np.isfinite(best) and best > 0:
+                self.sigma[k] = best
         self.value = self._objective(self.r, self.x, self.sigma)
 
     def _step(self):
@@ -264,7 +308,7 @@ class ScaledHuber:
         inside = (r.abs() <= eps * s).double() * (self.w > 0)
         psi = self.derivative(r, s.cpu().numpy())
         crosses = passes.cross(torch.cat([self.w * psi, self.w * inside * r], 1)) / n
-        gram, _ = passes.gram_and_product(self.w * inside)
+        gram = self._inside_gram(inside > 0)
         z2 = (r / s).square()
         scale_gradient = (self.w * (1 - inside * z2 - (1 - inside) * eps**2)).mean(0)
         curvature = (self.w * inside * r.square()).sum(0) / n
@@ -316,6 +360,44 @@ class ScaledHuber:
             length = np.where(pending, length / 2, length)
         return moved
 
+    def _inside_gram(self, inside):
+        """``Z~' diag(w inside) Z~`` per target (K, width, width) for the rows
+        ``inside`` (n, K): from the Gram matrix of the previous step by adding
+        the rows that came inside and subtracting those that left, when they
+        are few (near the minimum, none), or from that of all rows minus the
+        rows outside, when those are the fewer; else by a pass over the rows.
+        The gradient is always formed from the data; an update's rounding only
+        perturbs the Newton direction."""
+        live = self.w > 0
+        if self._gram_in is not None:
+            entered, left = inside & ~self._inside, self._inside & ~inside
+            if (entered | left).sum(0).max() <= self.n * _UPDATE_SHARE:
+                gram = self._gram_in + self._rows_gram(entered) - self._rows_gram(left)
+                self._inside, self._gram_in = inside, gram
+                return gram
+        outside = live & ~inside
+        if (
+            self._gram_all is not None
+            and outside.sum(0).max() <= self.n * _UPDATE_SHARE
+        ):
+            gram = self._gram_all[None] - self._rows_gram(outside)
+        else:
+            gram, _ = self.passes.gram_and_product(self.w * inside)
+        self._inside, self._gram_in = inside, gram
+        return gram
+
+    def _rows_gram(self, mask):
+        """``Z~' diag(w) Z~`` of the rows ``mask`` (n, K) of each target."""
+        K, q = mask.shape[1], self.passes.width
+        gram = np.zeros((K, q, q))
+        for k in range(K):
+            index = torch.nonzero(mask[:, k]).flatten()
+            if len(index):
+                z = self.passes.rows(index)
+                w = self.w[index]
+                gram[k] = (z.T @ (w * z)).cpu().numpy()
+        return gram
+
     def certify(self):
         """The certified relative gap of the sum of the objectives (targets
         fitted exactly count as at their minimum)."""
@@ -326,12 +408,24 @@ class ScaledHuber:
         for k in np.flatnonzero(~self.exact):
             problem = passes.problem(k, loss, self.l1[k], self.l2[k])
             a = psi[:, k]
-            lower = _duality._bound(problem, a, torch.ones_like(a), self.x[k, : self.p])
+            lower = _duality._bound(
+                problem, a, torch.ones_like(a), self.x[k, : self.p], self._free_gram()
+            )
             total += self.value[k]
             bound += max(lower, 0.0)
         if total == 0.0:
             return 0.0
         return max(total - bound, 0.0) / max(bound, 1e-12 * total)
+
+    def _free_gram(self):
+        """``Z~' diag(w) Z~ / n`` in the layout of ``_duality`` (a column of
+        ones last, even without an intercept), when formed; else None."""
+        if self._gram_all is None:
+            return None
+        q, p = self.passes.width, self.p
+        gram = np.zeros((p + 1, p + 1))
+        gram[:q, :q] = self._gram_all / self.n
+        return gram
 
 
 def _proximal_step(hessian, gradient, current, l1, n_penalised):
