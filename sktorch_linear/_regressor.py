@@ -429,6 +429,19 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
     3.0
     >>> reg.predict(np.array([[3.0, 5.0]])).round(6)
     array([16.])
+
+    Several quantiles at once (a prediction band), and Huber regression with
+    its scale estimated:
+
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 2))
+    >>> y = X @ np.array([1.0, 2.0]) + rng.normal(size=200)
+    >>> band = TorchLinearRegressor(loss="quantile", quantile=[0.1, 0.9], device="cpu")
+    >>> band.fit(X, y).predict(X[:3]).shape
+    (3, 2)
+    >>> huber = TorchLinearRegressor(loss="huber", device="cpu").fit(X, y)
+    >>> huber.solver_path_, bool(huber.scale_ > 0), huber.outliers_.shape
+    ('newton', True, (200,))
     """
 
     _parameter_constraints = {
