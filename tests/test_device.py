@@ -251,6 +251,29 @@ def test_cuda_matches_cpu(solver, device):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"loss": "quantile", "quantile": [0.1, 0.9]},
+        {"loss": "absolute_error", "alpha": 0.01, "l1_ratio": 1.0},
+        {"loss": "huber"},
+        {"loss": "huber", "solver": "adam", "random_state": 0},
+    ],
+)
+def test_cuda_robust_losses_match_cpu(params):
+    """Check that the exact solvers of the robust losses (rows held on the GPU)
+    and the gradient fit of Huber give the CPU's answer on CUDA."""
+    X, y = _data(n_samples=2000, n_features=5)
+    y = y + 5 * np.random.default_rng(0).standard_t(2, size=len(y))
+    reg_cuda = TorchLinearRegressor(device="cuda", **params).fit(X, y)
+    reg_cpu = TorchLinearRegressor(device="cpu", **params).fit(X, y)
+    assert reg_cuda.device_.startswith("cuda")
+    assert reg_cuda.optimality_gap_ <= 1e-8
+    assert_allclose(reg_cuda.coef_, reg_cpu.coef_, rtol=1e-6, atol=1e-9)
+    assert_allclose(reg_cuda.predict(X), reg_cpu.predict(X), rtol=1e-6)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_float32_input_trains_in_float32():
     """Check that float32 input trains in float32 on CUDA and reports float64."""
     X, y = _data(n_samples=500, n_features=5, dtype=np.float32)

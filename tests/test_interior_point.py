@@ -360,3 +360,18 @@ def test_non_finite_and_streaming_errors():
         reg.partial_fit(X, Y)
     reg = TorchLinearRegressor(loss="quantile", device="cpu").partial_fit(X, Y)
     assert reg.solver_ == "adam"
+
+
+@pytest.mark.parametrize("loss", ["quantile", "huber"])
+def test_rows_held_on_the_device_give_the_same_fit(loss, monkeypatch):
+    """Check that the exact robust solvers fit the same from rows standardized
+    once and held on the device (what they do on CUDA) as from rows read a
+    block at a time (the CPU), sparse X included."""
+    params = {"loss": loss, "alpha": 0.01, "l1_ratio": 0.5, "device": "cpu"}
+    for data in (X, scipy.sparse.csr_matrix(X * (RNG.random(X.shape) < 0.5))):
+        streamed = TorchLinearRegressor(**params).fit(data, Y, sample_weight=WEIGHT)
+        monkeypatch.setattr("sktorch_linear.solvers._passes.RESIDENT_TYPES", ("cpu",))
+        held = TorchLinearRegressor(**params).fit(data, Y, sample_weight=WEIGHT)
+        monkeypatch.undo()
+        assert_allclose(held.coef_, streamed.coef_, rtol=1e-9, atol=1e-12)
+        assert held.optimality_gap_ <= 1e-12

@@ -7,12 +7,46 @@ import numpy as np
 import scipy.sparse
 import torch
 
-from .._data import StandardizedRows
+from .._data import StandardizedRows, check_finite
 from .._device import as_tensor, float64_device
+from .._moments import accumulate
+from .._scaling import Scaling
 from . import _duality
 
 # Rows per block of a pass.
 _BLOCK_ROWS = 4096
+# Device types on which the standardized rows are held for all the passes.
+RESIDENT_TYPES = ("cuda",)
+
+
+def prepare(data, objective, device, *, full=False):
+    """The statistics of ``data`` (one pass on ``device``; with ``full``, the
+    Gram matrix too), the passes over its rows standardized by the scaling they
+    give, and the L1 and L2 strengths of ``objective`` on the standardized
+    problem."""
+    moments = accumulate(data, device=device, dtype=torch.float64, full=full)
+    check_finite(data, moments)
+    scaling = Scaling.from_moments(
+        moments,
+        fit_intercept=objective.fit_intercept,
+        standardize=objective.standardize,
+    )
+    passes = Passes.of_data(data, scaling, device, objective.fit_intercept)
+    l1, l2 = scaling.penalty(objective.loss, objective.alpha, objective.l1_ratio)
+    return moments, passes, l1, l2
+
+
+def _fits_on(device, nbytes):
+    """Whether the standardized rows are held on ``device``: an accelerator of
+    ``RESIDENT_TYPES`` with room for them in half its free memory. (On the
+    CPU, the rows are read from ``X`` a block at a time: a copy would double
+    the memory for no transfer saved.)"""
+    if device.type not in RESIDENT_TYPES:
+        return False
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return nbytes <= free / 2
+    return True
 
 
 class Passes:
@@ -69,7 +103,19 @@ class Passes:
             scaling,
             active,
         )
+        if _fits_on(device, 8 * data.shape[0] * len(active)):
+            passes._hold()
         return passes
+
+    def _hold(self):
+        """Standardize the rows once into a tensor on the device and read the
+        passes from it (an accelerator's memory holds them: no transfer of
+        ``X`` per pass)."""
+        p = self.width - self.bias
+        resident = torch.empty((self.n, p), dtype=torch.float64, device=self.t.device)
+        for rows, z in self.blocks():
+            resident[rows] = z[:, :p]
+        self.source, self._raw = resident, None
 
     @classmethod
     def of_training(cls, inputs, target, bias):

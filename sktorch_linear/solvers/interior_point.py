@@ -41,14 +41,11 @@ import scipy.sparse
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-from .._data import check_finite
 from .._device import float64_device
-from .._moments import accumulate
-from .._scaling import Scaling
 from . import _duality
 from ._base import SolverResult
 from ._optimality import pseudo_solve
-from ._passes import Passes
+from ._passes import prepare
 
 # The certified relative gap at which the method stops.
 GAP_TOL = 1e-12
@@ -77,15 +74,8 @@ def solve(problem, config):
     iterations."""
     data, objective = problem.data, config.objective
     device = float64_device(config.device)
-    moments = accumulate(data, device=device, dtype=torch.float64, full=False)
-    check_finite(data, moments)
-    scaling = Scaling.from_moments(
-        moments,
-        fit_intercept=objective.fit_intercept,
-        standardize=objective.standardize,
-    )
-    passes = Passes.of_data(data, scaling, device, objective.fit_intercept)
-    l1, l2 = scaling.penalty(objective.loss, objective.alpha, objective.l1_ratio)
+    moments, passes, l1, l2 = prepare(data, objective, device)
+    scaling = passes.scaling
     method = InteriorPoint(passes, losses(objective, data.shape[2]), l1, l2)
     n_iter, gap = method.run(config.max_iter)
     weight = np.zeros((data.shape[2], data.shape[1]))

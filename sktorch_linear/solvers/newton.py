@@ -32,14 +32,11 @@ import scipy.sparse
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-from .._data import check_finite
 from .._device import float64_device
-from .._moments import accumulate
-from .._scaling import Scaling
 from . import _duality
 from ._base import SolverResult
 from ._optimality import pseudo_solve
-from ._passes import Passes
+from ._passes import prepare
 from .coordinate_descent import solve_elastic_net
 
 # A step promising a decrease below this fraction of the objective ends Newton.
@@ -67,15 +64,8 @@ def solve(problem, config):
     ``problem``'s data by Newton's method; ``n_iter`` counts the steps."""
     data, objective = problem.data, config.objective
     device = float64_device(config.device)
-    moments = accumulate(data, device=device, dtype=torch.float64)
-    check_finite(data, moments)
-    scaling = Scaling.from_moments(
-        moments,
-        fit_intercept=objective.fit_intercept,
-        standardize=objective.standardize,
-    )
-    passes = Passes.of_data(data, scaling, device, objective.fit_intercept)
-    l1, l2 = scaling.penalty("huber", objective.alpha, objective.l1_ratio)
+    moments, passes, l1, l2 = prepare(data, objective, device, full=True)
+    scaling = passes.scaling
     huber = ScaledHuber(
         passes, objective.epsilon, l1, l2, statistics=_statistics(moments, passes)
     )
