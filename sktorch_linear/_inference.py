@@ -1,9 +1,20 @@
 """What the statistics of a least-squares fit tell about its data: singular
-values and numerical rank of the standardized design."""
+values and numerical rank of the standardized design, and the inference
+statistics of the coefficients (``TorchLinearRegressor.summary``), as
+statsmodels' OLS and WLS compute them."""
+
+from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
+import scipy.stats
+import torch
 
+from ._device import accumulation_dtype
+from ._linalg import qr_r
 from .solvers._least_squares import LeastSquares
+
+COV_TYPES = ("nonrobust", "HC0", "HC1", "HC2", "HC3")
 
 
 def singular_values(moments, scaling, *, fit_intercept):
@@ -17,3 +28,273 @@ def singular_values(moments, scaling, *, fit_intercept):
     singular = np.zeros(lsq.n_features)
     singular[: values.size] = values * np.sqrt(moments.weight_sum)
     return singular, solver.rank
+
+
+@dataclass(frozen=True)
+class RegressionSummary:
+    """Inference statistics of a least-squares fit (see
+    ``TorchLinearRegressor.summary``).
+
+    Attributes
+    ----------
+    table : pandas.DataFrame or numpy structured array
+        One row per parameter (``"const"`` first, when fitted, then the
+        features): ``coef``, ``std_err``, ``t``, ``p_value``, ``ci_lower``,
+        ``ci_upper``.
+    r2, adj_r2 : float
+        R² and adjusted R² (uncentred without an intercept, as statsmodels).
+    rse : float
+        Residual standard error, ``sqrt(RSS / df_resid)`` (weighted RSS).
+    f_value, f_pvalue : float
+        F statistic that every slope is zero (a Wald test with the robust
+        covariance for the robust kinds, as statsmodels), and its p-value.
+    n : int
+        Number of rows.
+    df_model, df_resid : int
+        Degrees of freedom of the model (slopes) and of the residuals.
+    cov_type : str
+        The kind of covariance of the standard errors.
+    alpha : float
+        Significance level of the confidence intervals.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktorch_linear import TorchLinearRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(100, 2))
+    >>> y = X @ np.array([1.0, 0.0]) + 2.0 + rng.normal(size=100)
+    >>> result = TorchLinearRegressor(device="cpu").fit(X, y).summary()
+    >>> list(result.table.index)
+    ['const', 'x0', 'x1']
+    >>> bool(result.table.loc["x0", "p_value"] < 1e-6), result.df_resid
+    (True, 97)
+    """
+
+    table: object
+    r2: float
+    adj_r2: float
+    rse: float
+    f_value: float
+    f_pvalue: float
+    n: int
+    df_model: int
+    df_resid: int
+    cov_type: str
+    alpha: float
+
+    def __str__(self):
+        table = self.table
+        names = table.index if hasattr(table, "index") else table["name"]
+        level = 100 * (1 - self.alpha)
+        lines = [
+            f"Least squares, {self.n} rows, covariance {self.cov_type}",
+            f"R² {self.r2:.6g}   adjusted R² {self.adj_r2:.6g}   residual standard "
+            f"error {self.rse:.6g} on {self.df_resid} degrees of freedom",
+            f"F {self.f_value:.6g} on {self.df_model} and {self.df_resid} degrees of "
+            f"freedom, p-value {self.f_pvalue:.3g}",
+            "",
+            f"{'':>16} {'coef':>12} {'std err':>12} {'t':>9} {'P>|t|':>9} "
+            f"{f'[{level:g}% interval':>27}]",
+        ]
+        columns = [np.asarray(table[column]) for column in _COLUMNS]
+        for i, name in enumerate(names):
+            row = [values[i] for values in columns]
+            lines.append(
+                f"{str(name)[:16]:>16} {row[0]:12.5g} {row[1]:12.5g} {row[2]:9.3f} "
+                f"{row[3]:9.3g} {row[4]:13.5g} {row[5]:13.5g}"
+            )
+        return "\n".join(lines)
+
+
+_COLUMNS = ("coef", "std_err", "t", "p_value", "ci_lower", "ci_upper")
+
+
+def summary(
+    moments, coef, intercept, *, fit_intercept, names, alpha, cov_type, data, device
+):
+    """The :class:`RegressionSummary` of the least-squares fit ``coef``,
+    ``intercept`` (one target) of the statistics ``moments``; the robust kinds
+    of covariance also read ``data`` (an iterable of :class:`Data`) once."""
+    p = moments.n_features
+    n, weight_sum = moments.n_samples, moments.weight_sum
+    center = moments.mean if fit_intercept else np.zeros_like(moments.mean)
+    factor = _factor(moments, center)  # R'R: the products of [X y] - center
+    rx = factor[:p, :p]
+    rss = float(np.sum(factor[p:, p] ** 2))  # the least-squares residual, exactly
+    k = p + fit_intercept
+    df_resid, df_model = n - k, p
+    sigma2 = rss / df_resid
+    # (X~' W X~)^-1 in the centred coordinates [x - center, 1]: block-diagonal
+    inverse = _inverse_gram(rx)
+    beta = np.append(coef, intercept) if fit_intercept else np.asarray(coef, float)
+    if cov_type == "nonrobust":
+        cov_centred = sigma2 * _blocks(inverse, 1.0 / weight_sum, fit_intercept)
+    else:
+        meat = _meat(
+            data,
+            coef,
+            intercept,
+            center[:p],
+            inverse,
+            weight_sum,
+            fit_intercept,
+            cov_type,
+            device,
+        )
+        bread = _blocks(inverse, 1.0 / weight_sum, fit_intercept)
+        cov_centred = bread @ meat @ bread
+        if cov_type == "HC1":
+            cov_centred *= n / df_resid
+    # back to [coef, intercept]: intercept = (centred intercept) - center' coef
+    jacobian = np.eye(k)
+    if fit_intercept:
+        jacobian[p, :p] = -center[:p]
+    cov = jacobian @ cov_centred @ jacobian.T
+    std_err = np.sqrt(np.diag(cov))
+    t = beta / std_err
+    # statsmodels' default: Student's t for the classical covariance, the
+    # normal distribution for the robust kinds (asymptotic)
+    distribution = (
+        scipy.stats.t(df_resid) if cov_type == "nonrobust" else scipy.stats.norm()
+    )
+    p_value = 2 * distribution.sf(np.abs(t))
+    quantile = distribution.ppf(1 - alpha / 2)
+    y_products = factor[:, p] @ factor[:, p]  # y about its centre
+    tss = float(y_products)
+    r2 = 1.0 - rss / tss if tss > 0 else np.nan
+    adj_r2 = 1.0 - (n - fit_intercept) / df_resid * (1.0 - r2)
+    slopes = beta[:p]
+    if cov_type == "nonrobust":
+        f_value = (tss - rss) / df_model / sigma2
+    else:
+        wald = slopes @ np.linalg.solve(cov[:p, :p], slopes)
+        f_value = wald / df_model
+    f_pvalue = float(scipy.stats.f(df_model, df_resid).sf(f_value))
+    rows = ["const"] if fit_intercept else []
+    order = np.r_[p, np.arange(p)] if fit_intercept else np.arange(p)
+    columns = {
+        "coef": beta,
+        "std_err": std_err,
+        "t": t,
+        "p_value": p_value,
+        "ci_lower": beta - quantile * std_err,
+        "ci_upper": beta + quantile * std_err,
+    }
+    columns = {name: values[order] for name, values in columns.items()}
+    return RegressionSummary(
+        table=_table(rows + list(names), columns),
+        r2=float(r2),
+        adj_r2=float(adj_r2),
+        rse=float(np.sqrt(sigma2)),
+        f_value=float(f_value),
+        f_pvalue=f_pvalue,
+        n=int(n),
+        df_model=int(df_model),
+        df_resid=int(df_resid),
+        cov_type=cov_type,
+        alpha=alpha,
+    )
+
+
+def aliased_columns(moments, scaling, *, fit_intercept):
+    """The columns involved in an exact linear dependency of the centred,
+    standardized design (constant columns with an intercept included), by
+    index; empty when the design has full rank."""
+    lsq = LeastSquares.of(moments, scaling, 0.0, fit_intercept=fit_intercept)
+    rank = lsq.solver().rank
+    aliased = set(np.flatnonzero(scaling.constant))
+    if rank < lsq.n_active:
+        p = moments.n_features
+        factor = moments.factor_about(lsq.center)[:, :p][:, lsq.active] / lsq.unit
+        _, _, right_t = np.linalg.svd(factor)
+        null = right_t[rank:]  # directions the data do not determine
+        involved = np.any(np.abs(null) > 1e-8, axis=0)
+        aliased |= set(np.flatnonzero(lsq.active)[involved])
+    return sorted(int(i) for i in aliased)
+
+
+def _factor(moments, center):
+    """An upper-triangular ``R`` with ``R'R`` the cross-products of ``[X y] -
+    center``: the moments' own R factor (QR of the data), or the Cholesky
+    factor of their (equilibrated) Gram matrix, which holds the residual sum of
+    squares to the accuracy of the Gram matrix."""
+    if moments.kind == "factor":
+        return qr_r(moments.factor_about(center))
+    products = moments.about(center)
+    scale = np.sqrt(np.diag(products))
+    scale[scale == 0] = 1.0
+    factor = scipy.linalg.cholesky(products / np.outer(scale, scale), lower=False)
+    return factor * scale
+
+
+def _inverse_gram(rx):
+    """``(R' R)^-1`` for the upper-triangular ``R`` of the centred design,
+    through ``R^-1`` (the condition number is not squared), with the columns
+    equilibrated first."""
+    scale = np.linalg.norm(rx, axis=0)
+    scale[scale == 0] = 1.0
+    inverse = scipy.linalg.solve_triangular(rx / scale, np.eye(len(rx)))
+    inverse = inverse / scale[:, None]
+    return inverse @ inverse.T
+
+
+def _blocks(inverse, corner, fit_intercept):
+    if not fit_intercept:
+        return inverse
+    p = len(inverse)
+    out = np.zeros((p + 1, p + 1))
+    out[:p, :p] = inverse
+    out[p, p] = corner
+    return out
+
+
+def _meat(
+    data, coef, intercept, center, inverse, weight_sum, fit_intercept, cov_type, device
+):
+    """``sum_i (w_i e_i)^2 z_i z_i' / (1 - h_i)^d`` over the rows of ``data``
+    (one pass, on ``device``), with ``z_i`` the centred row (and a 1), ``h_i``
+    its leverage and ``d`` 0, 1 or 2 for HC0/HC1, HC2, HC3."""
+    dtype = accumulation_dtype(device, warn=False)
+    power = {"HC0": 0, "HC1": 0, "HC2": 1, "HC3": 2}[cov_type]
+    k = len(inverse) + fit_intercept
+    bread = torch.as_tensor(
+        _blocks(inverse, 1.0 / weight_sum, fit_intercept), device=device, dtype=dtype
+    )
+    shift = torch.as_tensor(center, device=device, dtype=dtype)
+    b = torch.as_tensor(np.asarray(coef, float), device=device, dtype=dtype)
+    total = torch.zeros((k, k), device=device, dtype=dtype)
+    for chunk in data:
+        for x, y, w in chunk.blocks(device=device, dtype=dtype):
+            residual = y[:, 0] - x @ b - intercept
+            z = x - shift
+            if fit_intercept:
+                z = torch.cat([z, z.new_ones((len(z), 1))], 1)
+            w = torch.ones_like(residual) if w is None else w
+            leverage = w * ((z @ bread) * z).sum(1)
+            score = w * residual / (1 - leverage) ** (power / 2)
+            total += (z * score[:, None]).T @ (z * score[:, None])
+    return total.cpu().numpy()
+
+
+def _table(names, columns):
+    try:
+        import pandas as pd
+    except ImportError:
+        dtype = [("name", object)] + [(name, float) for name in columns]
+        table = np.empty(len(names), dtype=dtype)
+        table["name"] = names
+        for name, values in columns.items():
+            table[name] = values
+        return table
+    return pd.DataFrame(columns, index=pd.Index(names, name="parameter"))
+
+
+def chunks(data):
+    """The chunks of ``data``, one ``(X, y[, sample_weight])`` tuple or an
+    iterable of them, as ``(X, y, sample_weight)``."""
+    if isinstance(data, tuple):
+        data = [data]
+    for chunk in data:
+        X, y, *weight = chunk
+        yield X, y, (weight[0] if weight else None)

@@ -26,9 +26,24 @@ from . import solvers
 from ._config import Config
 from ._data import Data
 from ._device import accumulation_dtype, resolve_device, usable_device
-from ._inference import singular_values
+from ._inference import COV_TYPES, aliased_columns, singular_values
+from ._inference import chunks as training_chunks
+from ._inference import summary as inference_summary
 
 _FLOAT_DTYPES = [np.float64, np.float32]
+
+
+def _check_summary_arguments(alpha, cov_type, data):
+    if not (isinstance(alpha, Real) and 0 < alpha < 1):
+        raise ValueError(f"alpha must be a float in (0, 1), got {alpha!r}.")
+    if cov_type not in COV_TYPES:
+        raise ValueError(f"cov_type must be one of {COV_TYPES}, got {cov_type!r}.")
+    if cov_type != "nonrobust" and data is None:
+        raise ValueError(
+            f"cov_type={cov_type!r} reads the training data once more: pass "
+            "data=(X, y) or (X, y, sample_weight), or after partial_fit the "
+            "chunks again as an iterable of such tuples."
+        )
 
 
 def _can_stream(estimator):
@@ -603,6 +618,103 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
             self, X, accept_sparse=("csr", "csc"), dtype=_FLOAT_DTYPES, reset=False
         )
         return np.asarray(X @ self.coef_.T) + self.intercept_
+
+    def summary(self, alpha=0.05, cov_type="nonrobust", data=None):
+        """Inference statistics of a least-squares fit, as statsmodels' OLS (WLS
+        with sample weights) reports them.
+
+        For ``loss="squared_error"`` and ``alpha=0`` fitted by the exact solver
+        (``fit`` or ``partial_fit``), from its statistics: the coefficients'
+        standard errors, t statistics, p-values and confidence intervals, R²,
+        adjusted R², the residual standard error and the F statistic. The
+        covariance comes from the R factor of the data (the condition number is
+        not squared). The robust kinds read the training data once more,
+        on the device of the fit.
+
+        Parameters
+        ----------
+        alpha : float, default=0.05
+            Significance level of the confidence intervals, in ``(0, 1)``.
+        cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3"}, default="nonrobust"
+            Covariance of the coefficients: the classical one, or
+            heteroskedasticity-robust (White's HC0; HC1 scaled by ``n / (n -
+            k)``; HC2 and HC3 with the residuals divided by ``1 - h`` and ``(1 -
+            h)^2``, ``h`` the leverages), as statsmodels' ``cov_type``.
+        data : tuple or iterable of tuples, default=None
+            The training data, ``(X, y)`` or ``(X, y, sample_weight)``, or after
+            ``partial_fit`` the chunks again, as an iterable of such tuples:
+            needed by the robust kinds only.
+
+        Returns
+        -------
+        summary : RegressionSummary
+            ``summary.table`` holds a row per parameter (a pandas DataFrame when
+            pandas is installed, else a NumPy structured array); the other
+            attributes hold the statistics of the model; ``print(summary)``
+            shows them all.
+        """
+        check_is_fitted(self)
+        _check_summary_arguments(alpha, cov_type, data)
+        config = self._config
+        objective = config.objective
+        if objective.loss != "squared_error" or objective.alpha != 0:
+            raise ValueError(
+                "summary() describes least squares: loss='squared_error' with "
+                f"alpha=0, but this fit has loss={objective.loss!r}, alpha="
+                f"{objective.alpha}. Refit with those parameters."
+            )
+        if self.moments_ is None or self._result.coef.shape[0] != 1:
+            raise ValueError(
+                "summary() needs an exact least-squares fit of one target "
+                "(solver='exact' or 'auto', y 1-D)."
+            )
+        aliased = aliased_columns(
+            self.moments_, self._result.scaling, fit_intercept=self.fit_intercept
+        )
+        names = self._feature_names()
+        if aliased:
+            raise ValueError(
+                "The design is rank deficient: columns "
+                f"{[names[i] for i in aliased]} are linear combinations of "
+                "others (or constant, with the intercept), so their coefficients "
+                "are not identified. Drop or combine them for summary()."
+            )
+        chunks = None
+        if cov_type != "nonrobust":
+            chunks = (self._summary_chunk(*chunk) for chunk in training_chunks(data))
+        return inference_summary(
+            self.moments_,
+            self._result.coef[0],
+            float(self._result.intercept[0]),
+            fit_intercept=self.fit_intercept,
+            names=names,
+            alpha=alpha,
+            cov_type=cov_type,
+            data=chunks,
+            device=usable_device(config.device),
+        )
+
+    def _feature_names(self):
+        if hasattr(self, "feature_names_in_"):
+            return [str(name) for name in self.feature_names_in_]
+        return [f"x{i}" for i in range(self.n_features_in_)]
+
+    def _summary_chunk(self, X, y, sample_weight):
+        """A chunk of training data for summary(), validated as fit does."""
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=("csr", "csc"),
+            dtype=_FLOAT_DTYPES,
+            y_numeric=True,
+            reset=False,
+        )
+        if scipy.sparse.issparse(X):
+            X = X.tocsr()
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        return Data(X, np.asarray(y, dtype=np.float64).reshape(-1, 1), sample_weight)
 
     @property
     def net_(self):

@@ -1,0 +1,124 @@
+"""Inference statistics of least-squares fits (``summary``) against statsmodels'
+OLS and WLS, and NIST StRD's certified standard deviations."""
+
+import numpy as np
+import pytest
+from nist import DATASETS, load, log_relative_error
+from numpy.testing import assert_allclose
+from sklearn.datasets import load_diabetes
+
+from sktorch_linear import TorchLinearRegressor
+
+sm = pytest.importorskip("statsmodels.api")
+
+X, Y = load_diabetes(return_X_y=True)
+WEIGHT = np.random.default_rng(0).uniform(0.5, 2.0, len(Y))
+
+
+def _statsmodels(weighted, cov_type):
+    exog = sm.add_constant(X)
+    model = sm.WLS(Y, exog, weights=WEIGHT) if weighted else sm.OLS(Y, exog)
+    return model.fit(cov_type=cov_type)
+
+
+@pytest.mark.parametrize("cov_type", ["nonrobust", "HC0", "HC1", "HC2", "HC3"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_matches_statsmodels(weighted, cov_type):
+    """Check every statistic against statsmodels (OLS, or WLS with the sample
+    weights) for each covariance kind, to 1e-8."""
+    weight = WEIGHT if weighted else None
+    reg = TorchLinearRegressor(device="cpu").fit(X, Y, sample_weight=weight)
+    data = (X, Y) if weight is None else (X, Y, weight)
+    ours = reg.summary(cov_type=cov_type, data=data)
+    ref = _statsmodels(weighted, cov_type)
+    table = ours.table
+    assert list(table.index) == ["const"] + [f"x{i}" for i in range(X.shape[1])]
+    for column, expected in [
+        ("coef", ref.params),
+        ("std_err", ref.bse),
+        ("t", ref.tvalues),
+        ("p_value", ref.pvalues),
+        ("ci_lower", ref.conf_int()[:, 0]),
+        ("ci_upper", ref.conf_int()[:, 1]),
+    ]:
+        assert_allclose(table[column], expected, rtol=1e-8, atol=1e-300)
+    assert ours.r2 == pytest.approx(ref.rsquared, rel=1e-8)
+    assert ours.adj_r2 == pytest.approx(ref.rsquared_adj, rel=1e-8)
+    assert ours.f_value == pytest.approx(ref.fvalue, rel=1e-8)
+    assert ours.f_pvalue == pytest.approx(ref.f_pvalue, rel=1e-8)
+    assert ours.rse == pytest.approx(np.sqrt(ref.scale), rel=1e-8)
+    assert (ours.n, ours.df_model, ours.df_resid) == (
+        ref.nobs,
+        ref.df_model,
+        ref.df_resid,
+    )
+    assert "covariance " + cov_type in str(ours)
+
+
+@pytest.mark.parametrize("name", ["Longley", "Norris"])
+def test_nist_certified_standard_deviations(name):
+    """Check the standard deviations of the estimates and the residual standard
+    deviation against NIST's certified values: at least 7 digits."""
+    X_, y = load(name)
+    reg = TorchLinearRegressor(device="cpu").fit(X_, y)
+    summary = reg.summary()
+    certified = DATASETS[name]
+    # NIST lists B0 (the intercept) first, as the table does
+    assert (
+        log_relative_error(summary.table["std_err"], certified["certified_coef_sd"])
+        >= 7
+    )
+    assert log_relative_error([summary.rse], [certified["certified_residual_sd"]]) >= 7
+    assert log_relative_error([summary.r2], [certified["certified_r2"]]) >= 7
+
+
+def test_partial_fit_gives_the_table_of_fit():
+    """Check that 10 chunks streamed by partial_fit give the table of one fit,
+    the robust kinds with the chunks passed again."""
+    one = TorchLinearRegressor(device="cpu").fit(X, Y, sample_weight=WEIGHT)
+    streamed = TorchLinearRegressor(device="cpu")
+    chunks = [
+        (X[rows], Y[rows], WEIGHT[rows])
+        for rows in np.array_split(np.arange(len(Y)), 10)
+    ]
+    for chunk in chunks:
+        streamed.partial_fit(*chunk)
+    for cov_type in ("nonrobust", "HC3"):
+        a = one.summary(cov_type=cov_type, data=(X, Y, WEIGHT)).table
+        b = streamed.summary(cov_type=cov_type, data=chunks).table
+        assert_allclose(b.to_numpy(), a.to_numpy(), rtol=1e-8)
+
+
+def test_refusals():
+    """Check the clear errors: penalised or robust fits, gradient solvers,
+    robust kinds without data, aliased columns (named), bad arguments."""
+    with pytest.raises(ValueError, match="least squares"):
+        TorchLinearRegressor(alpha=0.1, device="cpu").fit(X, Y).summary()
+    with pytest.raises(ValueError, match="least squares"):
+        TorchLinearRegressor(loss="huber", device="cpu").fit(X, Y).summary()
+    with pytest.raises(ValueError, match="exact least-squares fit"):
+        TorchLinearRegressor(solver="lbfgs", device="cpu").fit(X, Y).summary()
+    reg = TorchLinearRegressor(device="cpu").fit(X, Y)
+    with pytest.raises(ValueError, match="reads the training data"):
+        reg.summary(cov_type="HC1")
+    with pytest.raises(ValueError, match="cov_type must be"):
+        reg.summary(cov_type="HC4")
+    with pytest.raises(ValueError, match="alpha must be"):
+        reg.summary(alpha=1.5)
+    aliased = np.c_[X[:, :3], X[:, 0] + X[:, 1]]
+    with pytest.raises(ValueError, match=r"\['x0', 'x1', 'x3'\]"):
+        TorchLinearRegressor(device="cpu").fit(aliased, Y).summary()
+
+
+def test_without_intercept_and_with_feature_names():
+    """Check a fit without an intercept (uncentred R², as statsmodels without a
+    constant) and the feature names of a DataFrame."""
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    reg = TorchLinearRegressor(fit_intercept=False, device="cpu").fit(frame, Y)
+    ours = reg.summary()
+    ref = sm.OLS(Y, X).fit()
+    assert list(ours.table.index) == list(frame.columns)
+    assert_allclose(ours.table["std_err"], ref.bse, rtol=1e-8)
+    assert ours.r2 == pytest.approx(ref.rsquared, rel=1e-8)
+    assert ours.f_value == pytest.approx(ref.fvalue, rel=1e-8)
