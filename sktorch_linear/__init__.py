@@ -1,14 +1,16 @@
 """A scikit-learn linear regressor on PyTorch, with exact and gradient solvers."""
 
 from ._checkpoint import CheckpointError
+from ._export import register_onnx_converter
 from ._inference import RegressionSummary
 from ._regressor import TorchLinearRegressor
-
-__version__ = "0.1.0"
+from ._version import InconsistentVersionWarning, __version__
 
 __all__ = [
     "CheckpointError",
+    "InconsistentVersionWarning",
     "RegressionSummary",
     "TorchLinearRegressor",
     "__version__",
+    "register_onnx_converter",
 ]

@@ -6,6 +6,7 @@ the :class:`SolverResult`. It does no numerical work of its own.
 """
 
 import os
+import warnings
 from dataclasses import replace
 from numbers import Integral, Real
 
@@ -26,9 +27,11 @@ from . import solvers
 from ._config import Config
 from ._data import Data
 from ._device import accumulation_dtype, resolve_device, usable_device
+from ._export import to_torch as export_torch
 from ._inference import COV_TYPES, aliased_columns, singular_values
 from ._inference import chunks as training_chunks
 from ._inference import summary as inference_summary
+from ._version import InconsistentVersionWarning, __version__
 
 _FLOAT_DTYPES = [np.float64, np.float32]
 
@@ -694,6 +697,45 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
             device=usable_device(config.device),
         )
 
+    def to_torch(self, device=None, dtype="float64"):
+        """The fitted model as a plain :class:`torch.nn.Module`.
+
+        An :class:`torch.nn.Linear` holding ``coef_`` and ``intercept_`` (the
+        built-in scaling folded into them), that takes ``X`` in its original
+        units and returns ``predict(X)``: followed by ``nn.Flatten(0)`` when
+        the model was fitted on a 1-D ``y`` (predictions of shape ``(n,)``).
+        It needs nothing of this package to run: it exports with
+        :func:`torch.export.export`, scripts with :func:`torch.jit.script`
+        (which torch deprecates in its favour) and can be part of a larger
+        model. Its parameters do not require
+        gradients (call ``requires_grad_()`` to fine-tune).
+
+        Parameters
+        ----------
+        device : str or torch.device, default=None
+            Where the module lives: None means the device of the fit (the CPU
+            when this machine lacks it), else as the ``device`` parameter.
+        dtype : {"float64", "float32"}, default="float64"
+            dtype of the parameters (float32 on MPS, which has no float64).
+
+        Returns
+        -------
+        module : torch.nn.Module
+            In evaluation mode.
+        """
+        check_is_fitted(self)
+        if dtype not in ("float64", "float32"):
+            raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}.")
+        if device is None:
+            device = usable_device(self._config.device)
+        else:
+            device = resolve_device(device)
+        if device.type == "mps" and dtype == "float64":
+            raise ValueError("MPS has no float64: pass dtype='float32' for MPS.")
+        return export_torch(
+            self.coef_, self.intercept_, device=device, dtype=getattr(torch, dtype)
+        )
+
     def _feature_names(self):
         if hasattr(self, "feature_names_in_"):
             return [str(name) for name in self.feature_names_in_]
@@ -748,6 +790,24 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         return singular_values(
             self.moments_, self._result.scaling, fit_intercept=self.fit_intercept
         )
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state["_sktorch_linear_version"] = __version__
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        version = state.pop("_sktorch_linear_version", None)
+        if version != __version__:
+            warnings.warn(
+                InconsistentVersionWarning(
+                    estimator_name=type(self).__name__,
+                    original_version=version,
+                    current_version=__version__,
+                )
+            )
+        super().__setstate__(state)
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "coef_")
