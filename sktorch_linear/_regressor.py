@@ -743,20 +743,10 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
 
     def _summary_chunk(self, X, y, sample_weight):
         """A chunk of training data for summary(), validated as fit does."""
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=("csr", "csc"),
-            dtype=_FLOAT_DTYPES,
-            y_numeric=True,
-            reset=False,
+        X, Y, sample_weight, _ = self._validate(
+            X, y, sample_weight, reset=False, check_finite=True, allow_all_zero=True
         )
-        if scipy.sparse.issparse(X):
-            X = X.tocsr()
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
-        return Data(X, np.asarray(y, dtype=np.float64).reshape(-1, 1), sample_weight)
+        return Data(X, Y, sample_weight)
 
     @property
     def net_(self):
@@ -842,7 +832,10 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
             y,
             sample_weight,
             reset=previous is None,
-            solver=solver,
+            # The exact solvers find non-finite X in their statistics (they
+            # become non-finite too) and only then scan X for the error
+            # message: one pass over X fewer. The gradient solvers check first.
+            check_finite=solver != "exact",
             allow_all_zero=streaming and previous is not None,
         )
         if previous is not None and Y.shape[1] != previous.coef.shape[0]:
@@ -917,12 +910,10 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
 
         return self.solver
 
-    def _validate(self, X, y, sample_weight, *, reset, solver, allow_all_zero):
+    def _validate(self, X, y, sample_weight, *, reset, check_finite, allow_all_zero):
         """Validated ``X`` (dense, or CSR), ``Y`` as float64 of shape (n_samples,
-        n_targets), the sample weights, and the number of dimensions of ``y``."""
-        # The exact solver finds non-finite X in its statistics (they become
-        # non-finite too) and only then scans X for the error message: one pass
-        # over X fewer. The gradient solvers check X up front.
+        n_targets), the sample weights, and the number of dimensions of ``y``;
+        ``X`` is scanned for non-finite values when ``check_finite``."""
         X, y = validate_data(
             self,
             X,
@@ -932,7 +923,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
             multi_output=True,
             y_numeric=True,
             reset=reset,
-            ensure_all_finite=solver != "exact",
+            ensure_all_finite=check_finite,
         )
         if scipy.sparse.issparse(X):
             X = X.tocsr()
