@@ -134,3 +134,16 @@ def test_pickles_record_the_version():
         with pytest.warns(InconsistentVersionWarning, match="saved by sktorch_linear"):
             fresh.__setstate__(old)
         assert_allclose(fresh.predict(X), reg.predict(X), rtol=0)
+
+
+def test_onnx_of_several_quantiles():
+    """Check the ONNX graph of a fit of several quantiles: one output column
+    per quantile, float64 within 1e-12 of predict."""
+    register_onnx_converter()
+    model = TorchLinearRegressor(
+        loss="quantile", quantile=[0.1, 0.5, 0.9], device="cpu"
+    )
+    expected = model.fit(X, Y).predict(X)
+    out = _onnx_predict(model, X, np.float64)
+    assert out.shape == expected.shape == (len(X), 3)
+    assert_allclose(out, expected, rtol=1e-12, atol=1e-12 * np.abs(expected).max())
