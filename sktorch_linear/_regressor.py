@@ -752,11 +752,15 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
     def net_(self):
         """The skorch net of the linear model, holding the solution."""
         check_is_fitted(self)
-        if self._result.net is None:
+        net = self._result.net
+        if net is None or isinstance(net, dict):
             # On the device of the fit, or the CPU if this machine lacks it.
             config = replace(self._config, device=usable_device(self._config.device))
-            dtype = accumulation_dtype(config.device, warn=False)
-            net = solvers.solution_net(self._result, config, dtype)
+            if net is None:  # an exact fit: a net holding its solution
+                dtype = accumulation_dtype(config.device, warn=False)
+                net = solvers.solution_net(self._result, config, dtype)
+            else:  # a gradient fit loaded from a file: its training state
+                net = solvers.restored_net(self._result, config, net)
             self._result = replace(self._result, net=net)
         return self._result.net
 
@@ -782,12 +786,27 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         )
 
     def __getstate__(self):
-        state = super().__getstate__()
+        # NumPy and plain Python only (pickle, skops): the trained net as its
+        # training state, the device as its name. (A copy: object.__getstate__
+        # returns the instance's own __dict__.)
+        state = dict(super().__getstate__())
+        result, config = state.get("_result"), state.get("_config")
+        if result is not None and result.net is not None:
+            gradient = result.solver in _GRADIENT_SOLVERS
+            net = result.net
+            if not isinstance(net, dict):
+                net = solvers.net_state(net) if gradient else None
+            state["_result"] = replace(result, net=net)
+        if config is not None:
+            state["_config"] = replace(config, device=str(config.device))
         state["_sktorch_linear_version"] = __version__
         return state
 
     def __setstate__(self, state):
         state = dict(state)
+        config = state.get("_config")
+        if config is not None and isinstance(config.device, str):
+            state["_config"] = replace(config, device=torch.device(config.device))
         version = state.pop("_sktorch_linear_version", None)
         if version != __version__:
             warnings.warn(

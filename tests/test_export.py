@@ -147,3 +147,65 @@ def test_onnx_of_several_quantiles():
     out = _onnx_predict(model, X, np.float64)
     assert out.shape == expected.shape == (len(X), 3)
     assert_allclose(out, expected, rtol=1e-12, atol=1e-12 * np.abs(expected).max())
+
+
+# The types a skops file of the estimator holds beyond those skops trusts by
+# default (random_state None or an int, no extra callbacks): the package's own.
+SKOPS_TYPES = [
+    "sktorch_linear._config.Config",
+    "sktorch_linear._config.Objective",
+    "sktorch_linear._moments.Moments",
+    "sktorch_linear._regressor.TorchLinearRegressor",
+    "sktorch_linear._scaling.Scaling",
+    "sktorch_linear.solvers._base.SolverResult",
+]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"solver": "adam", "max_iter": 5, "random_state": 0},
+        {"loss": "huber", "solver": "lbfgs"},
+        {"loss": "quantile", "quantile": [0.2, 0.8]},
+    ],
+)
+def test_skops_round_trip(params):
+    """Check that a skops file holds no torch objects (the untrusted types are
+    exactly the package's own) and loads to the same predictions, net and
+    ability to continue training."""
+    sio = pytest.importorskip("skops.io")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg = TorchLinearRegressor(device="cpu", **params).fit(X, Y)
+    data = sio.dumps(reg)
+    assert sio.get_untrusted_types(data=data) == SKOPS_TYPES
+    loaded = sio.loads(data, trusted=SKOPS_TYPES)
+    assert_allclose(loaded.predict(X), reg.predict(X), rtol=0)
+    assert_allclose(
+        loaded.net_.predict(X).reshape(reg.predict(X).shape), reg.predict(X), rtol=1e-12
+    )
+    if params.get("solver") == "adam":  # the stream goes on as it would have
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            reg.partial_fit(X[:100], Y[:100])
+            loaded.partial_fit(X[:100], Y[:100])
+        assert_allclose(loaded.coef_, reg.coef_, rtol=1e-12)
+        assert loaded.n_iter_ == reg.n_iter_
+
+
+def test_pickled_gradient_fit_continues_as_the_original():
+    """Check that a gradient fit pickled mid-stream continues exactly as the
+    original would (model, optimizer state, history and shuffling kept as
+    NumPy), and that pickling leaves the original untouched."""
+    import pickle
+
+    reg = TorchLinearRegressor(solver="adam", device="cpu", random_state=0)
+    for rows in np.array_split(np.arange(len(Y)), 3):
+        reg.partial_fit(X[rows], Y[rows])
+    loaded = pickle.loads(pickle.dumps(reg))
+    assert isinstance(reg._config.device, torch.device)
+    for model in (reg, loaded):
+        model.partial_fit(X[:50], Y[:50])
+    assert_allclose(loaded.coef_, reg.coef_, rtol=1e-12)
+    assert loaded.loss_curve_ == reg.loss_curve_

@@ -16,9 +16,16 @@ from dataclasses import replace
 
 from . import coordinate_descent, exact, gradient, interior_point, newton
 from ._base import Problem, SolverResult
-from ._net import solution_net
+from ._net import net_state, restored_net, solution_net
 
-__all__ = ["Problem", "SolverResult", "solution_net", "solve"]
+__all__ = [
+    "Problem",
+    "SolverResult",
+    "net_state",
+    "restored_net",
+    "solution_net",
+    "solve",
+]
 
 
 def solve(problem, config):

@@ -25,7 +25,7 @@ from .._scaling import Scaling
 from . import _duality, _optimality, newton
 from ._base import SolverResult
 from ._callbacks import ValidationScore
-from ._net import build_net
+from ._net import build_net, net_state, tensors
 from ._passes import Passes
 
 # Newton steps of the optimality check of Huber fits, at most.
@@ -269,24 +269,30 @@ def continue_from(previous, net, scaling):
     ended: its model, re-expressed in ``scaling`` when the scaling has changed
     (streaming), a copy of its history, its shuffling state, and its optimizer
     state when the optimizer is the same (a previous exact fit gives its
-    solution only). The hyperparameters are ``net``'s own, so parameters
-    changed since are honoured; ``previous`` is left as it was.
+    solution only). ``previous.net`` is the trained net, or its
+    :func:`net_state` (a fit loaded from a pickle or a skops file). The
+    hyperparameters are ``net``'s own, so parameters changed since are
+    honoured; ``previous`` is left as it was.
     """
     old = previous.net
-    if old is None or scaling is not previous.scaling:
+    saved = old if old is None or isinstance(old, dict) else net_state(old)
+    if saved is None or scaling is not previous.scaling:
         scale = None if previous.scale is None else previous.scale / scaling.y_scale
         net.module_.load_solution(
             *scaling.standardize(previous.coef, previous.intercept), scale
         )
     else:
-        net.module_.linear.load_state_dict(old.module_.linear.state_dict())
-        if old.module_.log_scale is not None and net.module_.log_scale is not None:
-            with torch.no_grad():
-                net.module_.log_scale.copy_(old.module_.log_scale)
-    if old is None:  # an exact fit: its solution, and nothing else to continue
+        module = tensors(saved["module"])
+        with torch.no_grad():
+            net.module_.linear.weight.copy_(module["linear.weight"])
+            if net.module_.linear.bias is not None:
+                net.module_.linear.bias.copy_(module["linear.bias"])
+            if net.module_.log_scale is not None and "log_scale" in module:
+                net.module_.log_scale.copy_(module["log_scale"])
+    if saved is None:  # an exact fit: its solution, and nothing else to continue
         return
-    if type(old.optimizer_) is type(net.optimizer_):
-        state = old.optimizer_.state_dict()
+    if saved["optimizer_type"] == type(net.optimizer_).__name__:
+        state = tensors(saved["optimizer"])
         state["param_groups"] = [
             {
                 **{k: v for k, v in fresh.items() if k != "params"},
@@ -295,8 +301,8 @@ def continue_from(previous, net, scaling):
             for kept, fresh in zip(state["param_groups"], net.optimizer_.param_groups)
         ]
         net.optimizer_.load_state_dict(state)
-    net.history = History(list(old.history))  # new epochs append new records
-    net.iterator_train__generator.set_state(old.iterator_train__generator.get_state())
+    net.history = History(tensors(saved["history"]))  # new epochs append records
+    net.iterator_train__generator.set_state(tensors(saved["generator"]))
 
 
 def train(net, inputs, target):
