@@ -209,3 +209,26 @@ def test_pickled_gradient_fit_continues_as_the_original():
         model.partial_fit(X[:50], Y[:50])
     assert_allclose(loaded.coef_, reg.coef_, rtol=1e-12)
     assert loaded.loss_curve_ == reg.loss_curve_
+
+
+def test_onnx_pipeline_with_one_hot_encoder():
+    """Check the ONNX graph of a pipeline that imputes and scales numeric
+    columns and one-hot encodes a categorical one before the estimator
+    (float32 within 1e-5 of predict)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import OneHotEncoder
+
+    register_onnx_converter()
+    category = RNG.integers(0, 3, size=len(Y)).astype(float)
+    X_ = np.c_[X[:, :2], category]
+    y = X_[:, 0] + 2 * X_[:, 1] + np.array([0.0, 5.0, -5.0])[category.astype(int)]
+    columns = ColumnTransformer(
+        [
+            ("numeric", make_pipeline(SimpleImputer(), StandardScaler()), [0, 1]),
+            ("category", OneHotEncoder(handle_unknown="ignore"), [2]),
+        ]
+    )
+    model = make_pipeline(columns, TorchLinearRegressor(device="cpu")).fit(X_, y)
+    expected = model.predict(X_)
+    out = _onnx_predict(model, X_, np.float32).reshape(expected.shape)
+    assert_allclose(out, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
