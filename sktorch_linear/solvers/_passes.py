@@ -144,21 +144,11 @@ class Passes:
         )
         for start in range(0, self.n, _BLOCK_ROWS):
             rows = slice(start, start + _BLOCK_ROWS)
+            z = buffer[: min(self.n - start, _BLOCK_ROWS)]
             if self._raw is None:
-                block = self.source[rows]
-                z = buffer[: len(block)]
-                z[:, :p].copy_(block)
-                yield rows, z
-                continue
-            columns, factor, offset = self._raw
-            x = self.X[rows]
-            if scipy.sparse.issparse(x):
-                x = x.toarray()
-            if columns is not None:
-                x = x[:, columns]
-            z = buffer[: len(x)]
-            x = as_tensor(x, device=self.t.device, dtype=None)
-            torch.addcmul(offset, x, factor, out=z[:, :p])
+                z[:, :p].copy_(self.source[rows])
+            else:
+                self._standardized(rows, out=z[:, :p])
             yield rows, z
 
     def rows(self, index):
@@ -170,17 +160,22 @@ class Passes:
                 index = index.cpu().numpy()
             z = torch.as_tensor(source[index]).to(self.t.device, torch.float64)
         else:
-            columns, factor, offset = self._raw
-            x = self.X[index.cpu().numpy()]
-            if scipy.sparse.issparse(x):
-                x = x.toarray()
-            if columns is not None:
-                x = x[:, columns]
-            x = as_tensor(x, device=self.t.device, dtype=None)
-            z = torch.addcmul(offset, x, factor)
+            z = self._standardized(index.cpu().numpy())
         if self.bias:
             z = torch.cat([z[:, :p], z.new_ones((len(z), 1))], 1)
         return z
+
+    def _standardized(self, index, out=None):
+        """The rows ``index`` of ``X``, standardized (the active columns), into
+        ``out`` when given."""
+        columns, factor, offset = self._raw
+        x = self.X[index]
+        if scipy.sparse.issparse(x):
+            x = x.toarray()
+        if columns is not None:
+            x = x[:, columns]
+        x = as_tensor(x, device=self.t.device, dtype=None)
+        return torch.addcmul(offset, x, factor, out=out)
 
     def product(self, x):
         """``z~ x_k`` for every target: (n, K) for ``x`` of shape (K, width)."""
