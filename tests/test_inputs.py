@@ -51,3 +51,21 @@ def test_every_input_kind_gives_the_same_model(kind, loss):
         assert list(reg.feature_names_in_) == NAMES
     else:
         assert not hasattr(reg, "feature_names_in_")
+
+
+def test_cpu_tensor_is_not_copied(monkeypatch):
+    """Check that a float64 CPU tensor reaches the solver as a view of its own
+    storage: validation converts it to NumPy without a copy."""
+    import sktorch_linear._regressor as regressor
+
+    seen = []
+
+    def capture(X, Y, sample_weight):
+        seen.append(X)
+        return regressor_data(X, Y, sample_weight)
+
+    regressor_data = regressor.Data
+    monkeypatch.setattr(regressor, "Data", capture)
+    tensor = torch.as_tensor(X)
+    TorchLinearRegressor(device="cpu").fit(tensor, Y)
+    assert np.shares_memory(seen[0], tensor.numpy())
