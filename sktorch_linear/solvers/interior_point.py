@@ -206,9 +206,9 @@ class InteriorPoint:
         mu = self._mu()
         # the predictor; z~' a in the same pass
         rcu, rcv = -self.u * self.su, -self.v * self.sv
-        h = self._row_terms(D, rP, ru, rv, rcu, rcv)
-        zh, za = np.split(passes.cross(torch.cat([h, self.a], 1)), 2)
-        step = self._direction(M, D, zh, za, rP, ru, rv, rcu, rcv)
+        g = self._g(ru, rv, rcu, rcv)
+        zh, za = np.split(passes.cross(torch.cat([D * (rP - g), self.a], 1)), 2)
+        step = self._direction(M, D, zh, za, rP, g, ru, rv, rcu, rcv)
         alpha = self._step_length(step)
         mu_aff = self._mu(step, alpha)
         sigma = np.clip(mu_aff / np.maximum(mu, 1e-300), 0.0, 1.0) ** 3
@@ -223,8 +223,9 @@ class InteriorPoint:
                 centre - self.pp * self.sp - step["pp"] * step["sp"],
                 centre - self.mm * self.sm - step["mm"] * step["sm"],
             )
-        zh = passes.cross(self._row_terms(D, rP, ru, rv, rcu, rcv))
-        step = self._direction(M, D, zh, za, rP, ru, rv, rcu, rcv, coef_terms)
+        g = self._g(ru, rv, rcu, rcv)
+        zh = passes.cross(D * (rP - g))
+        step = self._direction(M, D, zh, za, rP, g, ru, rv, rcu, rcv, coef_terms)
         alpha = np.minimum(1.0, _STEP * self._step_length(step))
         self._move(step, alpha)
         return self._estimate(mu), bool(np.all(alpha < 1e-12))
@@ -256,20 +257,17 @@ class InteriorPoint:
     def _t(self, values):
         return torch.as_tensor(values, device=self.passes.t.device)
 
-    def _row_terms(self, D, rP, ru, rv, rcu, rcv):
-        """``D (rP - g)``: the rows' part of the right-hand side, whose product
-        with ``z~'`` the Newton system takes."""
-        return D * (rP - self._g(ru, rv, rcu, rcv))
-
     def _g(self, ru, rv, rcu, rcv):
+        """``g`` of the rows for the complementarity targets ``rcu``, ``rcv``:
+        the right-hand side of the Newton system is ``z~' D (rP - g)`` and
+        the coefficients' terms."""
         return (rcu - self.u * ru) / self.su - (rcv - self.v * rv) / self.sv
 
-    def _direction(self, M, D, zh, za, rP, ru, rv, rcu, rcv, coef_terms=None):
+    def _direction(self, M, D, zh, za, rP, g, ru, rv, rcu, rcv, coef_terms=None):
         """The Newton direction for the complementarity targets ``rcu``,
-        ``rcv`` (and ``coef_terms`` for ``p``, ``m``), given ``zh = z~'
-        D (rP - g)`` and ``za = z~' a``."""
+        ``rcv`` (and ``coef_terms`` for ``p``, ``m``), given their ``g``,
+        ``zh = z~' D (rP - g)`` and ``za = z~' a``."""
         passes = self.passes
-        g = self._g(ru, rv, rcu, rcv)
         K, q = self.x.shape
         rhs = zh + za
         diag = np.zeros((K, q))

@@ -216,20 +216,25 @@ class ScaledHuber:
         certificate is first order in the gradient, the decrease second
         order). Return the number of steps and the certified gap."""
         active = ~self.exact
-        steps = 0
+        steps, fresh = 0, False  # fresh: ``step`` is from the current point
         while steps < max_iter and active.any():
             self._best_scale(active)
             step, decrease = self._step()
+            fresh = True
             active &= decrease > _DECREASE_TOL * np.abs(self.value)
             if active.any():
-                active &= self._line_search(step, decrease, active)
+                moved = self._line_search(step, decrease, active)
+                active &= moved
+                fresh = not moved.any()
                 steps += 1
         best = None
         for _ in range(_POLISH):
             if steps < max_iter and not self.exact.all():
-                self._best_scale(~self.exact)
-                step, _ = self._step()
+                if not fresh:
+                    self._best_scale(~self.exact)
+                    step, _ = self._step()
                 self._move(step, ~self.exact)
+                fresh = False
                 steps += 1
             gap = self.certify()
             if best is not None and gap >= best[0]:
