@@ -44,6 +44,8 @@ def fingerprint(params, arrays):
         if array is None:
             digest.update(b"none")
             continue
+        if isinstance(array, torch.Tensor):  # read on the host for hashing
+            array = array.cpu().numpy()
         if scipy.sparse.issparse(array):
             digest.update(f"sparse{array.shape}".encode())
             array = np.concatenate(

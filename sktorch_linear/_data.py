@@ -2,7 +2,9 @@
 
 The estimator validates ``X``, ``y`` and the sample weights with scikit-learn's
 helpers and wraps them in a :class:`Data`; from there on nothing copies them on
-the host. The exact solver reads them a block of rows at a time
+the host. A torch tensor ``X`` is validated where it lies
+(:func:`validated_tensor`) and read from there: a tensor on an accelerator never
+goes through host memory. The exact solver reads them a block of rows at a time
 (:meth:`Data.blocks`); the gradient solvers move them to the device once,
 standardized (:func:`training_tensors`), a sparse ``X`` a batch of rows at a
 time (:class:`StandardizedRows`).
@@ -43,6 +45,11 @@ class Data:
     sample_weight: np.ndarray | None
 
     @property
+    def dtype(self):
+        """The NumPy dtype of ``X`` (float32 or float64)."""
+        return numpy_dtype(self.X.dtype)
+
+    @property
     def shape(self):
         """``(n_samples, n_features, n_targets)``."""
         return (*self.X.shape, self.Y.shape[1])
@@ -62,9 +69,7 @@ class Data:
         rows = max(1, block_bytes // (8 * (n_features + n_targets + 1)))
         for start in range(0, n_samples, rows):
             stop = min(start + rows, n_samples)
-            x = self.X[start:stop]
-            if scipy.sparse.issparse(x):
-                x = x.toarray()
+            x = dense(self.X[start:stop])
             w = self.sample_weight
             yield (
                 as_tensor(x, device=device, dtype=dtype),
@@ -73,6 +78,85 @@ class Data:
                 if w is None
                 else as_tensor(w[start:stop], device=device, dtype=dtype),
             )
+
+
+def numpy_dtype(dtype):
+    """The NumPy dtype of a NumPy or torch dtype."""
+    if isinstance(dtype, torch.dtype):
+        return np.dtype(str(dtype).removeprefix("torch."))
+    return np.dtype(dtype)
+
+
+def dense(rows):
+    """Rows of ``X`` as a dense array (a sparse block densified) or tensor."""
+    return rows.toarray() if scipy.sparse.issparse(rows) else rows
+
+
+def host(rows):
+    """Rows of ``X`` as a dense NumPy array (for the few rows a solver reads on
+    the host)."""
+    rows = dense(rows)
+    if isinstance(rows, torch.Tensor):
+        return rows.cpu().numpy()
+    return np.asarray(rows)
+
+
+def matmul(X, matrix):
+    """``X @ matrix`` as a float64 NumPy array, computed where ``X`` lies (a
+    tensor on its device: only the product comes to the host)."""
+    if isinstance(X, torch.Tensor):
+        dtype = torch.float32 if X.device.type == "mps" else torch.float64
+        product = X.to(dtype) @ torch.as_tensor(matrix, device=X.device, dtype=dtype)
+        return product.cpu().numpy().astype(np.float64, copy=False)
+    return np.asarray(dense(X @ matrix), dtype=np.float64)
+
+
+def validated_tensor(X, *, check_finite):
+    """A torch tensor ``X`` checked as ``check_array`` checks arrays, on its own
+    device: dense, 2-D, real, at least one row and column, and finite when
+    ``check_finite``. float32 and float64 are kept; other real dtypes become
+    float64 (float32 on MPS) on the same device."""
+    if X.layout != torch.strided:
+        raise TypeError(
+            f"A sparse torch tensor ({X.layout}) was passed as X. Pass a dense "
+            "tensor, or a scipy.sparse matrix for sparse data."
+        )
+    if X.is_complex():
+        raise ValueError("Complex data not supported: X is a complex tensor.")
+    if X.ndim != 2:
+        raise ValueError(
+            f"Expected a 2-D tensor X, got {X.ndim}-D of shape {tuple(X.shape)}. "
+            "Reshape your data either using X.reshape(-1, 1) if your data has a "
+            "single feature or X.reshape(1, -1) if it contains a single sample."
+        )
+    for axis, what in enumerate(("sample", "feature")):
+        if X.shape[axis] < 1:
+            raise ValueError(
+                f"Found array with 0 {what}(s) (shape={tuple(X.shape)}) while a "
+                "minimum of 1 is required by TorchLinearRegressor."
+            )
+    X = X.detach()
+    if X.dtype not in (torch.float32, torch.float64):
+        X = X.to(torch.float32 if X.device.type == "mps" else torch.float64)
+    if check_finite:
+        assert_finite(X)
+    return X
+
+
+def assert_finite(X):
+    """Raise scikit-learn's error when the tensor ``X`` holds NaN or infinity
+    (checked on its device)."""
+    if bool(torch.isnan(X).any()):
+        raise ValueError(
+            "Input X contains NaN. TorchLinearRegressor does not accept missing "
+            "values encoded as NaN: impute them first (e.g. with "
+            "sklearn.impute.SimpleImputer in a Pipeline), or drop those rows."
+        )
+    if not bool(torch.isfinite(X).all()):
+        raise ValueError(
+            f"Input X contains infinity or a value too large for "
+            f"dtype('{numpy_dtype(X.dtype)}')."
+        )
 
 
 def split(n_samples, fraction, seed):
@@ -101,6 +185,9 @@ def check_finite(data, moments):
     """
     if np.isfinite(moments.mean).all() and np.isfinite(moments.sumsq).all():
         return
+    if isinstance(data.X, torch.Tensor):
+        assert_finite(data.X)
+        return
     check_array(
         data.X,
         accept_sparse=("csr", "csc"),
@@ -113,7 +200,7 @@ def check_finite(data, moments):
 def warn_float32_resolution(data, moments):
     """Warn when float32 ``X`` cannot resolve the spread of a column around its
     mean."""
-    if data.X.dtype != np.float32:
+    if data.dtype != np.float32:
         return
     spread = np.sqrt(moments.sumsq[: moments.n_features] / moments.weight_sum)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -215,7 +302,5 @@ class StandardizedRows:
         return dense
 
     def __getitem__(self, rows):
-        block = self.matrix[rows]
-        if scipy.sparse.issparse(block):
-            block = block.toarray()
+        block = dense(self.matrix[rows])
         return self.standardize_(_transferred(block, self.mean.device, self.mean.dtype))

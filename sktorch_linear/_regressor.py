@@ -19,13 +19,15 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
     _check_sample_weight,
+    check_array,
+    check_consistent_length,
     check_is_fitted,
     validate_data,
 )
 
 from . import solvers
 from ._config import Config
-from ._data import Data
+from ._data import Data, matmul, validated_tensor
 from ._device import accumulation_dtype, resolve_device, usable_device
 from ._export import to_torch as export_torch
 from ._inference import COV_TYPES, aliased_columns, singular_values
@@ -34,6 +36,12 @@ from ._inference import summary as inference_summary
 from ._version import InconsistentVersionWarning, __version__
 
 _FLOAT_DTYPES = [np.float64, np.float32]
+
+
+def _on_host(values):
+    """``y`` or the sample weights (a vector each) as a host array when given
+    as a tensor; other inputs as they are."""
+    return values.detach().cpu() if isinstance(values, torch.Tensor) else values
 
 
 def _check_summary_arguments(alpha, cov_type, data):
@@ -617,10 +625,14 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
             float64 predictions; 1-D when the model was fitted on a 1-D ``y``.
         """
         check_is_fitted(self)
-        X = validate_data(
-            self, X, accept_sparse=("csr", "csc"), dtype=_FLOAT_DTYPES, reset=False
-        )
-        return np.asarray(X @ self.coef_.T) + self.intercept_
+        if isinstance(X, torch.Tensor):  # computed where it lies
+            X = validated_tensor(X, check_finite=True)
+            validate_data(self, X, skip_check_array=True, reset=False)
+        else:
+            X = validate_data(
+                self, X, accept_sparse=("csr", "csc"), dtype=_FLOAT_DTYPES, reset=False
+            )
+        return matmul(X, self.coef_.T) + self.intercept_
 
     def summary(self, alpha=0.05, cov_type="nonrobust", data=None):
         """Inference statistics of a least-squares fit, as statsmodels' OLS (WLS
@@ -933,17 +945,25 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         """Validated ``X`` (dense, or CSR), ``Y`` as float64 of shape (n_samples,
         n_targets), the sample weights, and the number of dimensions of ``y``;
         ``X`` is scanned for non-finite values when ``check_finite``."""
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=("csr", "csc"),
-            dtype=_FLOAT_DTYPES,
-            multi_output=True,
-            y_numeric=True,
-            reset=reset,
-            ensure_all_finite=check_finite,
-        )
+        if isinstance(X, torch.Tensor):  # validated where it lies
+            X = validated_tensor(X, check_finite=check_finite)
+            validate_data(self, X, skip_check_array=True, reset=reset)
+            y = check_array(
+                _on_host(y), ensure_2d=False, dtype=np.float64, input_name="y"
+            )
+            check_consistent_length(X, y)
+        else:
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                accept_sparse=("csr", "csc"),
+                dtype=_FLOAT_DTYPES,
+                multi_output=True,
+                y_numeric=True,
+                reset=reset,
+                ensure_all_finite=check_finite,
+            )
         if scipy.sparse.issparse(X):
             X = X.tocsr()
         Y = np.asarray(y, dtype=np.float64).reshape(X.shape[0], -1)
@@ -958,7 +978,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
             Y = np.repeat(Y, len(quantiles), axis=1)  # one column per quantile
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
-                sample_weight,
+                _on_host(sample_weight),
                 X,
                 dtype=np.float64,
                 ensure_non_negative=True,

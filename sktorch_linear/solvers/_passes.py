@@ -4,10 +4,9 @@ at once, a block of rows at a time on the device (``X`` is never copied or
 densified whole)."""
 
 import numpy as np
-import scipy.sparse
 import torch
 
-from .._data import StandardizedRows, check_finite
+from .._data import StandardizedRows, check_finite, dense
 from .._device import as_tensor, float64_device
 from .._moments import accumulate
 from .._scaling import Scaling
@@ -169,9 +168,7 @@ class Passes:
         """The rows ``index`` of ``X``, standardized (the active columns), into
         ``out`` when given."""
         columns, factor, offset = self._raw
-        x = self.X[index]
-        if scipy.sparse.issparse(x):
-            x = x.toarray()
+        x = dense(self.X[index])
         if columns is not None:
             x = x[:, columns]
         x = as_tensor(x, device=self.t.device, dtype=None)

@@ -39,7 +39,7 @@ def solve(problem, config):
     """Train the net of ``config.solver`` on ``problem``'s data: up to
     ``config.max_iter`` epochs, or one epoch over a streamed chunk."""
     data, previous, streaming = problem.data, problem.previous, problem.streaming
-    dtype = resolve_dtype(config.dtype, data.X.dtype, config.device)
+    dtype = resolve_dtype(config.dtype, data.dtype, config.device)
     seed, state, extra = _start(problem, config)
     train_data = data
     if config.early_stopping and not streaming:

@@ -41,6 +41,7 @@ import scipy.sparse
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
+from .._data import host
 from .._device import float64_device
 from . import _duality
 from ._base import SolverResult
@@ -430,8 +431,7 @@ class InteriorPoint:
         rows = torch.topk(size, n_unknowns, largest=False).indices.cpu().numpy()
         rows.sort()
         columns = passes.active[support]
-        x = passes.X[rows]
-        x = (x.toarray() if scipy.sparse.issparse(x) else np.asarray(x))[:, columns]
+        x = host(passes.X[rows])[:, columns]
         matrix = np.c_[x, np.ones(len(rows))] if passes.bias else x
         try:
             solution = scipy.linalg.solve(matrix, passes.Y[rows, k])

@@ -28,10 +28,10 @@ ball ``mean(w psi^2) <= 4``.
 import warnings
 
 import numpy as np
-import scipy.sparse
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
+from .._data import matmul
 from .._device import float64_device
 from . import _duality
 from ._base import SolverResult
@@ -132,10 +132,7 @@ def outliers(data, coef, intercept, scale, epsilon):
     """The rows whose residual exceeds ``epsilon`` times the scale, (n, K), as
     ``HuberRegressor.outliers_`` marks them; none for a target fitted exactly
     (a scale of 0)."""
-    predicted = data.X @ coef.T
-    if scipy.sparse.issparse(predicted):
-        predicted = predicted.toarray()
-    residual = np.abs(data.Y - np.asarray(predicted) - intercept)
+    residual = np.abs(data.Y - matmul(data.X, coef.T) - intercept)
     return (residual > epsilon * scale) & (scale > 0)
 
 
