@@ -54,6 +54,29 @@ class Data:
         """``(n_samples, n_features, n_targets)``."""
         return (*self.X.shape, self.Y.shape[1])
 
+    def map_reduce(self, function, merge, device):
+        """``function(self, device)``: in memory the rows are one part.
+
+        Rows held in parts elsewhere (:class:`~._dask.DaskData`) apply
+        ``function`` to each part where it lies and combine the results with
+        ``merge``, which is associative: the statistics and sums the exact
+        solvers take in one pass.
+        """
+        return function(self, device)
+
+    def assert_finite(self):
+        """Raise scikit-learn's error if ``X`` holds NaN or infinity."""
+        if isinstance(self.X, torch.Tensor):
+            assert_finite(self.X)
+            return
+        check_array(
+            self.X,
+            accept_sparse=("csr", "csc"),
+            dtype=None,
+            estimator="TorchLinearRegressor",
+            input_name="X",
+        )
+
     def rows(self, indices):
         """The data of some rows (a copy)."""
         w = self.sample_weight
@@ -185,16 +208,7 @@ def check_finite(data, moments):
     """
     if np.isfinite(moments.mean).all() and np.isfinite(moments.sumsq).all():
         return
-    if isinstance(data.X, torch.Tensor):
-        assert_finite(data.X)
-        return
-    check_array(
-        data.X,
-        accept_sparse=("csr", "csc"),
-        dtype=None,
-        estimator="TorchLinearRegressor",
-        input_name="X",
-    )
+    data.assert_finite()
 
 
 def warn_float32_resolution(data, moments):

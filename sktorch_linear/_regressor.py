@@ -27,6 +27,8 @@ from sklearn.utils.validation import (
 
 from . import solvers
 from ._config import Config
+from ._dask import check_features, dask_data, is_dask
+from ._dask import predict as dask_predict
 from ._data import Data, matmul, validated_tensor
 from ._device import accumulation_dtype, resolve_device, usable_device
 from ._export import to_torch as export_torch
@@ -625,6 +627,9 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
             float64 predictions; 1-D when the model was fitted on a 1-D ``y``.
         """
         check_is_fitted(self)
+        if is_dask(X):  # lazy, part by part
+            check_features(self, X, reset=False)
+            return dask_predict(X, self.coef_, self.intercept_)
         if isinstance(X, torch.Tensor):  # computed where it lies
             X = validated_tensor(X, check_finite=True)
             validate_data(self, X, skip_check_array=True, reset=False)
@@ -858,32 +863,43 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
             previous = self._result
         else:
             self._clear_fitted_state()
-        X, Y, sample_weight, y_ndim = self._validate(
-            X,
-            y,
-            sample_weight,
-            reset=previous is None,
-            # The exact solvers find non-finite X in their statistics (they
-            # become non-finite too) and only then scan X for the error
-            # message: one pass over X fewer. The gradient solvers check first.
-            check_finite=solver != "exact",
-            allow_all_zero=streaming and previous is not None,
-        )
-        if previous is not None and Y.shape[1] != previous.coef.shape[0]:
+        if is_dask(X):
+            self._check_dask_solver(solver)
+            data, y_ndim = dask_data(
+                self,
+                X,
+                y,
+                sample_weight,
+                reset=previous is None,
+            )
+        else:
+            X, Y, sample_weight, y_ndim = self._validate(
+                X,
+                y,
+                sample_weight,
+                reset=previous is None,
+                # The exact solvers find non-finite X in their statistics (they
+                # become non-finite too) and only then scan X for the error
+                # message: one pass over X fewer. The gradient solvers check
+                # first.
+                check_finite=solver != "exact",
+                allow_all_zero=streaming and previous is not None,
+            )
+            data = Data(X, Y, sample_weight)
+            zero_weight = sample_weight is not None and not sample_weight.any()
+            if zero_weight and solver != "exact":
+                return self  # a chunk of zero weight teaches a gradient solver nothing
+        n_targets = data.shape[2]
+        if previous is not None and n_targets != previous.coef.shape[0]:
             raise ValueError(
-                f"y has {Y.shape[1]} target(s), but the model was fitted with "
+                f"y has {n_targets} target(s), but the model was fitted with "
                 f"{previous.coef.shape[0]}. Pass the same targets in every "
                 "partial_fit call (or in fit with warm_start=True)."
             )
-        zero_weight = sample_weight is not None and not sample_weight.any()
-        if zero_weight and solver != "exact":
-            return self  # a chunk of zero weight teaches a gradient solver nothing
         config = Config.from_params(
             self.get_params(), solver=solver, device=resolve_device(self.device)
         )
-        problem = solvers.Problem(
-            Data(X, Y, sample_weight), previous=previous, streaming=streaming
-        )
+        problem = solvers.Problem(data, previous=previous, streaming=streaming)
         try:
             result = solvers.solve(problem, config)
             self._set_fitted(result, config, y_ndim if previous is None else None)
@@ -894,6 +910,17 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
                 self._clear_fitted_state()
             raise
         return self
+
+    def _check_dask_solver(self, solver):
+        """Dask input is fitted by the exact least-squares solvers, whose passes
+        merge across the workers."""
+        if solver != "exact" or self.loss != "squared_error":
+            raise ValueError(
+                "Dask input is fitted with loss='squared_error' by the exact "
+                f"solver (solver='exact' or 'auto'), but loss={self.loss!r}, "
+                f"solver={solver!r} need the rows in one process. Fit least "
+                "squares, or compute the data into memory first (X.compute())."
+            )
 
     def _warm_starts(self, solver):
         """Whether ``fit`` continues from the previous fit: a gradient fit

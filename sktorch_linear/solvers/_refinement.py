@@ -8,11 +8,13 @@ rounding of the result, whatever BLAS kernels or thread counts computed the
 statistics.
 """
 
+from functools import partial
+
 import numpy as np
 import torch
 
 from .. import _extended as ext
-from .._device import threads_for
+from .._device import accumulation_dtype, threads_for
 from ._least_squares import EPS
 
 # Problems with at most this many values in the active columns of X are always
@@ -110,13 +112,14 @@ def _relative_change(delta, gamma):
 class DataPass:
     """Normal-equation residuals from a pass over the data."""
 
-    def __init__(self, data, device, dtype):
-        self.data, self.device, self.dtype = data, device, dtype
+    def __init__(self, data, device):
+        self.data, self.device = data, device
 
-    def always_extended(self, lsq):
+    @staticmethod
+    def always_extended(lsq):
         """Whether the problem is small enough (``SMALL_PROBLEM``) to refine in
         twice the working precision whatever the working precision reaches."""
-        return self.data.shape[0] * lsq.n_active <= SMALL_PROBLEM
+        return lsq.moments.n_samples * lsq.n_active <= SMALL_PROBLEM
 
     @staticmethod
     def floor(solver, stable_error):
@@ -132,7 +135,6 @@ class DataPass:
             center,
             extended=extended,
             device=self.device,
-            dtype=self.dtype,
         )
 
 
@@ -191,14 +193,29 @@ class ExactStatistics:
         return _numpy(ext.value(g_x)), _numpy(ext.value(g_1))
 
 
-def normal_residual(data, coef, intercept, center, *, extended, device, dtype):
+def normal_residual(data, coef, intercept, center, *, extended, device):
     """``(X - center)' W r`` and ``1' W r`` for the residuals ``r = Y - intercept -
     X coef.T`` of the data, in one pass over ``X``; with ``extended``, every
     difference, sum and product in twice the working precision (the results are
-    rounded once, at the end).
+    rounded once, at the end: the sums of the parts of the rows, on a cluster,
+    are added as pairs).
 
     Returns arrays of shapes (n_features, n_targets) and (n_targets,).
     """
+    part = partial(
+        _residual_sums, coef=coef, intercept=intercept, center=center, extended=extended
+    )
+    g_x, g_1 = data.map_reduce(part, _add_sums, device)
+    return _numpy(ext.value(g_x)), _numpy(ext.value(g_1))
+
+
+def _add_sums(a, b):
+    return ext.add(a[0], b[0]), ext.add(a[1], b[1])
+
+
+def _residual_sums(data, device, *, coef, intercept, center, extended):
+    """:func:`normal_residual` of some rows, as pairs of float64 CPU tensors."""
+    dtype = accumulation_dtype(device, warn=False)
     coef_t = torch.as_tensor(coef, device=device, dtype=dtype)
     intercept_t = torch.as_tensor(intercept, device=device, dtype=dtype)
     center_t = torch.as_tensor(center, device=device, dtype=dtype)
@@ -218,10 +235,16 @@ def normal_residual(data, coef, intercept, center, *, extended, device, dtype):
                 block = ((z.T @ u, 0.0), (u.sum(dim=0), 0.0))
         g_x = block[0] if g_x is None else ext.add(g_x, block[0])
         g_1 = block[1] if g_1 is None else ext.add(g_1, block[1])
-    g_x, g_1 = _numpy(ext.value(g_x)), _numpy(ext.value(g_1))
+    g_x, g_1 = (_pair(g_x), _pair(g_1))
     if not shifted:
-        g_x = g_x - np.outer(center, g_1)
+        g_x = ext.add(g_x, ext.pair(-torch.outer(torch.as_tensor(center), g_1[0])))
     return g_x, g_1
+
+
+def _pair(pair):
+    hi = pair[0].detach().to("cpu", torch.float64)
+    lo = torch.as_tensor(pair[1], dtype=torch.float64).cpu()
+    return hi, lo.expand_as(hi).clone()
 
 
 def _extended_products(x, y, w, coef, intercept, center):

@@ -9,6 +9,7 @@ solution is refined against them (:mod:`._refinement`).
 """
 
 import warnings
+from functools import partial
 
 import scipy.linalg
 
@@ -55,8 +56,7 @@ def solve_statistics(problem, config, lsq, l1, n_passes):
     if moments.exact is not None:
         source = ExactStatistics(moments)
     elif not problem.streaming:
-        dtype = accumulation_dtype(config.device, warn=False)
-        source = DataPass(problem.data, config.device, dtype)
+        source = DataPass(problem.data, config.device)
     if source is None:
         error, n_refinements = solver.unrefined_error(gamma), 0
     else:
@@ -86,14 +86,9 @@ def least_squares(problem, config):
     rows merged into those of the chunks before it, its L1 strengths per target,
     and the number of passes over the data so far."""
     data = problem.data
-    device = config.device
-    dtype = accumulation_dtype(device)
-    moments, n_passes = statistics(
-        data,
-        exact=problem.streaming,
-        device=device,
-        dtype=dtype,
-    )
+    accumulation_dtype(config.device)  # warns where float64 is missing
+    part = partial(_statistics, exact=problem.streaming)
+    moments, n_passes = data.map_reduce(part, _merge_statistics, config.device)
     check_finite(data, moments)
     warn_float32_resolution(data, moments)
     if problem.previous is not None:
@@ -110,6 +105,18 @@ def least_squares(problem, config):
         moments, scaling, float(l2[0]), fit_intercept=objective.fit_intercept
     )
     return lsq, l1, n_passes
+
+
+def _statistics(data, device, *, exact):
+    """The statistics of some rows, and the passes over them they took."""
+    dtype = accumulation_dtype(device, warn=False)
+    return statistics(data, exact=exact, device=device, dtype=dtype)
+
+
+def _merge_statistics(a, b):
+    """Statistics of two parts of the rows merged (their passes ran side by
+    side)."""
+    return a[0].merge(b[0]), max(a[1], b[1])
 
 
 def result(

@@ -1,0 +1,275 @@
+"""Dask collections as data: the rows stay on the workers.
+
+A Dask array or data frame is split into its parts of rows (each holding every
+column). :class:`DaskData` stands where :class:`~._data.Data` stands for the
+exact least-squares solvers, whose passes over the rows give results that
+merge: each part's statistics (or refinement sums) are computed by a task on
+the worker that holds the part, with torch on that worker's device, and the
+results are merged pairwise up a tree of tasks; only the merged
+``(p + k) x (p + k)`` statistics reach the client, which solves. Everything
+runs on Dask's scheduler (the distributed client when one is active).
+``predict`` maps the parts lazily.
+
+Dask is imported only when a Dask collection is passed: ``is_dask`` looks for
+it among the imported modules.
+"""
+
+import sys
+
+import numpy as np
+from sklearn.utils.validation import _check_sample_weight, check_array
+
+from ._data import Data, matmul
+from ._device import resolve_device
+
+_FLOAT_DTYPES = [np.float64, np.float32]
+
+
+def is_dask(value):
+    """Whether ``value`` is a Dask collection (without importing Dask)."""
+    dask = sys.modules.get("dask")
+    return dask is not None and dask.is_dask_collection(value)
+
+
+class DaskData:
+    """Rows held in parts by Dask: ``(x, y, w)`` per part (Dask delayed objects or
+    NumPy arrays; ``w`` None without weights).
+
+    Parameters
+    ----------
+    parts : list of tuples
+    n_features, n_targets : int
+    dtype : numpy.dtype
+        That of ``X`` (float32 only if every part is float32).
+    weighted : bool
+    device : str or torch.device
+        The estimator's ``device`` parameter, resolved by each task on its
+        worker: ``"auto"`` takes each worker's accelerator.
+    """
+
+    def __init__(self, parts, n_features, n_targets, dtype, weighted, device):
+        self.parts = parts
+        self.n_features, self.n_targets = n_features, n_targets
+        self.dtype, self.device = dtype, device
+        self.weighted = weighted
+
+    @property
+    def shape(self):
+        """``(None, n_features, n_targets)``: the rows are counted by the first
+        pass."""
+        return (None, self.n_features, self.n_targets)
+
+    def map_reduce(self, function, merge, device):
+        """``function(part, device)`` for every part, in a task on the worker
+        holding it (``device`` is ignored: each task resolves the estimator's
+        device on its worker), merged pairwise up a tree of tasks."""
+        import dask
+
+        level = [
+            dask.delayed(_apply)(function, self.device, *part) for part in self.parts
+        ]
+        while len(level) > 1:
+            pairs = [
+                dask.delayed(_merge)(merge, level[i], level[i + 1])
+                for i in range(0, len(level) - 1, 2)
+            ]
+            level = pairs + level[len(pairs) * 2 :]
+        (result,) = dask.compute(level[0])
+        if result is None:
+            raise ValueError(
+                "Found array with 0 sample(s) while a minimum of 1 is required "
+                "by TorchLinearRegressor: every part of the Dask collection is "
+                "empty."
+            )
+        return result
+
+    @staticmethod
+    def assert_finite():
+        """Each part was checked by its task."""
+
+
+def _apply(function, device, x, y, w):
+    """``function`` of one part, validated as ``fit`` validates arrays (None
+    for a part without rows)."""
+    x = check_array(
+        x,
+        accept_sparse=("csr", "csc"),
+        dtype=_FLOAT_DTYPES,
+        ensure_min_samples=0,
+        estimator="TorchLinearRegressor",
+        input_name="X",
+    )
+    y = check_array(
+        y, ensure_2d=False, ensure_min_samples=0, dtype=np.float64, input_name="y"
+    )
+    if len(y) != len(x):
+        raise ValueError(
+            f"A part of X has {len(x)} rows but its part of y has {len(y)}: "
+            "partition X, y and sample_weight alike (e.g. columns of one Dask "
+            "data frame)."
+        )
+    if not len(x):
+        return None
+    Y = y.reshape(len(x), -1)
+    if w is not None:
+        w = _check_sample_weight(
+            w,
+            x,
+            dtype=np.float64,
+            ensure_non_negative=True,
+            allow_all_zero_weights=True,
+        )
+    if hasattr(x, "tocsr"):
+        x = x.tocsr()
+    return function(Data(x, Y, w), resolve_device(device))
+
+
+def _merge(merge, a, b):
+    if a is None or b is None:
+        return b if a is None else a
+    return merge(a, b)
+
+
+def dask_data(estimator, X, y, sample_weight, *, reset):
+    """The :class:`DaskData` of ``X`` (a Dask array or data frame), ``y`` and
+    ``sample_weight`` (Dask collections partitioned like ``X``, or NumPy arrays
+    when ``X``'s parts have known lengths), with ``estimator``'s feature
+    bookkeeping as ``validate_data`` does it; and the number of dimensions of
+    ``y``."""
+    if getattr(X, "ndim", None) != 2:
+        raise ValueError(
+            f"Expected a 2-D Dask array or a Dask data frame as X, got "
+            f"{type(X).__name__} with shape {getattr(X, 'shape', None)}."
+        )
+    check_features(estimator, X, reset=reset)
+    x_parts, lengths, dtype = _row_parts(X)
+    y_ndim = _ndim(y)
+    y_parts = _aligned(y, x_parts, lengths, "y")
+    w_parts = (
+        [None] * len(x_parts)
+        if sample_weight is None
+        else _aligned(sample_weight, x_parts, lengths, "sample_weight")
+    )
+    n_targets = 1 if y_ndim == 1 else _width(y)
+    parts = list(zip(x_parts, y_parts, w_parts))
+    data = DaskData(
+        parts,
+        estimator.n_features_in_,
+        n_targets,
+        dtype,
+        sample_weight is not None,
+        estimator.device,
+    )
+    return data, y_ndim
+
+
+def check_features(estimator, X, *, reset):
+    """``validate_data``'s bookkeeping of the number and names of features, for a
+    Dask array or data frame (whose names are those of its empty pandas
+    ``_meta``)."""
+    from sklearn.utils.validation import validate_data
+
+    frame = X._meta if _is_frame(X) else X
+    validate_data(estimator, frame, skip_check_array=True, reset=reset)
+
+
+def _row_parts(X):
+    """The parts of rows of ``X`` (each with every column), their lengths (None
+    where unknown) and the dtype of ``X``."""
+    if _is_frame(X):
+        dtypes = [np.dtype(t) if _is_numpy_dtype(t) else None for t in X.dtypes]
+        all_float32 = all(t == np.float32 for t in dtypes)
+        return X.to_delayed(), None, np.dtype(np.float32 if all_float32 else np.float64)
+    X = X.rechunk({1: -1})
+    lengths = None if np.isnan(X.shape[0]) else X.chunks[0]
+    dtype = np.dtype(X.dtype if X.dtype in _FLOAT_DTYPES else np.float64)
+    return list(X.to_delayed()[:, 0]), lengths, dtype
+
+
+def _is_numpy_dtype(dtype):
+    try:
+        np.dtype(dtype)
+    except TypeError:
+        return False
+    return True
+
+
+def _is_frame(values):
+    """Whether a Dask collection is a data frame or series (not an array)."""
+    return not hasattr(values, "chunks")
+
+
+def _ndim(values):
+    return values.ndim if hasattr(values, "ndim") else np.ndim(values)
+
+
+def _width(values):
+    if is_dask(values) and _is_frame(values):
+        return len(values.columns)
+    return values.shape[1]
+
+
+def _aligned(values, x_parts, lengths, name):
+    """The parts of ``values`` (``y`` or the sample weights) matching those of
+    ``X``."""
+    if is_dask(values):
+        if _is_frame(values):
+            parts = values.to_delayed()
+        else:
+            if lengths is not None and values.chunks[0] != lengths:
+                values = values.rechunk({0: lengths})
+            if values.ndim == 2:
+                values = values.rechunk({1: -1})
+            parts = list(values.to_delayed().ravel())
+        if len(parts) != len(x_parts):
+            raise ValueError(
+                f"{name} is in {len(parts)} parts but X in {len(x_parts)}: "
+                f"partition them alike (e.g. columns of one Dask data frame), or "
+                f"pass {name} as a NumPy array."
+            )
+        return parts
+    if lengths is None:
+        raise ValueError(
+            f"{name} is not a Dask collection, and the lengths of the parts of X "
+            f"are unknown: pass {name} as a Dask collection partitioned like X "
+            "(e.g. a column of the same Dask data frame)."
+        )
+    values = np.asarray(values)
+    if len(values) != sum(lengths):
+        raise ValueError(
+            f"Found input variables with inconsistent numbers of samples: "
+            f"[{sum(lengths)}, {len(values)}]"
+        )
+    return np.split(values, np.cumsum(lengths)[:-1])
+
+
+def predict(X, coef, intercept):
+    """Lazy predictions of ``X`` (a Dask array or data frame) as a Dask array:
+    ``X @ coef.T + intercept`` part by part."""
+    if _is_frame(X):
+        X = X.to_dask_array()
+    X = X.rechunk({1: -1})
+    coef = np.asarray(coef)
+    if coef.ndim == 1:
+        return X.map_blocks(
+            _predict_part, coef, intercept, drop_axis=1, dtype=np.float64
+        )
+    return X.map_blocks(
+        _predict_part,
+        coef,
+        intercept,
+        chunks=(X.chunks[0], (coef.shape[0],)),
+        dtype=np.float64,
+    )
+
+
+def _predict_part(x, coef, intercept):
+    x = check_array(
+        x,
+        accept_sparse=("csr", "csc"),
+        dtype=_FLOAT_DTYPES,
+        ensure_min_samples=0,
+        estimator="TorchLinearRegressor",
+        input_name="X",
+    )
+    return matmul(x, coef.T) + intercept
