@@ -41,7 +41,6 @@ import numpy as np
 import scipy.optimize
 import torch
 
-from .._device import float64_device
 from ._optimality import pseudo_solve
 
 # Rows per block of a pass over the data.
@@ -82,38 +81,20 @@ class Loss:
 
 
 class _Problem:
-    """One target's data, loss and penalty, with the passes over the data."""
+    """One target's loss and penalty, with the passes over its rows (target ``k``
+    of a :class:`~._passes.Passes`, with a column of ones always)."""
 
-    def __init__(self, inputs, target, loss, l1, l2, bias, blocks=None):
-        work = float64_device(target.device)
-        self._blocks = blocks
-        self.X, self.t = inputs["X"], target.to(work, torch.float64)
-        weight = inputs.get("sample_weight")
-        if weight is not None:
-            weight = weight.to(work, torch.float64)
-        self.w = torch.ones_like(self.t) if weight is None else weight
-        self.n = len(self.t)
-        self.n_columns = len(self.rows(np.arange(1))[0])  # with the intercept
-        self.loss, self.l1, self.l2, self.bias = loss, l1, l2, bias
-
-    def blocks(self):
-        """Yield ``(rows, z~)`` for blocks of rows (from the ``blocks`` given,
-        when given: a callable yielding the same)."""
-        if self._blocks is not None:
-            yield from self._blocks()
-            return
-        for start in range(0, self.n, _BLOCK_ROWS):
-            rows = slice(start, start + _BLOCK_ROWS)
-            z = self.X[rows].to(self.t.device, torch.float64)
-            yield rows, torch.cat([z, z.new_ones((len(z), 1))], 1)
+    def __init__(self, passes, k, loss, l1, l2):
+        self.passes = passes
+        self.t = passes.t[:, k]
+        self.w = torch.ones_like(self.t) if passes.w is None else passes.w
+        self.n = passes.n
+        self.n_columns = passes.width - passes.bias + 1  # with the intercept
+        self.loss, self.l1, self.l2, self.bias = loss, l1, l2, passes.bias
 
     def product(self, coef):
         """``Z~ coef``."""
-        coef = torch.as_tensor(coef, device=self.t.device)
-        out = torch.empty_like(self.t)
-        for rows, z in self.blocks():
-            out[rows] = z @ coef
-        return out
+        return self.passes.product(np.asarray(coef)[None], ones=True)[:, 0]
 
     def residual(self, coef):
         """``t - Z~ coef`` for ``coef = [beta, b]``."""
@@ -121,24 +102,18 @@ class _Problem:
 
     def rows(self, index):
         """``Z~`` of the rows ``index`` (a NumPy array), on the CPU."""
-        z = torch.as_tensor(self.X[index]).cpu().double().numpy()
-        return np.c_[z, np.ones(len(index))]
+        z = self.passes.rows(torch.as_tensor(index), ones=True)
+        return z.cpu().numpy()
 
     def cross(self, vector):
         """``Z~' vector / n`` (``vector`` of shape (n,) or (n, m))."""
-        shape = (self.n_columns, *vector.shape[1:])
-        total = torch.zeros(shape, dtype=torch.float64, device=self.t.device)
-        for rows, z in self.blocks():
-            total += z.T @ vector[rows]
-        return total.cpu().numpy() / self.n
+        matrix = vector if vector.ndim == 2 else vector[:, None]
+        total = self.passes.cross(matrix, ones=True).T / self.n
+        return total if vector.ndim == 2 else total[:, 0]
 
     def gram(self, weight):
         """``Z~' diag(weight) Z~ / n``."""
-        p = self.n_columns
-        total = torch.zeros((p, p), dtype=torch.float64, device=self.t.device)
-        for rows, z in self.blocks():
-            total += z.T @ (weight[rows, None] * z)
-        return total.cpu().numpy() / self.n
+        return self.passes.gram_and_product(weight[:, None], ones=True)[0][0] / self.n
 
     def penalty(self, beta):
         return self.l1 * np.abs(beta).sum() + 0.5 * self.l2 * beta @ beta
@@ -154,7 +129,7 @@ class _Problem:
         return np.arange(p) if self.bias else np.arange(p - 1)
 
 
-def relative_gap(module, loss, inputs, target, tol):
+def relative_gap(module, loss, passes, tol):
     """Bound the distance of the module's coefficients to the minimum, and
     offer better ones when the bound's work found them.
 
@@ -178,9 +153,7 @@ def relative_gap(module, loss, inputs, target, tol):
     l2 = module.l2.cpu().double().numpy()
     total, bound, chosen, improved = 0.0, 0.0, [], False
     for k in range(weight.shape[0]):
-        problem = _Problem(
-            inputs, target[:, k], Loss(kind, parameters[k]), l1[k], l2[k], bias
-        )
+        problem = _Problem(passes, k, Loss(kind, parameters[k]), l1[k], l2[k])
         coef = np.append(weight[k], intercept[k] if bias else 0.0)
         r = problem.residual(coef)
         best = _Best(coef, problem.objective(coef, r))

@@ -150,8 +150,9 @@ class Passes:
                 self._standardized(rows, out=z[:, :p])
             yield rows, z
 
-    def rows(self, index):
-        """``z~`` of the rows ``index`` (a tensor of row numbers), a copy."""
+    def rows(self, index, ones=False):
+        """``z~`` of the rows ``index`` (a tensor of row numbers), a copy; with
+        ``ones``, with a column of ones even without an intercept."""
         p = self.width - self.bias
         if self._raw is None:
             source = self.source
@@ -160,7 +161,7 @@ class Passes:
             z = torch.as_tensor(source[index]).to(self.t.device, torch.float64)
         else:
             z = self._standardized(index.cpu().numpy())
-        if self.bias:
+        if self.bias or ones:
             z = torch.cat([z[:, :p], z.new_ones((len(z), 1))], 1)
         return z
 
@@ -174,34 +175,38 @@ class Passes:
         x = as_tensor(x, device=self.t.device, dtype=None)
         return torch.addcmul(offset, x, factor, out=out)
 
-    def product(self, x):
-        """``z~ x_k`` for every target: (n, K) for ``x`` of shape (K, width)."""
+    def product(self, x, ones=False):
+        """``z~ x_j`` for every row of ``x`` (m, width): (n, m). With ``ones``,
+        ``z~`` ends with a column of ones even without an intercept."""
         x = torch.as_tensor(x, device=self.t.device)
-        out = torch.empty_like(self.t)
-        for rows, z in self.blocks():
+        out = torch.empty((self.n, len(x)), dtype=torch.float64, device=self.t.device)
+        for rows, z in self.blocks(ones):
             torch.matmul(z, x.T, out=out[rows])
         return out
 
-    def cross(self, vectors):
-        """``z~' v_k`` for every column: (m, width) for ``vectors`` (n, m)."""
+    def cross(self, vectors, ones=False):
+        """``z~' v_j`` for every column: (m, width) for ``vectors`` (n, m)."""
+        width = self.width + (ones and not self.bias)
         total = torch.zeros(
-            (vectors.shape[1], self.width), dtype=torch.float64, device=self.t.device
+            (vectors.shape[1], width), dtype=torch.float64, device=self.t.device
         )
-        for rows, z in self.blocks():
+        for rows, z in self.blocks(ones):
             total += vectors[rows].T @ z
         return total.cpu().numpy()
 
-    def gram_and_product(self, d, x=None):
-        """``z~' diag(d_k) z~`` for every target, (K, width, width) for ``d``
-        (n, K), and :meth:`product` of ``x`` (None without ``x``), in one
+    def gram_and_product(self, d, x=None, ones=False):
+        """``z~' diag(d_j) z~`` for every column, (m, width, width) for ``d``
+        (n, m), and :meth:`product` of ``x`` (None without ``x``), in one
         pass."""
-        k, q = d.shape[1], self.width
+        k, q = d.shape[1], self.width + (ones and not self.bias)
         total = torch.zeros((k, q, q), dtype=torch.float64, device=self.t.device)
         out = None
         if x is not None:
             x = torch.as_tensor(x, device=self.t.device)
-            out = torch.empty_like(self.t)
-        for rows, z in self.blocks():
+            out = torch.empty(
+                (self.n, len(x)), dtype=torch.float64, device=self.t.device
+            )
+        for rows, z in self.blocks(ones):
             if x is not None:
                 torch.matmul(z, x.T, out=out[rows])
             for target in range(k):
@@ -210,18 +215,7 @@ class Passes:
 
     def problem(self, k, loss, l1, l2):
         """Target ``k``'s problem for the certificate (:mod:`._duality`)."""
-        inputs = {"X": self.source}
-        if self.w is not None:
-            inputs["sample_weight"] = self.w
-        return _duality._Problem(
-            inputs,
-            self.t[:, k],
-            loss,
-            l1,
-            l2,
-            self.bias,
-            blocks=lambda: self.blocks(ones=True),
-        )
+        return _duality._Problem(self, k, loss, l1, l2)
 
 
 class _Columns:

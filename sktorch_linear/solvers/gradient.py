@@ -113,8 +113,10 @@ class _Gap:
         if self.objective.loss == "huber":
             return self._huber(net.module_)
         if self.loss is not None:
+            bias = net.module_.linear.bias is not None
+            passes = Passes.of_training(self.inputs, self.target, bias)
             gap, better = _duality.relative_gap(
-                net.module_, self.loss, self.inputs, self.target, self.tol
+                net.module_, self.loss, passes, self.tol
             )
             if better is not None:
                 net.module_.load_solution(*better)
