@@ -32,12 +32,14 @@ def is_dask(value):
 
 
 class DaskData:
-    """Rows held in parts by Dask: ``(x, y, w)`` per part (Dask delayed objects or
-    NumPy arrays; ``w`` None without weights).
+    """Rows held in parts by Dask.
 
     Parameters
     ----------
-    parts : list of tuples
+    parts : list
+        Per part, ``(x, y, w)`` (Dask delayed objects or NumPy arrays; ``w``
+        None without weights), or after :meth:`persist` a delayed
+        :class:`~._data.Data` held on a worker.
     n_features, n_targets : int
     dtype : numpy.dtype
         That of ``X`` (float32 only if every part is float32).
@@ -45,28 +47,67 @@ class DaskData:
     device : str or torch.device
         The estimator's ``device`` parameter, resolved by each task on its
         worker: ``"auto"`` takes each worker's accelerator.
+    quantiles : ndarray or None
+        The quantiles of a fit of several: ``y`` is repeated per quantile.
+    lengths : list of int or None
+        The parts' numbers of rows, once persisted.
     """
 
-    def __init__(self, parts, n_features, n_targets, dtype, weighted, device):
-        self.parts = parts
+    def __init__(
+        self, parts, n_features, n_targets, dtype, weighted, device, quantiles,
+        lengths=None,
+    ):  # fmt: skip
+        self.parts, self.lengths = parts, lengths
         self.n_features, self.n_targets = n_features, n_targets
-        self.dtype, self.device = dtype, device
+        self.dtype, self.device, self.quantiles = dtype, device, quantiles
         self.weighted = weighted
 
     @property
     def shape(self):
-        """``(None, n_features, n_targets)``: the rows are counted by the first
-        pass."""
-        return (None, self.n_features, self.n_targets)
+        """``(n_samples, n_features, n_targets)``; ``n_samples`` is None until
+        the parts are persisted (the first pass counts the rows)."""
+        n_samples = None if self.lengths is None else sum(self.lengths)
+        return (n_samples, self.n_features, self.n_targets)
 
-    def map_reduce(self, function, merge, device):
-        """``function(part, device)`` for every part, in a task on the worker
-        holding it (``device`` is ignored: each task resolves the estimator's
-        device on its worker), merged pairwise up a tree of tasks."""
+    def persist(self):
+        """The parts validated and held in the workers' memory (the iterative
+        solvers pass over them many times), without the empty ones."""
+        import dask
+
+        held = dask.persist(
+            *[dask.delayed(_validated)(part, self.quantiles) for part in self.parts]
+        )
+        lengths = dask.compute(*[dask.delayed(_length)(part) for part in held])
+        kept = [i for i, length in enumerate(lengths) if length]
+        if not kept:
+            _no_rows()
+        return DaskData(
+            [held[i] for i in kept],
+            self.n_features,
+            self.n_targets,
+            self.dtype,
+            self.weighted,
+            self.device,
+            self.quantiles,
+            lengths=[lengths[i] for i in kept],
+        )
+
+    def map_reduce(self, function, merge, device, per_part=None):
+        """``function(part, device, *per_part[i])`` for every part ``i``, in a
+        task on the worker holding it (``device`` is ignored: each task
+        resolves the estimator's device on its worker), merged pairwise up a
+        tree of tasks in the order of the parts."""
         import dask
 
         level = [
-            dask.delayed(_apply)(function, self.device, *part) for part in self.parts
+            dask.delayed(_apply)(
+                function,
+                self.device,
+                self.quantiles,
+                part,
+                () if per_part is None else per_part[i],
+            )
+            for i, part in enumerate(self.parts)
         ]
         while len(level) > 1:
             pairs = [
@@ -76,11 +117,7 @@ class DaskData:
             level = pairs + level[len(pairs) * 2 :]
         (result,) = dask.compute(level[0])
         if result is None:
-            raise ValueError(
-                "Found array with 0 sample(s) while a minimum of 1 is required "
-                "by TorchLinearRegressor: every part of the Dask collection is "
-                "empty."
-            )
+            _no_rows()
         return result
 
     @staticmethod
@@ -88,9 +125,31 @@ class DaskData:
         """Each part was checked by its task."""
 
 
-def _apply(function, device, x, y, w):
-    """``function`` of one part, validated as ``fit`` validates arrays (None
-    for a part without rows)."""
+def _no_rows():
+    raise ValueError(
+        "Found array with 0 sample(s) while a minimum of 1 is required by "
+        "TorchLinearRegressor: every part of the Dask collection is empty."
+    )
+
+
+def _length(part):
+    return 0 if part is None else part.shape[0]
+
+
+def _apply(function, device, quantiles, part, extra):
+    """``function`` of one part (validated unless it was persisted), None for a
+    part without rows."""
+    if not isinstance(part, Data):
+        part = _validated(part, quantiles)
+    if part is None:
+        return None
+    return function(part, resolve_device(device), *extra)
+
+
+def _validated(part, quantiles):
+    """The :class:`~._data.Data` of a part ``(x, y, w)``, validated as ``fit``
+    validates arrays (``y`` repeated per quantile); None without rows."""
+    x, y, w = part
     x = check_array(
         x,
         accept_sparse=("csr", "csc"),
@@ -111,6 +170,8 @@ def _apply(function, device, x, y, w):
     if not len(x):
         return None
     Y = y.reshape(len(x), -1)
+    if quantiles is not None:
+        Y = np.repeat(Y, len(quantiles), axis=1)
     if w is not None:
         w = _check_sample_weight(
             w,
@@ -121,7 +182,7 @@ def _apply(function, device, x, y, w):
         )
     if hasattr(x, "tocsr"):
         x = x.tocsr()
-    return function(Data(x, Y, w), resolve_device(device))
+    return Data(x, Y, w)
 
 
 def _merge(merge, a, b):
@@ -130,7 +191,15 @@ def _merge(merge, a, b):
     return merge(a, b)
 
 
-def dask_data(estimator, X, y, sample_weight, *, reset):
+def concatenate(a, b):
+    """Merge of per-row results: arrays (or tuples of them, or None) joined in
+    the order of the parts."""
+    if isinstance(a, tuple):
+        return tuple(concatenate(x, y) for x, y in zip(a, b))
+    return None if a is None else np.concatenate([a, b])
+
+
+def dask_data(estimator, X, y, sample_weight, *, reset, quantiles):
     """The :class:`DaskData` of ``X`` (a Dask array or data frame), ``y`` and
     ``sample_weight`` (Dask collections partitioned like ``X``, or NumPy arrays
     when ``X``'s parts have known lengths), with ``estimator``'s feature
@@ -143,14 +212,16 @@ def dask_data(estimator, X, y, sample_weight, *, reset):
         )
     check_features(estimator, X, reset=reset)
     x_parts, lengths, dtype = _row_parts(X)
-    y_ndim = _ndim(y)
+    y_ndim = 2 if quantiles is not None else _ndim(y)
     y_parts = _aligned(y, x_parts, lengths, "y")
     w_parts = (
         [None] * len(x_parts)
         if sample_weight is None
         else _aligned(sample_weight, x_parts, lengths, "sample_weight")
     )
-    n_targets = 1 if y_ndim == 1 else _width(y)
+    n_targets = 1 if _ndim(y) == 1 else _width(y)
+    if quantiles is not None:
+        n_targets = len(quantiles)
     parts = list(zip(x_parts, y_parts, w_parts))
     data = DaskData(
         parts,
@@ -159,6 +230,7 @@ def dask_data(estimator, X, y, sample_weight, *, reset):
         dtype,
         sample_weight is not None,
         estimator.device,
+        quantiles,
     )
     return data, y_ndim
 

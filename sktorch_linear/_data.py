@@ -54,15 +54,17 @@ class Data:
         """``(n_samples, n_features, n_targets)``."""
         return (*self.X.shape, self.Y.shape[1])
 
-    def map_reduce(self, function, merge, device):
-        """``function(self, device)``: in memory the rows are one part.
+    def map_reduce(self, function, merge, device, per_part=None):
+        """``function(self, device, *per_part[0])``: in memory the rows are one
+        part.
 
         Rows held in parts elsewhere (:class:`~._dask.DaskData`) apply
-        ``function`` to each part where it lies and combine the results with
+        ``function`` to each part ``i`` where it lies, with ``per_part[i]``
+        (the part's slices of per-row vectors), and combine the results with
         ``merge``, which is associative: the statistics and sums the exact
         solvers take in one pass.
         """
-        return function(self, device)
+        return function(self, device, *(() if per_part is None else per_part[0]))
 
     def assert_finite(self):
         """Raise scikit-learn's error if ``X`` holds NaN or infinity."""

@@ -871,7 +871,10 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
                 y,
                 sample_weight,
                 reset=previous is None,
+                quantiles=self._quantiles(),
             )
+            if self.loss != "squared_error":  # many passes: held by the workers
+                data = data.persist()
         else:
             X, Y, sample_weight, y_ndim = self._validate(
                 X,
@@ -912,14 +915,14 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         return self
 
     def _check_dask_solver(self, solver):
-        """Dask input is fitted by the exact least-squares solvers, whose passes
-        merge across the workers."""
-        if solver != "exact" or self.loss != "squared_error":
+        """Dask input is fitted by the exact solvers, whose passes merge across
+        the workers."""
+        if solver != "exact":
             raise ValueError(
-                "Dask input is fitted with loss='squared_error' by the exact "
-                f"solver (solver='exact' or 'auto'), but loss={self.loss!r}, "
-                f"solver={solver!r} need the rows in one process. Fit least "
-                "squares, or compute the data into memory first (X.compute())."
+                "Dask input is fitted by the exact solvers (solver='exact' or "
+                f"'auto'), but solver={solver!r} needs the rows in one process. "
+                "Use solver='exact', or compute the data into memory first "
+                "(X.compute())."
             )
 
     def _warm_starts(self, solver):

@@ -77,6 +77,30 @@ def test_fit_on_dask_array_equals_numpy_fit(client, params, targets, weighted):
     assert np.all(np.abs(reg.intercept_ - reference.intercept_) <= rtol * terms)
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"loss": "quantile", "quantile": [0.1, 0.5]},
+        {"loss": "huber"},
+        {"loss": "huber", "alpha": 0.01, "l1_ratio": 1.0},
+    ],
+    ids=["quantiles", "huber", "huber-l1"],
+)
+def test_robust_fit_on_dask_array_equals_numpy_fit(client, params):
+    """Check that the exact robust solvers, every pass of theirs one task per
+    part merged up a tree, reach the in-memory fit's optimum (weights and 20
+    uneven parts) with its certificate."""
+    y = Y[:, 0] + RNG.standard_t(2, size=N)  # heavy tails
+    reference = TorchLinearRegressor(**params).fit(X, y, sample_weight=W)
+    reg = TorchLinearRegressor(**params).fit(_dask(X), _dask(y), sample_weight=_dask(W))
+    assert reg.best_loss_ == pytest.approx(reference.best_loss_, rel=1e-8)
+    assert reg.optimality_gap_ <= 1e-12
+    assert_allclose(reg.coef_, reference.coef_, rtol=1e-6, atol=1e-9)
+    if params["loss"] == "huber":
+        assert_allclose(reg.scale_, reference.scale_, rtol=1e-8)
+        assert_array_equal(reg.outliers_, reference.outliers_)
+
+
 def test_numpy_targets_and_weights_follow_the_parts(client):
     """Check that NumPy ``y`` and weights are split as the parts of ``X``."""
     reference = TorchLinearRegressor().fit(X, Y, sample_weight=W)
@@ -161,10 +185,10 @@ def test_grid_search_on_the_dask_joblib_backend(client):
 
 def test_refusals_are_clear(client):
     """Check the errors for what Dask input cannot do, and for bad parts."""
-    with pytest.raises(ValueError, match="Dask input is fitted with loss='squared"):
-        TorchLinearRegressor(loss="huber").fit(_dask(X), _dask(Y[:, 0]))
-    with pytest.raises(ValueError, match="Dask input is fitted .* solver='adam'"):
+    with pytest.raises(ValueError, match="Dask input is fitted by the exact .*'adam'"):
         TorchLinearRegressor(solver="adam").fit(_dask(X), _dask(Y[:, 0]))
+    with pytest.raises(ValueError, match="Dask input is fitted by the exact .*'adam'"):
+        TorchLinearRegressor(loss="huber").partial_fit(_dask(X), _dask(Y[:, 0]))
     frame = pd.DataFrame(X).assign(y=Y[:, 0])
     X7 = dd.from_pandas(frame, npartitions=7).drop(columns="y")
     y3 = dd.from_pandas(frame, npartitions=3)["y"]
@@ -184,24 +208,26 @@ def test_refusals_are_clear(client):
 def _slow_part(block, block_info=None):
     """Rows generated from the part's index, after a pause: deterministic, so a
     lost part is recomputed identically."""
-    time.sleep(0.15)
+    time.sleep(0.1)
     index = block_info[None]["chunk-location"][0]
     rng = np.random.default_rng(index)
     x = rng.normal(size=block.shape[:1] + (P,))
     return np.c_[x, x @ COEF[0] + rng.normal(size=len(x))]
 
 
-def test_worker_killed_mid_fit(client):
+@pytest.mark.parametrize("loss", ["squared_error", "huber"])
+def test_worker_killed_mid_fit(client, loss):
     """Check that killing a worker process during a fit gives the right answer
-    (Dask recomputes the lost parts) or a clear error, never a wrong answer."""
+    (Dask recomputes the lost parts, also those the robust solvers hold) or a
+    clear error, never a wrong answer."""
     template = da.zeros((40 * 200, P + 1), chunks=(200, P + 1))
     data = template.map_blocks(_slow_part, dtype=np.float64)
-    reference = TorchLinearRegressor().fit(*_columns(data.compute()))
+    reference = TorchLinearRegressor(loss=loss).fit(*_columns(data.compute()))
     pids = list(client.run(os.getpid).values())
     killer = threading.Timer(1.0, os.kill, (pids[0], signal.SIGKILL))
     killer.start()
     try:
-        reg = TorchLinearRegressor().fit(data[:, :P], data[:, P])
+        reg = TorchLinearRegressor(loss=loss).fit(*_columns(data))
     except distributed.KilledWorker as error:  # Dask gave up: a clear error
         assert "died" in str(error) or "KilledWorker" in repr(error)
     else:

@@ -44,7 +44,12 @@ def solve(problem, config):
     result = family.solve(problem, config)
     if objective.loss == "huber":
         mask = newton.outliers(
-            problem.data, result.coef, result.intercept, result.scale, objective.epsilon
+            problem.data,
+            result.coef,
+            result.intercept,
+            result.scale,
+            objective.epsilon,
+            config.device,
         )
         result = replace(result, outliers=mask)
     return result

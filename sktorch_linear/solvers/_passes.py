@@ -3,12 +3,15 @@ losses: products with vectors and weighted Gram matrices for several targets
 at once, a block of rows at a time on the device (``X`` is never copied or
 densified whole)."""
 
+from functools import partial
+
 import numpy as np
 import torch
 
+from .._dask import DaskData
 from .._data import StandardizedRows, check_finite, dense
 from .._device import as_tensor, float64_device
-from .._moments import accumulate
+from .._moments import Moments, accumulate
 from .._scaling import Scaling
 from . import _duality
 
@@ -23,16 +26,26 @@ def prepare(data, objective, device, *, full=False):
     Gram matrix too), the passes over its rows standardized by the scaling they
     give, and the L1 and L2 strengths of ``objective`` on the standardized
     problem."""
-    moments = accumulate(data, device=device, dtype=torch.float64, full=full)
+    part = partial(_accumulate, full=full)
+    moments = data.map_reduce(part, Moments.merge, device)
     check_finite(data, moments)
     scaling = Scaling.from_moments(
         moments,
         fit_intercept=objective.fit_intercept,
         standardize=objective.standardize,
     )
-    passes = Passes.of_data(data, scaling, device, objective.fit_intercept)
+    if isinstance(data, DaskData):  # persisted by the estimator
+        from ._distributed import DaskPasses
+
+        passes = DaskPasses(data, scaling, device, objective.fit_intercept)
+    else:
+        passes = Passes.of_data(data, scaling, device, objective.fit_intercept)
     l1, l2 = scaling.penalty(objective.loss, objective.alpha, objective.l1_ratio)
     return moments, passes, l1, l2
+
+
+def _accumulate(data, device, *, full):
+    return accumulate(data, device=device, dtype=torch.float64, full=full)
 
 
 def _fits_on(device, nbytes):
@@ -66,9 +79,10 @@ class Passes:
         self._raw = raw
 
     @classmethod
-    def of_data(cls, data, scaling, device, bias):
+    def of_data(cls, data, scaling, device, bias, hold=True):
         """The rows of ``data`` standardized by ``scaling``, restricted to the
-        columns that vary (``active``)."""
+        columns that vary (``active``); held on an accelerator that has room
+        for them when ``hold``."""
 
         def tensor(array):
             return as_tensor(array, device=device, dtype=torch.float64)
@@ -102,7 +116,7 @@ class Passes:
             scaling,
             active,
         )
-        if _fits_on(device, 8 * data.shape[0] * len(active)):
+        if hold and _fits_on(device, 8 * data.shape[0] * len(active)):
             passes._hold()
         return passes
 

@@ -26,11 +26,13 @@ ball ``mean(w psi^2) <= 4``.
 """
 
 import warnings
+from functools import partial
 
 import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
+from .._dask import concatenate
 from .._data import matmul
 from .._device import float64_device
 from . import _duality
@@ -128,12 +130,17 @@ def _statistics(moments, passes):
     return gram, cross
 
 
-def outliers(data, coef, intercept, scale, epsilon):
+def outliers(data, coef, intercept, scale, epsilon, device):
     """The rows whose residual exceeds ``epsilon`` times the scale, (n, K), as
     ``HuberRegressor.outliers_`` marks them; none for a target fitted exactly
     (a scale of 0)."""
+    part = partial(_outliers, coef=coef, intercept=intercept, limit=epsilon * scale)
+    return data.map_reduce(part, concatenate, device)
+
+
+def _outliers(data, device, *, coef, intercept, limit):
     residual = np.abs(data.Y - matmul(data.X, coef.T) - intercept)
-    return (residual > epsilon * scale) & (scale > 0)
+    return (residual > limit) & (limit > 0)
 
 
 class ScaledHuber:
