@@ -15,6 +15,7 @@ it among the imported modules.
 """
 
 import sys
+from functools import partial
 
 import numpy as np
 from sklearn.utils.validation import _check_sample_weight, check_array
@@ -75,7 +76,7 @@ class DaskData:
         import dask
 
         held = dask.persist(
-            *[dask.delayed(_validated)(part, self.quantiles) for part in self.parts]
+            *[dask.delayed(validated)(part, self.quantiles) for part in self.parts]
         )
         lengths = dask.compute(*[dask.delayed(_length)(part) for part in held])
         kept = [i for i, length in enumerate(lengths) if length]
@@ -140,13 +141,13 @@ def _apply(function, device, quantiles, part, extra):
     """``function`` of one part (validated unless it was persisted), None for a
     part without rows."""
     if not isinstance(part, Data):
-        part = _validated(part, quantiles)
+        part = validated(part, quantiles)
     if part is None:
         return None
     return function(part, resolve_device(device), *extra)
 
 
-def _validated(part, quantiles):
+def validated(part, quantiles):
     """The :class:`~._data.Data` of a part ``(x, y, w)``, validated as ``fit``
     validates arrays (``y`` repeated per quantile); None without rows."""
     x, y, w = part
@@ -213,16 +214,19 @@ def dask_data(estimator, X, y, sample_weight, *, reset, quantiles):
     check_features(estimator, X, reset=reset)
     x_parts, lengths, dtype = _row_parts(X)
     y_ndim = 2 if quantiles is not None else _ndim(y)
-    y_parts = _aligned(y, x_parts, lengths, "y")
-    w_parts = (
-        [None] * len(x_parts)
-        if sample_weight is None
-        else _aligned(sample_weight, x_parts, lengths, "sample_weight")
-    )
+    if _frames(X, y, sample_weight):
+        parts = _joint_parts(X, y, sample_weight)
+    else:
+        y_parts = _aligned(y, x_parts, lengths, "y")
+        w_parts = (
+            [None] * len(x_parts)
+            if sample_weight is None
+            else _aligned(sample_weight, x_parts, lengths, "sample_weight")
+        )
+        parts = list(zip(x_parts, y_parts, w_parts))
     n_targets = 1 if _ndim(y) == 1 else _width(y)
     if quantiles is not None:
         n_targets = len(quantiles)
-    parts = list(zip(x_parts, y_parts, w_parts))
     data = DaskData(
         parts,
         estimator.n_features_in_,
@@ -233,6 +237,42 @@ def dask_data(estimator, X, y, sample_weight, *, reset, quantiles):
         quantiles,
     )
     return data, y_ndim
+
+
+def _frames(X, y, sample_weight):
+    """Whether ``X``, ``y`` and the weights (if any) are all Dask data frames or
+    series."""
+    values = [X, y] + ([] if sample_weight is None else [sample_weight])
+    return all(is_dask(v) and _is_frame(v) for v in values)
+
+
+def _joint_parts(X, y, sample_weight):
+    """The parts of data frames ``X``, ``y`` and the weights taken together:
+    columns of one frame aligned by Dask (the partitions of frames read with
+    different columns need not match: Dask may fuse the files of a narrower
+    projection into fewer partitions)."""
+    import dask
+
+    targets = y.to_frame() if y.ndim == 1 else y
+    columns = {f"__sktorch_linear_y{k}": targets[c] for k, c in enumerate(targets)}
+    if sample_weight is not None:
+        columns["__sktorch_linear_w"] = sample_weight
+    joint = X.assign(**columns)
+    split = partial(
+        _split_part,
+        n_features=len(X.columns),
+        n_targets=len(targets.columns),
+        weighted=sample_weight is not None,
+    )
+    return [dask.delayed(split)(part) for part in joint.to_delayed()]
+
+
+def _split_part(frame, *, n_features, n_targets, weighted):
+    """``(x, y, w)`` of one part of the joint frame."""
+    x = frame.iloc[:, :n_features]
+    y = frame.iloc[:, n_features : n_features + n_targets]
+    w = frame.iloc[:, -1] if weighted else None
+    return x, (y.iloc[:, 0] if n_targets == 1 else y), w
 
 
 def check_features(estimator, X, *, reset):

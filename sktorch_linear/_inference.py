@@ -4,6 +4,7 @@ statistics of the coefficients (``TorchLinearRegressor.summary``), as
 statsmodels' OLS and WLS compute them."""
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import scipy.linalg
@@ -253,27 +254,37 @@ def _meat(
     data, coef, intercept, center, inverse, weight_sum, fit_intercept, cov_type, device
 ):
     """``sum_i (w_i e_i)^2 z_i z_i' / (1 - h_i)^d`` over the rows of ``data``
-    (one pass, on ``device``), with ``z_i`` the centred row (and a 1), ``h_i``
-    its leverage and ``d`` 0, 1 or 2 for HC0/HC1, HC2, HC3."""
-    dtype = accumulation_dtype(device, warn=False)
-    power = {"HC0": 0, "HC1": 0, "HC2": 1, "HC3": 2}[cov_type]
-    k = len(inverse) + fit_intercept
-    bread = torch.as_tensor(
-        _blocks(inverse, 1.0 / weight_sum, fit_intercept), device=device, dtype=dtype
+    (one pass, on ``device``; on a cluster, on the workers), with ``z_i`` the
+    centred row (and a 1), ``h_i`` its leverage and ``d`` 0, 1 or 2 for
+    HC0/HC1, HC2, HC3."""
+    part = partial(
+        _meat_part,
+        coef=np.asarray(coef, float),
+        intercept=intercept,
+        center=center,
+        bread=_blocks(inverse, 1.0 / weight_sum, fit_intercept),
+        fit_intercept=fit_intercept,
+        power={"HC0": 0, "HC1": 0, "HC2": 1, "HC3": 2}[cov_type],
     )
+    return sum(chunk.map_reduce(part, np.add, device) for chunk in data)
+
+
+def _meat_part(data, device, *, coef, intercept, center, bread, fit_intercept, power):
+    """:func:`_meat` of some rows."""
+    dtype = accumulation_dtype(device, warn=False)
+    bread = torch.as_tensor(bread, device=device, dtype=dtype)
     shift = torch.as_tensor(center, device=device, dtype=dtype)
-    b = torch.as_tensor(np.asarray(coef, float), device=device, dtype=dtype)
-    total = torch.zeros((k, k), device=device, dtype=dtype)
-    for chunk in data:
-        for x, y, w in chunk.blocks(device=device, dtype=dtype):
-            residual = y[:, 0] - x @ b - intercept
-            z = x - shift
-            if fit_intercept:
-                z = torch.cat([z, z.new_ones((len(z), 1))], 1)
-            w = torch.ones_like(residual) if w is None else w
-            leverage = w * ((z @ bread) * z).sum(1)
-            score = w * residual / (1 - leverage) ** (power / 2)
-            total += (z * score[:, None]).T @ (z * score[:, None])
+    b = torch.as_tensor(coef, device=device, dtype=dtype)
+    total = torch.zeros(bread.shape, device=device, dtype=dtype)
+    for x, y, w in data.blocks(device=device, dtype=dtype):
+        residual = y[:, 0] - x @ b - intercept
+        z = x - shift
+        if fit_intercept:
+            z = torch.cat([z, z.new_ones((len(z), 1))], 1)
+        w = torch.ones_like(residual) if w is None else w
+        leverage = w * ((z @ bread) * z).sum(1)
+        score = w * residual / (1 - leverage) ** (power / 2)
+        total += (z * score[:, None]).T @ (z * score[:, None])
     return total.cpu().numpy()
 
 

@@ -760,6 +760,8 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
 
     def _summary_chunk(self, X, y, sample_weight):
         """A chunk of training data for summary(), validated as fit does."""
+        if is_dask(X):
+            return dask_data(self, X, y, sample_weight, reset=False, quantiles=None)[0]
         X, Y, sample_weight, _ = self._validate(
             X, y, sample_weight, reset=False, check_finite=True, allow_all_zero=True
         )
@@ -864,7 +866,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         else:
             self._clear_fitted_state()
         if is_dask(X):
-            self._check_dask_solver(solver)
+            self._check_dask_solver(solver, streaming)
             data, y_ndim = dask_data(
                 self,
                 X,
@@ -873,8 +875,8 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
                 reset=previous is None,
                 quantiles=self._quantiles(),
             )
-            if self.loss != "squared_error":  # many passes: held by the workers
-                data = data.persist()
+            if self.loss != "squared_error" or solver != "exact":
+                data = data.persist()  # many passes: held by the workers
         else:
             X, Y, sample_weight, y_ndim = self._validate(
                 X,
@@ -914,15 +916,25 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
             raise
         return self
 
-    def _check_dask_solver(self, solver):
+    def _check_dask_solver(self, solver, streaming):
         """Dask input is fitted by the exact solvers, whose passes merge across
-        the workers."""
-        if solver != "exact":
+        the workers, or for least squares by Adam or SGD moving from part to
+        part (each epoch measured against the minimum of the statistics)."""
+        if solver == "exact":
+            return
+        what = None
+        if solver not in ("adam", "sgd") or self.loss != "squared_error":
+            what = f"solver={solver!r} with loss={self.loss!r}"
+        elif streaming:
+            what = "partial_fit with a gradient solver (fit all the parts at once)"
+        elif self.early_stopping or self.checkpoint is not None:
+            what = "early_stopping or checkpoint"
+        if what is not None:
             raise ValueError(
-                "Dask input is fitted by the exact solvers (solver='exact' or "
-                f"'auto'), but solver={solver!r} needs the rows in one process. "
-                "Use solver='exact', or compute the data into memory first "
-                "(X.compute())."
+                f"Dask input is fitted by the exact solvers (solver='exact' or "
+                f"'auto'), or by solver='adam' or 'sgd' for least squares; {what} "
+                "needs the rows in one process. Use solver='exact', or compute "
+                "the data into memory first (X.compute())."
             )
 
     def _warm_starts(self, solver):

@@ -9,12 +9,22 @@
 - :mod:`.interior_point`: the quantile and absolute-error losses with any
   penalty, to a certified optimum;
 - :mod:`.gradient`: every loss and penalty, by a skorch net (L-BFGS, Adam,
-  SGD).
+  SGD);
+- :mod:`._distributed`: the passes of the exact solvers and Adam / SGD epochs
+  over rows held in parts by Dask.
 """
 
 from dataclasses import replace
 
-from . import coordinate_descent, exact, gradient, interior_point, newton
+from .._dask import DaskData
+from . import (
+    _distributed,
+    coordinate_descent,
+    exact,
+    gradient,
+    interior_point,
+    newton,
+)
 from ._base import Problem, SolverResult
 from ._net import net_state, restored_net, solution_net
 
@@ -31,17 +41,19 @@ __all__ = [
 def solve(problem, config):
     """Fit ``problem`` with the solver family that ``config.solver`` names."""
     objective = config.objective
-    if config.solver != "exact":
-        family = gradient
+    if config.solver != "exact" and isinstance(problem.data, DaskData):
+        solver = _distributed.solve_gradient  # squared error (see the estimator)
+    elif config.solver != "exact":
+        solver = gradient.solve
     elif objective.loss in ("quantile", "absolute_error"):
-        family = interior_point
+        solver = interior_point.solve
     elif objective.loss == "huber":
-        family = newton
+        solver = newton.solve
     elif objective.has_l1:
-        family = coordinate_descent
+        solver = coordinate_descent.solve
     else:
-        family = exact
-    result = family.solve(problem, config)
+        solver = exact.solve
+    result = solver(problem, config)
     if objective.loss == "huber":
         mask = newton.outliers(
             problem.data,

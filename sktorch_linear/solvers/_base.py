@@ -22,11 +22,16 @@ class Problem:
     streaming : bool
         Whether ``data`` is one chunk of a stream (``partial_fit``): it will not
         be seen again, and a gradient solver runs one epoch over it.
+    scaling : tuple or None
+        ``(moments, scaling)`` of all the rows when ``data`` is one part of
+        them (a gradient epoch over one part of rows held by Dask): the
+        solver standardizes by them, as they are.
     """
 
     data: Data
     previous: "SolverResult | None" = None
     streaming: bool = False
+    scaling: tuple | None = None
 
 
 @dataclass(frozen=True)

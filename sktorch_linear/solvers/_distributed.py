@@ -1,4 +1,4 @@
-"""The passes of the robust solvers over rows held in parts by Dask.
+"""The solvers' passes over rows held in parts by Dask.
 
 :class:`DaskPasses` has the interface of :class:`~._passes.Passes`, so Newton's
 method and the interior-point method run unchanged: each pass is one task per
@@ -11,15 +11,36 @@ per target: ``X`` never leaves the workers) and sends each part its slice of
 them.
 """
 
+import warnings
+from dataclasses import replace
 from functools import partial
 
 import numpy as np
 import torch
+from sklearn.exceptions import ConvergenceWarning
 
-from .._dask import concatenate
-from .._data import dense
-from . import _duality
-from ._passes import Passes
+from .._dask import concatenate, validated
+from .._data import Data, dense
+from .._device import resolve_device, resolve_dtype
+from .._moments import Moments
+from .._scaling import Scaling
+from . import _duality, gradient
+from ._base import Problem
+from ._callbacks import ConvergenceCheck
+from ._least_squares import LeastSquares
+from ._net import learning_rate, net_state
+from ._passes import Passes, _accumulate
+from .coordinate_descent import minimise
+
+# Sweeps of coordinate descent for the minimum an epoch's objective is
+# compared with.
+_SWEEPS = 10_000
+# Gaps are relative to the minimum, or to this fraction of the objective when
+# the minimum is smaller (data fitted exactly).
+_FLOOR = 1e-12
+# Frames between the warning and the caller of fit: solve_gradient,
+# solvers.solve, the estimator's dispatch, fit, scikit-learn's fit context.
+_STACKLEVEL = 6
 
 
 class DaskPasses:
@@ -154,3 +175,115 @@ def _numpy(value):
 def _add_and_join(a, b):
     """Merge of ``(gram, product)``: Gram matrices added, products joined."""
     return a[0] + b[0], concatenate(a[1], b[1])
+
+
+def solve_gradient(problem, config):
+    """Adam or SGD (squared error) over rows held in parts by Dask: the model
+    moves, not the data.
+
+    One pass computes the statistics of all the rows (the scaling, whitening
+    as in memory, and the minimum of the objective, solved from them). Each
+    epoch is then a chain of tasks, one per part on the worker holding it,
+    each training one epoch over its part from the state the previous task
+    returns (the module, the optimizer's state, the shuffling state; NumPy, a
+    few KiB). After each epoch the objective of the model on all the rows and
+    its gap to the minimum come from the statistics, exactly: training stops
+    when the gap is under ``tol``; at a stall (no improvement by ``tol`` for
+    ``n_iter_no_change`` epochs) the learning rate is divided as the in-memory
+    stopping rule divides it, and a fit that ends above ``tol`` warns.
+    """
+    data, objective = problem.data, config.objective
+    part = partial(_accumulate, full=True)
+    moments = data.map_reduce(part, Moments.merge, config.device)
+    scaling = Scaling.from_moments(
+        moments,
+        fit_intercept=objective.fit_intercept,
+        standardize=objective.standardize,
+    )
+    l1, l2 = scaling.penalty("squared_error", objective.alpha, objective.l1_ratio)
+    lsq = LeastSquares.of(
+        moments, scaling, float(l2[0]), fit_intercept=objective.fit_intercept
+    )
+    minimum = _objective(lsq, l1, *minimise(lsq, l1, _SWEEPS)[:2])
+    dtype = resolve_dtype(config.dtype, data.dtype, config.device)
+    whitened = gradient.whitened(scaling, moments, config, data.shape[1], dtype)
+    fixed = (moments, whitened)
+    n_rows = sum(data.lengths)
+    lr = learning_rate(config, int(np.median(data.lengths)), n_rows)
+    state, curve, gap = _portable(problem.previous), [], np.inf
+    best, since, decays = np.inf, 0, 0
+    for _ in range(config.max_iter):
+        state = _epoch(data, state, replace(config, lr=lr), fixed)
+        curve.append(_objective(lsq, l1, state.coef, state.intercept))
+        gap = max(curve[-1] - minimum, 0.0) / max(minimum, _FLOOR * curve[-1])
+        if gap <= config.tol:
+            break
+        since = 0 if curve[-1] < best * (1 - config.tol) else since + 1
+        best = min(best, curve[-1])
+        if since >= config.n_iter_no_change:  # a stall: as ConvergenceCheck
+            if decays == ConvergenceCheck.MAX_LR_DECAYS:
+                break
+            lr, decays, since = lr / ConvergenceCheck.LR_DECAY, decays + 1, 0
+    if gap > config.tol:
+        stalled = len(curve) < config.max_iter
+        why = "stopped improving" if stalled else "reached max_iter"
+        warnings.warn(
+            f"solver={config.solver!r} {why} after {len(curve)} epoch(s) with a "
+            f"training objective {gap:.2g} (relative) above its minimum, measured "
+            f"on all the rows (tol={config.tol:g}). Use solver='exact' for the "
+            "optimum" + ("." if stalled else ", or increase max_iter."),
+            ConvergenceWarning,
+            stacklevel=_STACKLEVEL,
+        )
+    return replace(
+        state,
+        n_iter=len(curve),
+        converged=gap <= config.tol,
+        loss_curve=curve,
+        diagnostics={"optimality_gap": gap},
+        moments=moments,
+    )
+
+
+def _objective(lsq, l1, coef, intercept):
+    """The objective of ``(coef, intercept)`` on the standardized problem, from
+    the statistics: that of ``coef`` with its best intercept, plus what the
+    intercept's distance from it adds."""
+    value = lsq.objective(coef, l1)
+    if lsq.fit_intercept:
+        scaling = lsq.scaling
+        best = scaling.y_center - coef @ scaling.x_center
+        value += 0.5 * float(np.sum(((intercept - best) / scaling.y_scale) ** 2))
+    return value
+
+
+def _portable(result):
+    """``result`` with its net as its NumPy training state (to travel to the
+    workers)."""
+    if result is None or result.net is None or isinstance(result.net, dict):
+        return result
+    return replace(result, net=net_state(result.net))
+
+
+def _epoch(data, state, config, fixed):
+    """One epoch over all the parts: a chain of tasks, the state moving from
+    part to part."""
+    import dask
+
+    for part in data.parts:
+        state = dask.delayed(_epoch_on_part)(
+            state, part, data.device, data.quantiles, config, fixed
+        )
+    (state,) = dask.compute(state)
+    return state
+
+
+def _epoch_on_part(state, part, device, quantiles, config, fixed):
+    """One epoch of the gradient solver over one part, on its worker's device,
+    from ``state``; the new state."""
+    part = part if isinstance(part, Data) else validated(part, quantiles)
+    if part is None:
+        return state
+    config = replace(config, device=resolve_device(device))
+    problem = Problem(part, previous=state, streaming=True, scaling=fixed)
+    return _portable(gradient.solve(problem, config))

@@ -290,10 +290,7 @@ def build_net(
     n_samples, n_features, n_targets = shape
     l1, l2 = scaling.penalty(objective.loss, objective.alpha, objective.l1_ratio)
     batch_size = _batch_size(config.batch_size, solver, n_samples)
-    lr = config.lr
-    if lr is None:
-        rows_seen = max(scaling.n_samples, n_samples)
-        lr = _default_lr(solver, min(batch_size, n_samples), rows_seen)
+    lr = learning_rate(config, n_samples, max(scaling.n_samples, n_samples))
     net = LinearNet(
         module=LinearModule,
         module__n_features=n_features,
@@ -334,6 +331,15 @@ def _batch_size(batch_size, solver, n_samples):
     if batch_size == "auto":
         return min(AUTO_BATCH_SIZE, -(-n_samples // AUTO_BATCHES_PER_EPOCH))
     return batch_size
+
+
+def learning_rate(config, n_samples, rows_seen):
+    """``config.lr``, or the default for its solver on ``n_samples`` rows (the
+    data of one call) when ``rows_seen`` rows have been seen in all."""
+    if config.lr is not None:
+        return config.lr
+    batch_size = _batch_size(config.batch_size, config.solver, n_samples)
+    return _default_lr(config.solver, min(batch_size, n_samples), rows_seen)
 
 
 def _default_lr(solver, batch_size, rows_seen):

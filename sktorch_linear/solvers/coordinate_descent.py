@@ -24,15 +24,7 @@ def solve(problem, config):
     lsq, l1, n_passes = exact.least_squares(problem, config)
     if not lsq.n_active:  # no column varies: the exact solution is all there is
         return exact.solve_statistics(problem, config, lsq, l1, n_passes)
-    gram, xy, _ = lsq.products()
-    scale = lsq.penalty_scale
-    theta, sweeps, converged = solve_elastic_net(
-        gram / np.outer(scale, scale),
-        xy / scale[:, None],
-        l1,
-        lsq.l2,
-        max_sweeps=config.max_iter,
-    )
+    coef, intercept, sweeps, converged = minimise(lsq, l1, config.max_iter)
     if not converged:
         warnings.warn(
             f"Coordinate descent reached max_iter={config.max_iter} sweeps before "
@@ -41,7 +33,6 @@ def solve(problem, config):
             ConvergenceWarning,
             stacklevel=_STACKLEVEL,
         )
-    coef, intercept = lsq.original(theta / scale[:, None])
     return exact.result(
         lsq,
         coef,
@@ -54,6 +45,23 @@ def solve(problem, config):
         rank=lsq.n_active,
         config=config,
     )
+
+
+def minimise(lsq, l1, max_sweeps):
+    """The minimiser of the penalised least-squares problem ``lsq`` with L1
+    strengths ``l1`` (per target), in original units, by coordinate descent
+    on its Gram matrix; the sweeps of the slowest target and whether every
+    target settled."""
+    gram, xy, _ = lsq.products()
+    scale = lsq.penalty_scale
+    theta, sweeps, converged = solve_elastic_net(
+        gram / np.outer(scale, scale),
+        xy / scale[:, None],
+        l1,
+        lsq.l2,
+        max_sweeps=max_sweeps,
+    )
+    return *lsq.original(theta / scale[:, None]), sweeps, converged
 
 
 def solve_elastic_net(gram, cross, l1, l2, *, max_sweeps, tol=_CD_TOL):

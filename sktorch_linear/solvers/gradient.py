@@ -45,7 +45,9 @@ def solve(problem, config):
     if config.early_stopping and not streaming:
         train_rows, valid_rows = split(data.shape[0], config.validation_fraction, seed)
         train_data, valid_data = data.rows(train_rows), data.rows(valid_rows)
-    moments, scaling = _scaling(train_data, config, previous, streaming, dtype)
+    moments, scaling = problem.scaling or _scaling(
+        train_data, config, previous, streaming, dtype
+    )
     tensors = {"device": config.device, "dtype": dtype}
     # Streamed chunks weigh their rows against the mean weight of all rows seen.
     weight_mean = moments.weight_sum / moments.n_samples if streaming else None
@@ -243,12 +245,7 @@ def _scaling(data, config, previous, streaming, dtype):
     if previous is not None and not streaming:
         return previous.moments, previous.scaling
     device, objective = config.device, config.objective
-    whiten = (
-        objective.standardize
-        and objective.alpha == 0
-        and not streaming
-        and data.shape[1] > 1
-    )
+    whiten = not streaming and _whitens(config, data.shape[1])
     moments = accumulate(
         data, device=device, dtype=accumulation_dtype(device, warn=False), full=whiten
     )
@@ -261,9 +258,22 @@ def _scaling(data, config, previous, streaming, dtype):
         standardize=objective.standardize,
     )
     if whiten:
-        scaling = scaling.whitened(moments, torch.finfo(dtype).eps)
+        scaling = whitened(scaling, moments, config, data.shape[1], dtype)
         moments = replace(moments, gram=None)  # (p + k)^2 values not needed again
     return moments, scaling
+
+
+def _whitens(config, n_features):
+    objective = config.objective
+    return objective.standardize and objective.alpha == 0 and n_features > 1
+
+
+def whitened(scaling, moments, config, n_features, dtype):
+    """``scaling``, whitening too where the fit whitens (see :func:`_scaling`;
+    ``moments`` with their Gram matrix) for training in ``dtype``."""
+    if not _whitens(config, n_features):
+        return scaling
+    return scaling.whitened(moments, torch.finfo(dtype).eps)
 
 
 def continue_from(previous, net, scaling):
