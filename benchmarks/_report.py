@@ -28,6 +28,7 @@ ROW_COLUMNS = [
     "reached_target",
     "epochs",
     "peak_over_x",
+    "rows_per_s",
     "n_iter",
     "optimality_gap",
     "objective_vs_reference",
@@ -99,6 +100,8 @@ def _fmt(column, value):
         return f"{value:.6f}"
     if column == "peak_over_x":
         return f"{value:.3g}"
+    if column == "rows_per_s":
+        return f"{value:,.0f}"
     if column == "reached_target":
         return "yes" if value else "**no**"
     if column == "reference":
@@ -122,6 +125,7 @@ _MD_COLUMNS = {
     "reached_target": "reached",
     "epochs": "epochs",
     "peak_over_x": "peak / X",
+    "rows_per_s": "rows / s",
     "note": "note",
 }
 

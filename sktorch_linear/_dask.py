@@ -1,14 +1,13 @@
 """Dask collections as data: the rows stay on the workers.
 
 A Dask array or data frame is split into its parts of rows (each holding every
-column). :class:`DaskData` stands where :class:`~._data.Data` stands for the
-exact least-squares solvers, whose passes over the rows give results that
-merge: each part's statistics (or refinement sums) are computed by a task on
-the worker that holds the part, with torch on that worker's device, and the
-results are merged pairwise up a tree of tasks; only the merged
-``(p + k) x (p + k)`` statistics reach the client, which solves. Everything
-runs on Dask's scheduler (the distributed client when one is active).
-``predict`` maps the parts lazily.
+column). :class:`DaskData` stands where :class:`~._data.Data` stands: the
+solvers' passes over the rows run as one task per part, on the worker that
+holds it (torch on that worker's device), and their results (statistics,
+sums, Gram matrices; per-row products joined in order) are merged pairwise up
+a tree of tasks (:meth:`DaskData.map_reduce`). Only merged results reach the
+client. Everything runs on Dask's scheduler (the distributed client when one
+is active). ``predict`` maps the parts lazily.
 
 Dask is imported only when a Dask collection is passed: ``is_dask`` looks for
 it among the imported modules.
@@ -41,7 +40,8 @@ class DaskData:
         Per part, ``(x, y, w)`` (Dask delayed objects or NumPy arrays; ``w``
         None without weights), or after :meth:`persist` a delayed
         :class:`~._data.Data` held on a worker.
-    n_features, n_targets : int
+    shape : tuple of int
+        ``(n_features, n_targets)``.
     dtype : numpy.dtype
         That of ``X`` (float32 only if every part is float32).
     weighted : bool
@@ -54,12 +54,9 @@ class DaskData:
         The parts' numbers of rows, once persisted.
     """
 
-    def __init__(
-        self, parts, n_features, n_targets, dtype, weighted, device, quantiles,
-        lengths=None,
-    ):  # fmt: skip
+    def __init__(self, parts, shape, dtype, weighted, device, quantiles, lengths=None):
         self.parts, self.lengths = parts, lengths
-        self.n_features, self.n_targets = n_features, n_targets
+        self.n_features, self.n_targets = shape
         self.dtype, self.device, self.quantiles = dtype, device, quantiles
         self.weighted = weighted
 
@@ -84,8 +81,7 @@ class DaskData:
             _no_rows()
         return DaskData(
             [held[i] for i in kept],
-            self.n_features,
-            self.n_targets,
+            (self.n_features, self.n_targets),
             self.dtype,
             self.weighted,
             self.device,
@@ -212,11 +208,11 @@ def dask_data(estimator, X, y, sample_weight, *, reset, quantiles):
             f"{type(X).__name__} with shape {getattr(X, 'shape', None)}."
         )
     check_features(estimator, X, reset=reset)
-    x_parts, lengths, dtype = _row_parts(X)
     y_ndim = 2 if quantiles is not None else _ndim(y)
     if _frames(X, y, sample_weight):
         parts = _joint_parts(X, y, sample_weight)
     else:
+        x_parts, lengths = _row_parts(X)
         y_parts = _aligned(y, x_parts, lengths, "y")
         w_parts = (
             [None] * len(x_parts)
@@ -229,9 +225,8 @@ def dask_data(estimator, X, y, sample_weight, *, reset, quantiles):
         n_targets = len(quantiles)
     data = DaskData(
         parts,
-        estimator.n_features_in_,
-        n_targets,
-        dtype,
+        (estimator.n_features_in_, n_targets),
+        _dtype(X),
         sample_weight is not None,
         estimator.device,
         quantiles,
@@ -286,24 +281,21 @@ def check_features(estimator, X, *, reset):
 
 
 def _row_parts(X):
-    """The parts of rows of ``X`` (each with every column), their lengths (None
-    where unknown) and the dtype of ``X``."""
+    """The parts of rows of ``X`` (each with every column) and their lengths
+    (None where unknown)."""
     if _is_frame(X):
-        dtypes = [np.dtype(t) if _is_numpy_dtype(t) else None for t in X.dtypes]
-        all_float32 = all(t == np.float32 for t in dtypes)
-        return X.to_delayed(), None, np.dtype(np.float32 if all_float32 else np.float64)
+        return X.to_delayed(), None
     X = X.rechunk({1: -1})
     lengths = None if np.isnan(X.shape[0]) else X.chunks[0]
-    dtype = np.dtype(X.dtype if X.dtype in _FLOAT_DTYPES else np.float64)
-    return list(X.to_delayed()[:, 0]), lengths, dtype
+    return list(X.to_delayed()[:, 0]), lengths
 
 
-def _is_numpy_dtype(dtype):
-    try:
-        np.dtype(dtype)
-    except TypeError:
-        return False
-    return True
+def _dtype(X):
+    """float32 when every column of ``X`` is float32, else float64 (what
+    validation makes of the parts)."""
+    dtypes = X.dtypes if _is_frame(X) else [X.dtype]
+    float32 = all(str(dtype) == "float32" for dtype in dtypes)
+    return np.dtype(np.float32 if float32 else np.float64)
 
 
 def _is_frame(values):
