@@ -70,22 +70,22 @@ class DaskPasses:
             for a, b in zip(self.offsets[:-1], self.offsets[1:])
         ]
 
-    def _pass(self, merge, method, vectors=(), **kwargs):
+    def _pass(self, merge, method, vectors=(), x=None, ones=False):
         """``method`` of each part's own passes, given its slices of
-        ``vectors``, merged by ``merge``."""
+        ``vectors`` (and ``x``), merged by ``merge``."""
         part = partial(
             _part_pass,
             scaling=self.scaling,
             bias=self.bias,
             method=method,
-            kwargs=kwargs,
+            x=_host(x),
+            ones=ones,
         )
         return self.data.map_reduce(part, merge, self.device, self._slices(*vectors))
 
     def product(self, x, ones=False):
         """As :meth:`Passes.product`."""
-        out = self._pass(concatenate, "product", x=_host(x), ones=ones)
-        return self._tensor(out)
+        return self._tensor(self._pass(concatenate, "product", x=x, ones=ones))
 
     def cross(self, vectors, ones=False):
         """As :meth:`Passes.cross`."""
@@ -93,28 +93,27 @@ class DaskPasses:
 
     def gram_and_product(self, d, x=None, ones=False):
         """As :meth:`Passes.gram_and_product`."""
-        gram, out = self._pass(
-            _add_and_join, "gram_and_product", (d,), x=_host(x), ones=ones
-        )
+        gram, out = self._pass(_add_and_join, "gram_and_product", (d,), x=x, ones=ones)
         return gram, None if out is None else self._tensor(out)
 
     def rows(self, index, ones=False):
         """As :meth:`Passes.rows`: the rows are fetched from their parts."""
-        return self._tensor(self._gather(index, "rows", ones=ones))
+        return self._tensor(self._gather(index, "rows", ones))
 
-    def _gather(self, index, method, **kwargs):
-        """The rows ``index`` from their parts' ``method`` (given the local
-        indices), in the order of ``index``."""
+    def _gather(self, index, method, ones=False):
+        """The rows ``index`` from their parts (standardized for ``"rows"``, as
+        given for ``"raw"``), in the order of ``index``."""
         index = np.asarray(torch.as_tensor(index).cpu())
         order = np.argsort(index, kind="stable")
+        ordered = index[order]
+        bounds = np.searchsorted(ordered, self.offsets)
         local = [
-            (index[order][(index[order] >= a) & (index[order] < b)] - a,)
-            for a, b in zip(self.offsets[:-1], self.offsets[1:])
+            (ordered[a:b] - start,)
+            for a, b, start in zip(bounds[:-1], bounds[1:], self.offsets[:-1])
         ]
         part = partial(
-            _part_rows, scaling=self.scaling, bias=self.bias, method=method,
-            kwargs=kwargs,
-        )  # fmt: skip
+            _part_rows, scaling=self.scaling, bias=self.bias, method=method, ones=ones
+        )
         found = self.data.map_reduce(part, concatenate, self.device, local)
         rows = np.empty_like(found)
         rows[order] = found
@@ -144,24 +143,22 @@ def _targets(data, device):
     return data.Y, data.sample_weight
 
 
-def _part_pass(data, device, *vectors, scaling, bias, method, kwargs):
+def _part_pass(data, device, *vectors, scaling, bias, method, x, ones):
     """``method`` of the part's own passes, on the worker's device."""
     passes = Passes.of_data(data, scaling, device, bias, hold=False)
     vectors = [torch.as_tensor(v, device=device) for v in vectors]
-    kwargs = {
-        key: None if value is None else torch.as_tensor(value, device=device)
-        for key, value in kwargs.items()
-        if key != "ones"
-    } | {"ones": kwargs["ones"]}
+    kwargs = {"ones": ones}
+    if x is not None:
+        kwargs["x"] = torch.as_tensor(x, device=device)
     return _numpy(getattr(passes, method)(*vectors, **kwargs))
 
 
-def _part_rows(data, device, index, *, scaling, bias, method, kwargs):
+def _part_rows(data, device, index, *, scaling, bias, method, ones):
     """Rows ``index`` of a part: standardized (``"rows"``) or as given."""
     if method == "raw":
         return np.asarray(dense(data.X[index]), dtype=np.float64)
     passes = Passes.of_data(data, scaling, device, bias, hold=False)
-    return _numpy(passes.rows(torch.as_tensor(index), **kwargs))
+    return _numpy(passes.rows(torch.as_tensor(index), ones=ones))
 
 
 def _numpy(value):
