@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format docs clean
+.PHONY: demo test lint format docs docs-check clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,21 @@ format: $(STAMP)
 
 docs: $(STAMP)
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[docs]"
-	$(PY) -m sphinx -W -b html docs docs/_build/html
+	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
+
+# Render the home page, the user guide and two gallery pages with headless
+# Chromium (Debian's package, installed when missing) into docs/_build/render/,
+# and fail on a blank page, a missing image or text past the content column.
+RENDERED := index.html user_guide.html auto_examples/plot_robust_regression.html \
+	auto_examples/plot_from_scratch.html
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+docs-check: docs
+	command -v chromium >/dev/null || ($(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq chromium >/dev/null)
+	SKTORCH_LINEAR_RENDER_CHECK=1 $(PY) -m sphinx -W --keep-going -q -b html \
+		docs docs/_build/check-html
+	$(PY) docs/check_render.py docs/_build/check-html docs/_build/render $(RENDERED)
 
 # Benchmarks (benchmarks/README.md): `make bench` installs the plotting extra and
 # runs the full suite (~15-20 min); `make bench-quick` is the CI smoke run

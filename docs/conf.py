@@ -3,6 +3,7 @@
 Build with ``make docs`` or ``python -m sphinx -W -b html docs docs/_build/html``.
 """
 
+import os
 import re
 
 import sktorch_linear
@@ -21,7 +22,7 @@ extensions = [
 
 templates_path = ["_templates"]
 # The gallery sources are read by sphinx-gallery, not by Sphinx.
-exclude_patterns = ["_build", "examples"]
+exclude_patterns = ["_build", "examples", "check_render.py"]
 root_doc = "index"
 
 # -- autodoc / autosummary / numpydoc ----------------------------------------
@@ -49,6 +50,11 @@ html_theme_options = {
     "show_prev_next": False,
 }
 html_static_path = []
+# ``make docs-check`` builds with this set: a script records what would look
+# wrong to a reader, for docs/check_render.py (not in the published pages).
+if os.environ.get("SKTORCH_LINEAR_RENDER_CHECK"):
+    html_static_path = ["_static"]
+    html_js_files = ["render_check.js"]
 
 
 # -- docstring fix-ups --------------------------------------------------------
