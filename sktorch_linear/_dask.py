@@ -147,14 +147,7 @@ def validated(part, quantiles):
     """The :class:`~._data.Data` of a part ``(x, y, w)``, validated as ``fit``
     validates arrays (``y`` repeated per quantile); None without rows."""
     x, y, w = part
-    x = check_array(
-        x,
-        accept_sparse=("csr", "csc"),
-        dtype=_FLOAT_DTYPES,
-        ensure_min_samples=0,
-        estimator="TorchLinearRegressor",
-        input_name="X",
-    )
+    x = _checked(x)
     y = check_array(
         y, ensure_2d=False, ensure_min_samples=0, dtype=np.float64, input_name="y"
     )
@@ -368,7 +361,13 @@ def predict(X, coef, intercept):
 
 
 def _predict_part(x, coef, intercept):
-    x = check_array(
+    return matmul(_checked(x), coef.T) + intercept
+
+
+def _checked(x):
+    """A part of ``X`` validated as ``check_array`` validates ``X`` (possibly
+    without rows)."""
+    return check_array(
         x,
         accept_sparse=("csr", "csc"),
         dtype=_FLOAT_DTYPES,
@@ -376,4 +375,3 @@ def _predict_part(x, coef, intercept):
         estimator="TorchLinearRegressor",
         input_name="X",
     )
-    return matmul(x, coef.T) + intercept

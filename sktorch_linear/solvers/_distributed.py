@@ -23,14 +23,13 @@ from .._dask import concatenate, validated
 from .._data import Data, dense
 from .._device import resolve_device, resolve_dtype
 from .._moments import Moments
-from .._scaling import Scaling
 from . import _duality, gradient
 from ._base import Problem
 from ._callbacks import ConvergenceCheck
-from ._least_squares import LeastSquares
 from ._net import learning_rate, net_state
 from ._passes import Passes, _accumulate
 from .coordinate_descent import minimise
+from .exact import penalised
 
 # Sweeps of coordinate descent for the minimum an epoch's objective is
 # compared with.
@@ -189,18 +188,11 @@ def solve_gradient(problem, config):
     ``n_iter_no_change`` epochs) the learning rate is divided as the in-memory
     stopping rule divides it, and a fit that ends above ``tol`` warns.
     """
-    data, objective = problem.data, config.objective
+    data = problem.data
     part = partial(_accumulate, full=True)
     moments = data.map_reduce(part, Moments.merge, config.device)
-    scaling = Scaling.from_moments(
-        moments,
-        fit_intercept=objective.fit_intercept,
-        standardize=objective.standardize,
-    )
-    l1, l2 = scaling.penalty("squared_error", objective.alpha, objective.l1_ratio)
-    lsq = LeastSquares.of(
-        moments, scaling, float(l2[0]), fit_intercept=objective.fit_intercept
-    )
+    lsq, l1 = penalised(moments, config.objective)
+    scaling = lsq.scaling
     minimum = _objective(lsq, l1, *minimise(lsq, l1, _SWEEPS)[:2])
     dtype = resolve_dtype(config.dtype, data.dtype, config.device)
     whitened = gradient.whitened(scaling, moments, config, data.shape[1], dtype)

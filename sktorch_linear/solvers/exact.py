@@ -94,7 +94,13 @@ def least_squares(problem, config):
     if problem.previous is not None:
         moments = problem.previous.moments.merge(moments)
         n_passes += problem.previous.n_iter
-    objective = config.objective
+    return *penalised(moments, config.objective), n_passes
+
+
+def penalised(moments, objective):
+    """The penalised least-squares problem of ``objective`` on the statistics
+    ``moments`` (standardized by the scaling they give), and its L1 strengths
+    per target."""
     scaling = Scaling.from_moments(
         moments,
         fit_intercept=objective.fit_intercept,
@@ -104,7 +110,7 @@ def least_squares(problem, config):
     lsq = LeastSquares.of(
         moments, scaling, float(l2[0]), fit_intercept=objective.fit_intercept
     )
-    return lsq, l1, n_passes
+    return lsq, l1
 
 
 def _statistics(data, device, *, exact):
