@@ -18,12 +18,15 @@ extensions = [
     "sphinx.ext.autosummary",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
+    "myst_parser",
 ]
 
 templates_path = ["_templates"]
 # The gallery sources are read by sphinx-gallery, not by Sphinx.
 exclude_patterns = ["_build", "examples", "check_render.py"]
 root_doc = "index"
+# changelog.md includes CHANGELOG.md (Markdown, read by myst-parser).
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 
 # -- autodoc / autosummary / numpydoc ----------------------------------------
 autosummary_generate = True
