@@ -32,7 +32,17 @@ STATEFUL_CALLBACKS = ("convergence", "keep_best")
 
 
 class CheckpointError(ValueError):
-    """A checkpoint file is damaged, foreign, or belongs to another fit."""
+    """A checkpoint file is damaged, foreign, or belongs to another fit.
+
+    Raised by ``fit`` with ``checkpoint=`` instead of resuming from such a
+    file; delete the file (its path is in the message) to start afresh.
+
+    Examples
+    --------
+    >>> from sktorch_linear import CheckpointError
+    >>> issubclass(CheckpointError, ValueError)  # ``except ValueError`` catches it
+    True
+    """
 
 
 def fingerprint(params, arrays):

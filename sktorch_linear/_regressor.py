@@ -574,6 +574,15 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         -------
         self : TorchLinearRegressor
             The fitted estimator.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sktorch_linear import TorchLinearRegressor
+        >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
+        >>> reg = TorchLinearRegressor(device="cpu").fit(X, 2 * X[:, 0] + 1)
+        >>> reg.coef_.round(12), float(reg.intercept_.round(12))
+        (array([2.]), 1.0)
         """
         return self._fit(X, y, sample_weight, streaming=False)
 
@@ -610,6 +619,17 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         -------
         self : TorchLinearRegressor
             The updated estimator.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sktorch_linear import TorchLinearRegressor
+        >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
+        >>> reg = TorchLinearRegressor(device="cpu")
+        >>> for rows in (slice(0, 2), slice(2, 4)):  # two chunks, as they arrive
+        ...     reg = reg.partial_fit(X[rows], 2 * X[rows, 0] + 1)
+        >>> reg.coef_.round(12), float(reg.intercept_.round(12))
+        (array([2.]), 1.0)
         """
         return self._fit(X, y, sample_weight, streaming=True)
 
@@ -625,6 +645,15 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         -------
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
             float64 predictions; 1-D when the model was fitted on a 1-D ``y``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sktorch_linear import TorchLinearRegressor
+        >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
+        >>> reg = TorchLinearRegressor(device="cpu").fit(X, 2 * X[:, 0] + 1)
+        >>> reg.predict(np.array([[10.0], [20.0]])).round(12)
+        array([21., 41.])
         """
         check_is_fitted(self)
         if is_dask(X):  # lazy, part by part
@@ -672,6 +701,19 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
             pandas is installed, else a NumPy structured array); the other
             attributes hold the statistics of the model; ``print(summary)``
             shows them all.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sktorch_linear import TorchLinearRegressor
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(100, 2))
+        >>> y = X @ np.array([1.0, 0.0]) + rng.normal(size=100)
+        >>> result = TorchLinearRegressor(device="cpu").fit(X, y).summary()
+        >>> list(result.table.index), result.n, result.df_resid
+        (['const', 'x0', 'x1'], 100, 97)
+        >>> bool(result.table.loc["x0", "p_value"] < 1e-6)
+        True
         """
         check_is_fitted(self)
         _check_summary_arguments(alpha, cov_type, data)
@@ -739,6 +781,17 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         -------
         module : torch.nn.Module
             In evaluation mode.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import torch
+        >>> from sktorch_linear import TorchLinearRegressor
+        >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
+        >>> reg = TorchLinearRegressor(device="cpu").fit(X, 2 * X[:, 0] + 1)
+        >>> module = reg.to_torch()
+        >>> module(torch.tensor([[10.0]], dtype=torch.float64)).round(decimals=12)
+        tensor([21.], dtype=torch.float64)
         """
         check_is_fitted(self)
         if dtype not in ("float64", "float32"):

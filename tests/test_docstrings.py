@@ -7,11 +7,23 @@ import numpy as np
 import pytest
 from sklearn.utils._testing import check_docstring_parameters
 
+import sktorch_linear
 from sktorch_linear import TorchLinearRegressor
 
 docscrape = pytest.importorskip("numpydoc.docscrape")
 
-PUBLIC_METHODS = ["fit", "predict", "score", "get_params", "set_params"]
+PUBLIC_METHODS = [
+    "fit",
+    "partial_fit",
+    "predict",
+    "summary",
+    "to_torch",
+    "score",
+    "get_params",
+    "set_params",
+]
+# Ours, each with an Examples section that the doctests run.
+OWN_METHODS = ["fit", "partial_fit", "predict", "summary", "to_torch"]
 
 
 def _as_checked_by_sklearn(func):
@@ -129,3 +141,17 @@ def test_documented_attributes_exist_after_fit():
     # scale_ and outliers_ belong to the Huber loss
     assert documented <= set(_fitted_attributes(fitted)) | {"scale_", "outliers_"}
     assert {"scale_", "outliers_"} <= set(_fitted_attributes(huber))
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [getattr(sktorch_linear, name) for name in sktorch_linear.__all__ if name[0] != "_"]
+    + [getattr(TorchLinearRegressor, name) for name in OWN_METHODS],
+    ids=lambda obj: obj.__qualname__,
+)
+def test_public_docstrings_have_examples(obj):
+    """Check that every public name of the package and every method of ours
+    has a numpydoc Examples section with runnable code (``--doctest-modules``
+    runs it)."""
+    doc = docscrape.NumpyDocString(obj.__doc__)
+    assert any(line.lstrip().startswith(">>>") for line in doc["Examples"])
