@@ -648,12 +648,14 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
 
         Examples
         --------
+        With two targets, one column of predictions each:
+
         >>> import numpy as np
         >>> from sktorch_linear import TorchLinearRegressor
-        >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
-        >>> reg = TorchLinearRegressor(device="cpu").fit(X, 2 * X[:, 0] + 1)
-        >>> reg.predict(np.array([[10.0], [20.0]])).round(12)
-        array([21., 41.])
+        >>> X = np.array([[0.0], [1.0], [2.0]])
+        >>> Y = np.c_[X[:, 0] + 1, -X[:, 0]]
+        >>> TorchLinearRegressor(device="cpu").fit(X, Y).predict([[10.0]]).round(12)
+        array([[ 11., -10.]])
         """
         check_is_fitted(self)
         if is_dask(X):  # lazy, part by part
@@ -704,15 +706,19 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
 
         Examples
         --------
+        Heteroskedasticity-robust standard errors take the data once more:
+
         >>> import numpy as np
         >>> from sktorch_linear import TorchLinearRegressor
         >>> rng = np.random.default_rng(0)
-        >>> X = rng.normal(size=(100, 2))
-        >>> y = X @ np.array([1.0, 0.0]) + rng.normal(size=100)
-        >>> result = TorchLinearRegressor(device="cpu").fit(X, y).summary()
-        >>> list(result.table.index), result.n, result.df_resid
-        (['const', 'x0', 'x1'], 100, 97)
-        >>> bool(result.table.loc["x0", "p_value"] < 1e-6)
+        >>> X = rng.uniform(1, 3, size=(200, 1))
+        >>> y = 2 * X[:, 0] + X[:, 0] * rng.normal(size=200)  # noise grows with x
+        >>> reg = TorchLinearRegressor(device="cpu").fit(X, y)
+        >>> robust = reg.summary(cov_type="HC3", data=(X, y))
+        >>> robust.cov_type, list(robust.table.columns[:3])
+        ('HC3', ['coef', 'std_err', 't'])
+        >>> low, high = robust.table.loc["x0", ["ci_lower", "ci_upper"]]
+        >>> bool(low < 2 < high)
         True
         """
         check_is_fitted(self)
