@@ -4,7 +4,8 @@ Build with ``make docs`` or ``python -m sphinx -W -b html docs docs/_build/html`
 """
 
 import os
-import re
+import zlib
+from pathlib import Path
 
 import sktorch_linear
 
@@ -16,14 +17,17 @@ version = release = sktorch_linear.__version__
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
+    "sphinx.ext.intersphinx",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
     "myst_parser",
 ]
 
 templates_path = ["_templates"]
+# Every cross-reference must resolve: with -W, one that does not fails the build.
+nitpicky = True
 # The gallery sources are read by sphinx-gallery, not by Sphinx.
-exclude_patterns = ["_build", "examples", "check_render.py"]
+exclude_patterns = ["_build", "examples", "inventories", "check_render.py"]
 root_doc = "index"
 # changelog.md includes CHANGELOG.md (Markdown, read by myst-parser).
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
@@ -34,6 +38,18 @@ autosummary_generate = True
 # own member tables would need a stub page per inherited method.
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
+# Link the types of parameters and attributes (through intersphinx below).
+numpydoc_xref_param_type = True
+numpydoc_xref_aliases = {
+    "RandomState": "numpy.random.RandomState",
+    "MetadataRequest": "sklearn.utils.metadata_routing.MetadataRequest",
+    "torch.device": "torch.device",
+}
+# Words of the type descriptions that name no object.
+numpydoc_xref_ignore = set(
+    "of or shape instance tuples estimator structured Moments "
+    "n_samples n_features n_targets n_outputs".split()
+)
 
 # -- sphinx-gallery ----------------------------------------------------------
 sphinx_gallery_conf = {
@@ -60,19 +76,33 @@ if os.environ.get("SKTORCH_LINEAR_RENDER_CHECK"):
     html_js_files = ["render_check.js"]
 
 
-# -- docstring fix-ups --------------------------------------------------------
-# Methods such as ``score`` and ``set_fit_request`` come from scikit-learn, and
-# their docstrings cross-reference labels and glossary terms of scikit-learn's
-# own documentation, which do not exist here (and intersphinx is not used, so
-# the build works offline). Keep the text of those references, drop the link.
-_SKLEARN_ONLY_ROLE = re.compile(r":(?:ref|term):`([^`<]*?)\s*(?:<[^`>]*>)?`")
+# -- intersphinx ---------------------------------------------------------------
+# References to other projects link to their published documentation. The
+# build reads no network: docs/inventories/<project>.txt lists the entries these
+# pages refer to, one per line as in a Sphinx inventory (version 2): name,
+# role, priority, address ("$" stands for the name) and title ("-": the name),
+# after the project's base address on the first line. They are compressed here
+# into the objects.inv files that intersphinx reads.
+def _inventories():
+    source = Path(__file__).parent / "inventories"
+    built = Path(__file__).parent / "_build" / "inventories"
+    built.mkdir(parents=True, exist_ok=True)
+    mapping = {}
+    for text in sorted(source.glob("*.txt")):
+        base, *entries = text.read_text(encoding="utf-8").splitlines()
+        header = (
+            f"# Sphinx inventory version 2\n# Project: {text.stem}\n# Version: \n"
+            "# The remainder of this file is compressed using zlib.\n"
+        )
+        body = ""
+        for entry in filter(str.strip, entries):
+            name, role, priority, address, title = entry.split(" ", 4)
+            address = address.replace("$", name)
+            body += f"{name} {role} {priority} {address} {title}\n"
+        inventory = built / f"{text.stem}.inv"
+        inventory.write_bytes(header.encode() + zlib.compress(body.encode()))
+        mapping[text.stem] = (base, str(inventory))
+    return mapping
 
 
-def _fix_docstring(app, what, name, obj, options, lines):
-    module = getattr(obj, "__module__", None) or ""
-    if module.startswith("sklearn."):
-        lines[:] = [_SKLEARN_ONLY_ROLE.sub(r"\1", line) for line in lines]
-
-
-def setup(app):
-    app.connect("autodoc-process-docstring", _fix_docstring)
+intersphinx_mapping = _inventories()

@@ -38,7 +38,7 @@ class RegressionSummary:
 
     Attributes
     ----------
-    table : pandas.DataFrame or numpy structured array
+    table : pandas.DataFrame or structured numpy.ndarray
         One row per parameter (``"const"`` first, when fitted, then the
         features): ``coef``, ``std_err``, ``t``, ``p_value``, ``ci_lower``,
         ``ci_upper``.

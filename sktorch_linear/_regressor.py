@@ -256,7 +256,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         fingerprinted and is refused. The folder is checked to be writable
         before training starts.
 
-    callbacks : list or tuple of skorch callbacks, default=None
+    callbacks : list or tuple of skorch.callbacks.Callback, default=None
         Extra :mod:`skorch.callbacks` for the gradient solvers (learning-rate
         schedulers, gradient clipping, ...), as instances or ``(name,
         callback)`` tuples. They run before the convergence check.
@@ -307,7 +307,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         ``"interior_point"`` (absolute and quantile losses); the solver's name
         otherwise.
 
-    net_ : LinearNet
+    net_ : skorch.net.NeuralNet
         The skorch net of the linear model (a :class:`torch.nn.Linear` inside),
         holding the solution whatever the solver: the trained net of a gradient
         solver, with its optimizer state and history, or, after an exact fit, a
