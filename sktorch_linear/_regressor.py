@@ -356,21 +356,25 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         How far a gradient fit's training objective is above its minimum,
         relative to the minimum, measured after the fit on all the training
         data. For squared error, ``g' H^+ g / 2`` over the objective's value at
-        the minimum, from the gradient ``g`` and Hessian ``H`` of one pass (a
-        proximal Newton step's decrease with an L1 penalty): exact, the
-        objective is quadratic. For the other losses, an upper bound certified
-        by duality, ``(f - d) / d`` for a lower bound ``d`` of the minimum from
-        a feasible point of the dual problem (for Huber found by Newton steps
-        to the minimiser, a few passes; for the absolute and quantile losses
-        by a linear programme over the rows with the residuals closest to
-        zero): measured equal to the true gap to three digits. The minimiser
-        that work finds replaces the trained coefficients when its objective
-        is lower. A ``ConvergenceWarning`` is raised exactly when the gap
-        exceeds ``tol``. The interior-point method of the exact solver
-        certifies its gap in the same way, from its dual point (relative to
-        ``1e-8`` times the objective of the zero model when the data can be
-        fitted exactly). None when not measured: the exact solver of squared
-        error, early stopping and ``partial_fit``.
+        the minimum, from the gradient ``g`` and an R factor of the Hessian
+        ``H`` of one pass (a proximal Newton step's decrease with an L1
+        penalty): exact, the objective is quadratic. For the other losses, an
+        upper bound certified by duality, ``(f - d) / d`` for a lower bound
+        ``d`` of the minimum from a feasible point of the dual problem (for
+        Huber found by Newton steps to the minimiser, a few passes; for the
+        absolute and quantile losses by a linear programme over the rows with
+        the residuals closest to zero): measured equal to the true gap to three
+        digits. The minimiser that work finds replaces the trained coefficients
+        when its objective is lower. When whitening (no penalty) left out
+        directions of ``X`` that the data determine, too ill conditioned for
+        training to resolve, the gap is the true distance from the exact
+        least-squares minimum for squared error, else ``inf`` (not measured). A
+        ``ConvergenceWarning`` is raised exactly when the gap exceeds ``tol``.
+        The interior-point method of the exact solver certifies its gap in the
+        same way, from its dual point (relative to ``1e-8`` times the objective
+        of the zero model when the data can be fitted exactly). None when not
+        measured: the exact solver of squared error, early stopping and
+        ``partial_fit``.
 
     loss_curve_ : list of float
         Training objective per epoch, on the standardized problem (``X`` scaled

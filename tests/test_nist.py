@@ -8,6 +8,7 @@ import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 from nist import (
     DATASETS,
@@ -16,9 +17,13 @@ from nist import (
     data_limit,
     exact_solution,
     fit,
+    load,
     log_relative_error,
 )
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression
+
+from sktorch_linear import TorchLinearRegressor
 
 # Correct digits every set must reach through each path; a set whose float64
 # data allow fewer (Filip: 7.6) must reach that limit.
@@ -155,3 +160,72 @@ def test_digits_do_not_depend_on_blas_kernels():
                 ), (variant, name, path)
                 digits = log_relative_error(coef, exact_solution(name))
                 assert digits >= DATA_DIGITS[path], (variant, name, path)
+
+
+@pytest.mark.parametrize("loss", ["huber", "quantile"])
+def test_exact_robust_solvers_on_filip_give_advice_that_helps(loss):
+    """Check that the exact Huber and quantile solvers, which stop far from the
+    minimum on Filip's powers of one variable (collinear within the rounding
+    of their Gram matrices), warn with advice that helps: not more iterations,
+    but a less collinear basis, on which they certify the minimum."""
+    X, y = load("Filip")
+    with pytest.warns(ConvergenceWarning, match="Legendre") as record:
+        TorchLinearRegressor(device="cpu", solver="exact", loss=loss).fit(X, y)
+    assert "Increase max_iter" not in str(record[-1].message)
+    x = X[:, 0]
+    t = (2 * x - x.max() - x.min()) / (x.max() - x.min())
+    legendre = np.polynomial.legendre.legvander(t, X.shape[1])[:, 1:]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        reg = TorchLinearRegressor(device="cpu", solver="exact", loss=loss)
+        reg.fit(legendre, y)
+    assert reg.optimality_gap_ <= 1e-12
+
+
+GRADIENT_SOLVERS = ("lbfgs", "adam", "sgd")
+
+
+def _gradient_fit(name, solver):
+    """A gradient fit of a set at default settings (seeded), whether it warned,
+    and the relative excess of its least-squares objective over the exact
+    minimum (floored as the estimator floors it: 1e-12 of the objective at
+    zero)."""
+    X, y = load(name)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        estimator = TorchLinearRegressor(device="cpu", solver=solver, random_state=0)
+        reg = fit(name, "fit", estimator)
+    warned = any(issubclass(w.category, ConvergenceWarning) for w in record)
+    minimum = np.mean((y - fit(name, "fit").predict(X)) ** 2)
+    zero = np.mean((y - y.mean()) ** 2) if DATASETS[name]["intercept"] else y @ y
+    excess = np.mean((y - reg.predict(X)) ** 2) - minimum
+    return reg, warned, excess / max(minimum, 1e-12 * zero)
+
+
+@pytest.mark.parametrize("solver", GRADIENT_SOLVERS)
+@pytest.mark.parametrize("name", DATASETS)
+def test_gradient_solvers_are_never_silently_short(name, solver):
+    """Check that a gradient fit at default settings either warns or has a
+    least-squares objective within tol of the exact minimum (relative); on
+    Filip, whose columns training cannot resolve, every solver warns."""
+    reg, warned, excess = _gradient_fit(name, solver)
+    assert warned or excess <= reg.tol * (1 + 1e-6), excess
+    if name == "Filip":
+        assert warned
+
+
+def test_print_gradient_solver_table(capsys):
+    """Print the certified digits of the gradient solvers at default settings,
+    with W where the fit warned (``pytest -s`` shows it)."""
+    rows = ["| data set | " + " | ".join(f"`{s}`" for s in GRADIENT_SOLVERS) + " |"]
+    rows.append("|---|" + "---|" * len(GRADIENT_SOLVERS))
+    for name, data in DATASETS.items():
+        cells = []
+        for solver in GRADIENT_SOLVERS:
+            reg, warned, _ = _gradient_fit(name, solver)
+            digits = log_relative_error(coefficients(reg, name), data["certified_coef"])
+            cells.append(f"{digits:.1f}" + (" W" if warned else ""))
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    with capsys.disabled():
+        print("\nGradient solvers at default settings (W: ConvergenceWarning):")
+        print("\n".join(rows))

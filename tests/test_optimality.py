@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+from nist import load
 from numpy.testing import assert_allclose
 from sklearn.datasets import load_diabetes, make_regression
 from sklearn.exceptions import ConvergenceWarning
@@ -112,4 +113,80 @@ def test_defaults_converge_on_correlated_columns(solver):
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         reg = TorchLinearRegressor(solver=solver, device="cpu").fit(X, y)
+    assert reg.optimality_gap_ <= reg.tol
+
+
+def _mse_excess(reg, exact, X, y):
+    """(f - f*) / f* of the least-squares objective, with NumPy."""
+    best = np.mean((y - exact.predict(X)) ** 2)
+    return (np.mean((y - reg.predict(X)) ** 2) - best) / best
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "adam", "sgd"])
+def test_gap_of_columns_too_ill_conditioned_for_training(solver):
+    """Check that on NIST's Filip (standardized columns of condition number
+    about 1e10, beyond what whitening from the Gram matrix resolves) a gradient
+    fit warns, names the exact solver, and reports the true gap, about 0.4
+    (it used to report 1e-15 without a warning)."""
+    X, y = load("Filip")
+    exact = TorchLinearRegressor(device="cpu").fit(X, y)
+    with pytest.warns(ConvergenceWarning, match="not exact dependencies") as record:
+        reg = TorchLinearRegressor(device="cpu", solver=solver, random_state=0)
+        reg.fit(X, y)
+    assert "solver='exact'" in str(record[-1].message)
+    assert_allclose(reg.optimality_gap_, _mse_excess(reg, exact, X, y), rtol=1e-6)
+    assert reg.optimality_gap_ > 0.1
+
+
+def test_gap_without_standardization_sees_small_curvature():
+    """Check that without standardization (no whitening), the gap of an
+    L-BFGS fit of Filip comes from the singular values of the data's R factor:
+    it is large and warned about (from the Hessian's eigenvalues it was 1e-15
+    for a true 3.2)."""
+    X, y = load("Filip")
+    exact = TorchLinearRegressor(device="cpu").fit(X, y)
+    with pytest.warns(ConvergenceWarning):
+        reg = TorchLinearRegressor(device="cpu", solver="lbfgs", standardize=False)
+        reg.fit(X, y)
+    assert reg.optimality_gap_ > 1.0
+    assert _mse_excess(reg, exact, X, y) > 1.0
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+def test_exact_dependencies_are_not_warned_about(solver):
+    """Check that columns that depend exactly on others (a one-hot encoding with
+    an intercept, a duplicated column), which whitening leaves out too, give
+    no warning: the fit reaches the least-squares minimum."""
+    rng = np.random.default_rng(0)
+    groups = rng.integers(0, 4, size=600)
+    X = np.column_stack([np.eye(4)[groups], rng.normal(size=(600, 3))])
+    X = np.column_stack([X, X[:, 4]])
+    y = X @ rng.normal(size=X.shape[1]) + rng.normal(size=600)
+    exact = TorchLinearRegressor(device="cpu").fit(X, y)
+    assert exact.rank_ == 6
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        reg = TorchLinearRegressor(device="cpu", solver=solver, random_state=0)
+        reg.fit(X, y)
+    assert reg.optimality_gap_ <= reg.tol
+    assert _mse_excess(reg, exact, X, y) <= reg.tol
+
+
+def test_robust_loss_on_columns_too_ill_conditioned_and_the_advice():
+    """Check that a Huber fit of Filip by L-BFGS warns that its gap is not
+    measured (inf) and advises a less collinear basis, and that the advice
+    helps: on Legendre polynomials of the same variable the fit reaches the
+    minimum without a warning."""
+    X, y = load("Filip")
+    with pytest.warns(ConvergenceWarning, match="Legendre"):
+        reg = TorchLinearRegressor(device="cpu", solver="lbfgs", loss="huber")
+        reg.fit(X, y)
+    assert reg.optimality_gap_ == np.inf
+    x = X[:, 0]
+    t = (2 * x - x.max() - x.min()) / (x.max() - x.min())
+    legendre = np.polynomial.legendre.legvander(t, X.shape[1])[:, 1:]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        reg = TorchLinearRegressor(device="cpu", solver="lbfgs", loss="huber")
+        reg.fit(legendre, y)
     assert reg.optimality_gap_ <= reg.tol

@@ -46,7 +46,7 @@ from .._device import float64_device
 from . import _duality
 from ._base import SolverResult
 from ._optimality import pseudo_solve
-from ._passes import prepare
+from ._passes import advice_when_stopped, prepare
 
 # The certified relative gap at which the method stops.
 GAP_TOL = 1e-12
@@ -86,7 +86,7 @@ def solve(problem, config):
         warnings.warn(
             f"The interior-point method stopped after {n_iter} iteration(s) with a "
             f"certified relative gap of {gap:.2g} to the minimum (tol="
-            f"{config.tol:g}). Increase max_iter.",
+            f"{config.tol:g}). " + advice_when_stopped(data, objective, device),
             ConvergenceWarning,
             stacklevel=_STACKLEVEL,
         )

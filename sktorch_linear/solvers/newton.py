@@ -38,7 +38,7 @@ from .._device import float64_device
 from . import _duality
 from ._base import SolverResult
 from ._optimality import pseudo_solve
-from ._passes import prepare
+from ._passes import advice_when_stopped, prepare
 from .coordinate_descent import solve_elastic_net
 
 # A step promising a decrease below this fraction of the objective ends Newton.
@@ -76,7 +76,7 @@ def solve(problem, config):
         warnings.warn(
             f"Newton's method stopped after {n_iter} step(s) with a certified "
             f"relative gap of {gap:.2g} to the minimum (tol={config.tol:g}). "
-            "Increase max_iter.",
+            + advice_when_stopped(data, objective, device),
             ConvergenceWarning,
             stacklevel=_STACKLEVEL,
         )
