@@ -183,8 +183,10 @@ def solve_gradient(problem, config):
     each training one epoch over its part from the state the previous task
     returns (the module, the optimizer's state, the shuffling state; NumPy, a
     few KiB). After each epoch the objective of the model on all the rows and
-    its gap to the minimum come from the statistics, exactly: training stops
-    when the gap is under ``tol``; at a stall (no improvement by ``tol`` for
+    its gap to the minimum come from the statistics, exactly (unless whitening
+    left out directions the data determine: then the gap of the result comes
+    from :func:`gradient.left_out`): training stops when the gap is under
+    ``tol``; at a stall (no improvement by ``tol`` for
     ``n_iter_no_change`` epochs) the learning rate is divided as the in-memory
     stopping rule divides it, and a fit that ends above ``tol`` warns.
     """
@@ -213,7 +215,15 @@ def solve_gradient(problem, config):
             if decays == ConvergenceCheck.MAX_LR_DECAYS:
                 break
             lr, decays, since = lr / ConvergenceCheck.LR_DECAY, decays + 1, 0
-    if gap > config.tol:
+    diagnostics = {"optimality_gap": gap}
+    diagnostics.update(
+        gradient.left_out(data, config, whitened, state.coef, state.intercept, dtype)
+        or {}
+    )
+    gap = diagnostics["optimality_gap"]
+    if "left_out" in diagnostics:
+        gradient.warn_left_out(config, diagnostics, _STACKLEVEL)
+    elif gap > config.tol:
         stalled = len(curve) < config.max_iter
         why = "stopped improving" if stalled else "reached max_iter"
         warnings.warn(
@@ -227,9 +237,9 @@ def solve_gradient(problem, config):
     return replace(
         state,
         n_iter=len(curve),
-        converged=gap <= config.tol,
+        converged=gap <= config.tol and "left_out" not in diagnostics,
         loss_curve=curve,
-        diagnostics={"optimality_gap": gap},
+        diagnostics=diagnostics,
         moments=moments,
     )
 

@@ -10,6 +10,7 @@ coefficients are folded back into the original units.
 
 import warnings
 from dataclasses import replace
+from functools import partial
 
 import numpy as np
 import torch
@@ -28,6 +29,9 @@ from ._callbacks import ValidationScore
 from ._net import build_net, net_state, tensors
 from ._passes import Passes
 
+# Whitened directions of variance below this fraction of the largest: a gap
+# measured from the Gram matrix may miss what they give (see left_out).
+ILL_CONDITIONED = 1e-8
 # Newton steps of the optimality check of Huber fits, at most.
 _NEWTON_STEPS = 50
 # Frames between the warning and the caller of fit: solve, solvers.solve, the
@@ -82,11 +86,14 @@ def solve(problem, config):
     diagnostics = {}
     if gap is not None and status != "interrupted":
         diagnostics["optimality_gap"] = gap(net)
-        diagnostics.update(_left_out(data, config, scaling, net) or {})
+        solution = _solution(net, scaling)
+        diagnostics.update(left_out(data, config, scaling, *solution, dtype) or {})
         if "left_out" in diagnostics:
             status = "left_out"
         elif diagnostics["optimality_gap"] <= config.tol:
             status = "converged"
+        elif status == "converged":  # measured in training, not by left_out
+            status = "stalled"
     _warn(status, config, streaming, len(net.history), diagnostics)
     return _result(
         net, scaling, moments, config, seed, status, train_data is not data, diagnostics
@@ -167,44 +174,78 @@ class _Gap:
         return better
 
 
-def _left_out(data, config, scaling, net):
-    """When whitening left out directions of ``X`` (variance below the
-    resolution of the training dtype relative to the largest, see
-    :meth:`Scaling.whitened`) that are not exact dependencies, the fit cannot
-    reach the minimum, and the gap measured in the whitened coordinates misses
-    what those directions would give (measured: ``1e-15`` for a least-squares
-    fit of NIST's Filip 40% above its minimum). The exact least-squares fit
-    tells: its rank, from an R factor of the data, counts the directions the
-    data determine. For squared error it also gives the minimum, so the
-    diagnostics carry the true gap; for the other losses, whose minimum it
-    does not give, the gap is unknown (``inf``). None when nothing determined
-    was left out; only the true gap when it is within ``tol`` anyway."""
+def left_out(data, config, scaling, coef, intercept, dtype):
+    """Check a whitened fit of ``(coef, intercept)`` (original units) against
+    the exact least-squares fit, when whitening left out directions of ``X``
+    (variance below the resolution of the training ``dtype`` relative to the
+    largest, see :meth:`Scaling.whitened`) or kept some of variance below
+    ``ILL_CONDITIONED`` relative: then the gap measured in the whitened
+    coordinates, or from a Gram matrix, can miss what those directions give
+    (measured on NIST's Filip: ``1e-15`` or 0 for least-squares fits 40% to
+    10 times above the minimum).
+
+    The exact fit's rank, from an R factor of the data, counts the directions
+    the data determine; more than whitening kept means the fit could not reach
+    the minimum (``"left_out"`` in the diagnostics). For squared error the
+    exact fit also gives the minimum, and a pass over the data the true gap;
+    for the other losses, whose minimum it does not give, the gap of a fit that
+    left directions out is unknown (``inf``). Returns diagnostics to update,
+    None when there is nothing to check."""
     if scaling.whitening is None:
         return None
-    kept = int(np.count_nonzero(np.abs(scaling.whitening).sum(axis=0)))
-    if kept == int(np.sum(~scaling.constant)):
+    norms = np.linalg.norm(scaling.whitening, axis=0)  # lam**-0.5, or 0
+    kept = int(np.count_nonzero(norms))
+    variance = (norms[norms > 0].min() / norms.max()) ** 2 if kept else 1.0
+    if kept == int(np.sum(~scaling.constant)) and variance >= ILL_CONDITIONED:
         return None
     least_squares = replace(config.objective, loss="squared_error")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # its accuracy is not the question
         exact_fit = exact.solve(Problem(data), replace(config, objective=least_squares))
-    rank = exact_fit.diagnostics["rank"]
-    if rank <= kept:
-        return None
-    diagnostics = {"left_out": rank - kept, "optimality_gap": np.inf}
-    diagnostics["dtype"] = str(net.module_.linear.weight.dtype).removeprefix("torch.")
+    missing = exact_fit.diagnostics["rank"] - kept
+    diagnostics = {"optimality_gap": np.inf}
     if config.objective.loss == "squared_error":
-        fitted = _objective(data, config.device, scaling, *_solution(net, scaling))
+        fitted = _objective(data, config.device, scaling, coef, intercept)
         minimum = _objective(
             data, config.device, scaling, exact_fit.coef, exact_fit.intercept
         )
-        at_zero = 0.5 * len(exact_fit.intercept)  # as _optimality floors it
+        at_zero = 0.5 * len(intercept)  # as _optimality floors it
         floor = _optimality.OPTIMUM_FLOOR * at_zero
-        gap = max(fitted - minimum, 0.0) / max(minimum, floor)
-        if gap <= config.tol:
-            return {"optimality_gap": gap}
-        diagnostics["optimality_gap"] = gap
+        diagnostics["optimality_gap"] = max(fitted - minimum, 0.0) / max(minimum, floor)
+    elif missing <= 0:
+        return None  # the gap measured in training stands
+    if missing > 0 and diagnostics["optimality_gap"] > config.tol:
+        diagnostics["left_out"] = missing
+        diagnostics["dtype"] = str(dtype).removeprefix("torch.")
     return diagnostics
+
+
+def warn_left_out(config, diagnostics, stacklevel):
+    """The warning of a fit that :func:`left_out` diagnosed."""
+    gap = diagnostics["optimality_gap"]
+    how_far = (
+        f"stops {gap:.2g} (relative) above the minimum of the training objective"
+        if np.isfinite(gap)
+        else "cannot reach the minimum, and its distance to it is not measured"
+    )
+    # Both measured to help on NIST's Filip; the exact robust solvers do not
+    # resolve those directions either.
+    advice = (
+        "Use solver='exact' for the optimum."
+        if config.objective.loss == "squared_error"
+        else "Make the columns less collinear (for powers of one variable, an "
+        "orthogonal basis such as Legendre polynomials fits the same model): "
+        "the fit then reaches the minimum."
+    )
+    warnings.warn(
+        f"solver={config.solver!r}: X has {diagnostics['left_out']} "
+        "direction(s) that the data determine (not exact dependencies between "
+        "the columns) but whose variance, relative to the largest, is too "
+        f"small for training in {diagnostics['dtype']} to resolve. The fit "
+        f"leaves them out and {how_far}. {advice}",
+        ConvergenceWarning,
+        stacklevel=stacklevel + 1,
+    )
 
 
 def _solution(net, scaling):
@@ -219,47 +260,31 @@ def _solution(net, scaling):
 
 def _objective(data, device, scaling, coef, intercept):
     """The squared-error training objective of ``(coef, intercept)`` (original
-    units) on the standardized problem, from a pass over the data in float64:
-    ``sum_k mean_w ((y_k - x coef_k - b_k) / y_scale_k)^2 / 2``."""
-    work = float64_device(device)
+    units) on the standardized problem, from a pass over the data in float64
+    (one task per part for rows held by Dask): ``sum_k mean_w ((y_k - x coef_k
+    - b_k) / y_scale_k)^2 / 2``."""
+    part = partial(_residual_sums, coef=coef, intercept=intercept, scaling=scaling)
+    total, weight_sum = data.map_reduce(part, np.add, device)
+    return 0.5 * total / weight_sum
+
+
+def _residual_sums(data, device, *, coef, intercept, scaling):
+    """``[sum_i w_i sum_k r_ik^2, sum_i w_i]`` of standardized residuals."""
+    work = float64_device(torch.device(device))
     coef = torch.as_tensor(coef, device=work).T
     intercept = torch.as_tensor(intercept, device=work)
     y_scale = torch.as_tensor(scaling.y_scale, device=work)
-    total, weight_sum = 0.0, 0.0
+    sums = np.zeros(2)
     for x, y, w in data.blocks(device=work, dtype=torch.float64):
         r = ((y - x @ coef - intercept) / y_scale).square().sum(1)
         w = torch.ones_like(r) if w is None else w
-        total += float(w @ r)
-        weight_sum += float(w.sum())
-    return 0.5 * total / weight_sum
+        sums += [float(w @ r), float(w.sum())]
+    return sums
 
 
 def _warn(status, config, streaming, n_epochs, diagnostics):
     if status == "left_out":
-        gap = diagnostics["optimality_gap"]
-        how_far = (
-            f"stops {gap:.2g} (relative) above the minimum of the training objective"
-            if np.isfinite(gap)
-            else "cannot reach the minimum, and its distance to it is not measured"
-        )
-        # Both measured to help on NIST's Filip; the exact robust solvers do not
-        # resolve those directions either.
-        advice = (
-            "Use solver='exact' for the optimum."
-            if config.objective.loss == "squared_error"
-            else "Make the columns less collinear (for powers of one variable, an "
-            "orthogonal basis such as Legendre polynomials fits the same model): "
-            "the fit then reaches the minimum."
-        )
-        warnings.warn(
-            f"solver={config.solver!r}: X has {diagnostics['left_out']} "
-            "direction(s) that the data determine (not exact dependencies between "
-            "the columns) but whose variance, relative to the largest, is too "
-            f"small for training in {diagnostics['dtype']} to resolve. The fit "
-            f"leaves them out and {how_far}. {advice}",
-            ConvergenceWarning,
-            stacklevel=_STACKLEVEL + 1,
-        )
+        warn_left_out(config, diagnostics, _STACKLEVEL + 1)
     elif status == "interrupted":
         warnings.warn(
             f"Training was interrupted after {n_epochs} complete epoch(s); the model "
