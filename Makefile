@@ -30,11 +30,12 @@ docs: $(STAMP)
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[docs]"
 	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
 
-# Render the home page, the user guide and two gallery pages with headless
-# Chromium (Debian's package, installed when missing) into docs/_build/render/,
-# and fail on a blank page, a missing image or text past the content column.
-RENDERED := index.html user_guide.html auto_examples/plot_robust_regression.html \
-	auto_examples/plot_from_scratch.html
+# Render every page (the home page, the user guide, the gallery, ...; not the
+# search and index pages) with headless Chromium (Debian's package, installed
+# when missing) into docs/_build/render/, and fail on a blank page, a missing
+# image, text past the content column or a table clipped by it.
+RENDERED = $$(cd docs/_build/check-html && find . -name '*.html' ! -name search.html \
+	! -name genindex.html ! -path './_*' | sed 's|^\./||' | sort)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 docs-check: docs

@@ -3,11 +3,12 @@ what a reader would see.
 
 ``python docs/check_render.py BUILD OUT PAGE...`` renders each page of the HTML
 build ``BUILD`` (built with ``SKTORCH_LINEAR_RENDER_CHECK=1``, which adds
-``_static/render_check.js``) to ``OUT/<page>.png`` and fails when a page is
+``_render_check/render_check.js``) to ``OUT/<page>.png`` and fails when a page is
 blank, an image in its content column did not load, or an element of the
-content column reaches past its right edge (outside a box that scrolls).
-``make docs-check`` runs it on the home page, the user guide and two gallery
-pages, after installing Debian's ``chromium`` package if it is missing.
+content column reaches past its right edge (outside a box that scrolls), or a
+table is wider than the box that scrolls it. ``make docs-check`` runs it on
+every page but the search and index pages, after installing Debian's
+``chromium`` package if it is missing.
 """
 
 import html

@@ -27,7 +27,13 @@ templates_path = ["_templates"]
 # Every cross-reference must resolve: with -W, one that does not fails the build.
 nitpicky = True
 # The gallery sources are read by sphinx-gallery, not by Sphinx.
-exclude_patterns = ["_build", "examples", "inventories", "check_render.py"]
+exclude_patterns = [
+    "_build",
+    "_render_check",
+    "examples",
+    "inventories",
+    "check_render.py",
+]
 root_doc = "index"
 # changelog.md includes CHANGELOG.md (Markdown, read by myst-parser).
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
@@ -68,11 +74,12 @@ html_theme_options = {
     "navigation_with_keys": False,
     "show_prev_next": False,
 }
-html_static_path = []
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
 # ``make docs-check`` builds with this set: a script records what would look
 # wrong to a reader, for docs/check_render.py (not in the published pages).
 if os.environ.get("SKTORCH_LINEAR_RENDER_CHECK"):
-    html_static_path = ["_static"]
+    html_static_path.append("_render_check")
     html_js_files = ["render_check.js"]
 
 

@@ -32,6 +32,19 @@ window.addEventListener("load", function () {
       result.overflow.push(el.tagName.toLowerCase() + ": " +
         (el.innerText || el.getAttribute("src") || "").slice(0, 60));
     });
+    // A table wider than the box that scrolls it is clipped for the reader
+    // (code may scroll; a table of figures should fit).
+    column.querySelectorAll("table").forEach(function (table) {
+      for (var up = table.parentElement; up && up !== column; up = up.parentElement) {
+        if (scrolls(up)) {
+          if (up.scrollWidth > up.clientWidth + 1) {
+            result.overflow.push("table (clipped): " +
+              (table.innerText || "").slice(0, 60));
+          }
+          return;
+        }
+      }
+    });
   }
   document.body.setAttribute("data-render-check", JSON.stringify(result));
 });
