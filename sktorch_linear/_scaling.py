@@ -83,6 +83,14 @@ class Scaling:
         root = np.sqrt(np.where(kept, eigenvalues, 1.0))
         return replace(self, whitening=vectors * np.where(kept, 1.0 / root, 0.0))
 
+    @property
+    def whitened_variances(self):
+        """Per column of ``whitening``, the variance of the direction it keeps
+        (its norm is ``lam**-0.5``), 0 for those it leaves out."""
+        norms = np.linalg.norm(self.whitening, axis=0)
+        variances = np.zeros_like(norms)
+        return np.divide(1.0, norms**2, out=variances, where=norms > 0)
+
     def unstandardize(self, coef, intercept):
         """Map coefficients ``(n_targets, n_features)`` and intercepts of the
         standardized (and whitened) problem to the original units of X and

@@ -56,8 +56,8 @@ def advice_when_stopped(data, objective, device):
     scaling = Scaling.from_moments(
         moments, fit_intercept=objective.fit_intercept, standardize=True
     )
-    whitening = scaling.whitened(moments, np.finfo(np.float64).eps).whitening
-    kept = np.count_nonzero(np.abs(whitening).sum(axis=0))
+    whitened = scaling.whitened(moments, np.finfo(np.float64).eps)
+    kept = np.count_nonzero(whitened.whitened_variances)
     collinear = int(np.sum(~scaling.constant)) - kept
     if not collinear:
         return "Increase max_iter."

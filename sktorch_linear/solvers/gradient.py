@@ -193,10 +193,10 @@ def left_out(data, config, scaling, coef, intercept, dtype):
     None when there is nothing to check."""
     if scaling.whitening is None:
         return None
-    norms = np.linalg.norm(scaling.whitening, axis=0)  # lam**-0.5, or 0
-    kept = int(np.count_nonzero(norms))
-    variance = (norms[norms > 0].min() / norms.max()) ** 2 if kept else 1.0
-    if kept == int(np.sum(~scaling.constant)) and variance >= ILL_CONDITIONED:
+    variances = scaling.whitened_variances
+    kept = int(np.count_nonzero(variances))
+    smallest = variances[variances > 0].min() / variances.max() if kept else 1.0
+    if kept == int(np.sum(~scaling.constant)) and smallest >= ILL_CONDITIONED:
         return None
     least_squares = replace(config.objective, loss="squared_error")
     with warnings.catch_warnings():
