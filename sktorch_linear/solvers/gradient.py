@@ -205,9 +205,11 @@ def left_out(data, config, scaling, coef, intercept, dtype):
     missing = exact_fit.diagnostics["rank"] - kept
     diagnostics = {"optimality_gap": np.inf}
     if config.objective.loss == "squared_error":
-        fitted = _objective(data, config.device, scaling, coef, intercept)
-        minimum = _objective(
-            data, config.device, scaling, exact_fit.coef, exact_fit.intercept
+        fitted, minimum = _objectives(
+            data,
+            config.device,
+            scaling,
+            [(coef, intercept), (exact_fit.coef, exact_fit.intercept)],
         )
         at_zero = 0.5 * len(intercept)  # as _optimality floors it
         floor = _optimality.OPTIMUM_FLOOR * at_zero
@@ -258,27 +260,31 @@ def _solution(net, scaling):
     return scaling.unstandardize(weight, bias)
 
 
-def _objective(data, device, scaling, coef, intercept):
-    """The squared-error training objective of ``(coef, intercept)`` (original
-    units) on the standardized problem, from a pass over the data in float64
-    (one task per part for rows held by Dask): ``sum_k mean_w ((y_k - x coef_k
-    - b_k) / y_scale_k)^2 / 2``."""
-    part = partial(_residual_sums, coef=coef, intercept=intercept, scaling=scaling)
-    total, weight_sum = data.map_reduce(part, np.add, device)
-    return 0.5 * total / weight_sum
+def _objectives(data, device, scaling, solutions):
+    """The squared-error training objective of each ``(coef, intercept)``
+    (original units) on the standardized problem, from one pass over the data
+    in float64 (one task per part for rows held by Dask): ``sum_k mean_w ((y_k
+    - x coef_k - b_k) / y_scale_k)^2 / 2``."""
+    part = partial(_residual_sums, solutions=solutions, scaling=scaling)
+    sums = data.map_reduce(part, np.add, device)
+    return 0.5 * sums[:-1] / sums[-1]
 
 
-def _residual_sums(data, device, *, coef, intercept, scaling):
-    """``[sum_i w_i sum_k r_ik^2, sum_i w_i]`` of standardized residuals."""
+def _residual_sums(data, device, *, solutions, scaling):
+    """``sum_i w_i sum_k r_ik^2`` of the standardized residuals of each
+    solution, then ``sum_i w_i``."""
     work = float64_device(torch.device(device))
-    coef = torch.as_tensor(coef, device=work).T
-    intercept = torch.as_tensor(intercept, device=work)
     y_scale = torch.as_tensor(scaling.y_scale, device=work)
-    sums = np.zeros(2)
+    solutions = [
+        (torch.as_tensor(coef, device=work).T, torch.as_tensor(b, device=work))
+        for coef, b in solutions
+    ]
+    sums = np.zeros(len(solutions) + 1)
     for x, y, w in data.blocks(device=work, dtype=torch.float64):
-        r = ((y - x @ coef - intercept) / y_scale).square().sum(1)
-        w = torch.ones_like(r) if w is None else w
-        sums += [float(w @ r), float(w.sum())]
+        w = torch.ones_like(y[:, 0]) if w is None else w
+        for i, (coef, b) in enumerate(solutions):
+            sums[i] += float(w @ ((y - x @ coef - b) / y_scale).square().sum(1))
+        sums[-1] += float(w.sum())
     return sums
 
 
