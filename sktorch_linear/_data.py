@@ -19,6 +19,7 @@ import torch
 from sklearn.utils.validation import check_array
 
 from ._device import as_tensor
+from ._warnings import warn
 
 # A block of rows holds about this many bytes of X: small enough for the
 # products of one block to run from the cache, large enough for BLAS to be
@@ -29,10 +30,6 @@ BLOCK_BYTES = 4 * 2**20
 _FLOAT32_MAX_RATIO = 1e4
 # Rows whitened at a time (the temporary is a block of this many rows).
 _WHITEN_ROWS = 4096
-# Frames between a data warning and the caller of fit: the warning's function,
-# the solver's statistics, its solve, solvers.solve, the estimator's dispatch,
-# fit, scikit-learn's fit context.
-_STACKLEVEL = 8
 
 
 @dataclass(frozen=True)
@@ -223,13 +220,12 @@ def warn_float32_resolution(data, moments):
         ratio = np.where(spread > 0, np.abs(moments.mean_x) / spread, 0.0)
     worst = int(np.argmax(ratio))
     if ratio[worst] > _FLOAT32_MAX_RATIO:
-        warnings.warn(
+        warn(
             f"Column {worst} of the float32 X has a mean {ratio[worst]:.3g} times "
             "its standard deviation: float32 keeps only about "
             f"{max(7 - np.log10(ratio[worst]), 0):.0f} significant digits of its "
             "variation. Pass X as float64 (or centre it) for a precise fit.",
             UserWarning,
-            stacklevel=_STACKLEVEL,
         )
 
 

@@ -6,6 +6,8 @@ import warnings
 import numpy as np
 import torch
 
+from ._warnings import warn
+
 # Below this many values (rows x features) per operation, torch runs on one thread.
 _PARALLEL_MIN_ELEMENTS = 2**17
 
@@ -87,12 +89,11 @@ def resolve_dtype(dtype, input_dtype, device):
     """
     name = np.dtype(input_dtype).name if dtype is None else dtype
     if name == "float64" and device.type == "mps":
-        warnings.warn(
+        warn(
             "MPS does not support float64; computing in float32 on device 'mps'. "
             "Pass dtype='float32' to silence this warning, or device='cpu' for "
             "float64 precision.",
             UserWarning,
-            stacklevel=3,
         )
         name = "float32"
     return getattr(torch, name)
@@ -118,12 +119,11 @@ def accumulation_dtype(device, *, warn=True):
     if device.type != "mps":
         return torch.float64
     if warn:
-        warnings.warn(
+        warn(
             "MPS does not support float64; the exact solver accumulates its statistics "
             "in float32 there (about 7 significant digits). Use device='cpu' for "
             "float64 accuracy.",
             UserWarning,
-            stacklevel=3,
         )
     return torch.float32
 

@@ -6,7 +6,6 @@ the :class:`SolverResult`. It does no numerical work of its own.
 """
 
 import os
-import warnings
 from dataclasses import replace
 from numbers import Integral, Real
 
@@ -36,6 +35,7 @@ from ._inference import COV_TYPES, aliased_columns, singular_values
 from ._inference import chunks as training_chunks
 from ._inference import summary as inference_summary
 from ._version import InconsistentVersionWarning, __version__
+from ._warnings import warn
 
 _FLOAT_DTYPES = [np.float64, np.float32]
 
@@ -891,7 +891,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
             state["_config"] = replace(config, device=torch.device(config.device))
         version = state.pop("_sktorch_linear_version", None)
         if version != __version__:
-            warnings.warn(
+            warn(
                 InconsistentVersionWarning(
                     estimator_name=type(self).__name__,
                     original_version=version,

@@ -11,7 +11,6 @@ per target: ``X`` never leaves the workers) and sends each part its slice of
 them.
 """
 
-import warnings
 from dataclasses import replace
 from functools import partial
 
@@ -23,6 +22,7 @@ from .._dask import concatenate, validated
 from .._data import Data, dense
 from .._device import resolve_device, resolve_dtype
 from .._moments import Moments
+from .._warnings import warn
 from . import _duality, gradient
 from ._base import Problem
 from ._callbacks import ConvergenceCheck
@@ -37,9 +37,6 @@ _SWEEPS = 10_000
 # Gaps are relative to the minimum, or to this fraction of the objective when
 # the minimum is smaller (data fitted exactly).
 _FLOOR = 1e-12
-# Frames between the warning and the caller of fit: solve_gradient,
-# solvers.solve, the estimator's dispatch, fit, scikit-learn's fit context.
-_STACKLEVEL = 6
 
 
 class DaskPasses:
@@ -222,17 +219,16 @@ def solve_gradient(problem, config):
     )
     gap = diagnostics["optimality_gap"]
     if "left_out" in diagnostics:
-        gradient.warn_left_out(config, diagnostics, _STACKLEVEL)
+        gradient.warn_left_out(config, diagnostics)
     elif gap > config.tol:
         stalled = len(curve) < config.max_iter
         why = "stopped improving" if stalled else "reached max_iter"
-        warnings.warn(
+        warn(
             f"solver={config.solver!r} {why} after {len(curve)} epoch(s) with a "
             f"training objective {gap:.2g} (relative) above its minimum, measured "
             f"on all the rows (tol={config.tol:g}). Use solver='exact' for the "
             "optimum" + ("." if stalled else ", or increase max_iter."),
             ConvergenceWarning,
-            stacklevel=_STACKLEVEL,
         )
     return replace(
         state,

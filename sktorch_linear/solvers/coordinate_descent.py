@@ -1,17 +1,13 @@
 """Elastic net by cyclic coordinate descent on the Gram matrix."""
 
-import warnings
-
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
+from .._warnings import warn
 from . import exact
 
 # Relative change of the coefficients below which coordinate descent has converged.
 _CD_TOL = 1e-12
-# Frames between the warning and the caller of fit: solve, solvers.solve, the
-# estimator's dispatch, fit, scikit-learn's fit context.
-_STACKLEVEL = 6
 
 
 def solve(problem, config):
@@ -26,12 +22,11 @@ def solve(problem, config):
         return exact.solve_statistics(problem, config, lsq, l1, n_passes)
     coef, intercept, sweeps, converged = minimise(lsq, l1, config.max_iter)
     if not converged:
-        warnings.warn(
+        warn(
             f"Coordinate descent reached max_iter={config.max_iter} sweeps before "
             "the coefficients settled to a relative change of 1e-12. Increase "
             "max_iter.",
             ConvergenceWarning,
-            stacklevel=_STACKLEVEL,
         )
     return exact.result(
         lsq,

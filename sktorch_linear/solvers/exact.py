@@ -8,7 +8,6 @@ statistics is solved by Cholesky or by an SVD of the R factor
 solution is refined against them (:mod:`._refinement`).
 """
 
-import warnings
 from functools import partial
 
 import scipy.linalg
@@ -17,6 +16,7 @@ from .._data import check_finite, warn_float32_resolution
 from .._device import accumulation_dtype
 from .._moments import statistics
 from .._scaling import Scaling
+from .._warnings import warn
 from ._base import SolverResult
 from ._least_squares import LeastSquares
 from ._refinement import DataPass, ExactStatistics, refine
@@ -24,10 +24,6 @@ from ._refinement import DataPass, ExactStatistics, refine
 # A LinAlgWarning is raised when the estimated relative error of the coefficients
 # (of the fitted values, for a rank-deficient fit) exceeds this.
 WARN_ERROR = 1e-6
-# Frames between the warning and the caller of fit: _warn_inaccurate,
-# solve_statistics, solve, solvers.solve, the estimator's dispatch, fit,
-# scikit-learn's fit context.
-_STACKLEVEL = 8
 # Why each path was taken, for verbose output.
 _PATH_REASONS = {
     "cholesky": "well-conditioned normal equations",
@@ -169,9 +165,8 @@ def _warn_inaccurate(solver, error, *, refined):
             "the data: fit all the data at once with fit() for refined "
             "coefficients, or add a small alpha."
         )
-    warnings.warn(
+    warn(
         f"The least-squares problem is ill conditioned (condition number "
         f"{solver.condition:.1e} after standardizing): {how}",
         scipy.linalg.LinAlgWarning,
-        stacklevel=_STACKLEVEL,
     )

@@ -23,6 +23,7 @@ from .._data import split, training_tensors, warn_float32_resolution
 from .._device import accumulation_dtype, float64_device, resolve_dtype, threads_for
 from .._moments import accumulate
 from .._scaling import Scaling
+from .._warnings import warn
 from . import _duality, _optimality, exact, newton
 from ._base import Problem, SolverResult
 from ._callbacks import ValidationScore
@@ -34,9 +35,6 @@ from ._passes import Passes
 ILL_CONDITIONED = 1e-8
 # Newton steps of the optimality check of Huber fits, at most.
 _NEWTON_STEPS = 50
-# Frames between the warning and the caller of fit: solve, solvers.solve, the
-# estimator's dispatch, fit, scikit-learn's fit context.
-_STACKLEVEL = 6
 
 
 def solve(problem, config):
@@ -222,7 +220,7 @@ def left_out(data, config, scaling, coef, intercept, dtype):
     return diagnostics
 
 
-def warn_left_out(config, diagnostics, stacklevel):
+def warn_left_out(config, diagnostics):
     """The warning of a fit that :func:`left_out` diagnosed."""
     gap = diagnostics["optimality_gap"]
     how_far = (
@@ -239,14 +237,13 @@ def warn_left_out(config, diagnostics, stacklevel):
         "orthogonal basis such as Legendre polynomials fits the same model): "
         "the fit then reaches the minimum."
     )
-    warnings.warn(
+    warn(
         f"solver={config.solver!r}: X has {diagnostics['left_out']} "
         "direction(s) that the data determine (not exact dependencies between "
         "the columns) but whose variance, relative to the largest, is too "
         f"small for training in {diagnostics['dtype']} to resolve. The fit "
         f"leaves them out and {how_far}. {advice}",
         ConvergenceWarning,
-        stacklevel=stacklevel + 1,
     )
 
 
@@ -290,32 +287,29 @@ def _residual_sums(data, device, *, solutions, scaling):
 
 def _warn(status, config, streaming, n_epochs, diagnostics):
     if status == "left_out":
-        warn_left_out(config, diagnostics, _STACKLEVEL + 1)
+        warn_left_out(config, diagnostics)
     elif status == "interrupted":
-        warnings.warn(
+        warn(
             f"Training was interrupted after {n_epochs} complete epoch(s); the model "
             "holds the parameters reached so far. Call fit again (with "
             "warm_start=True to continue from them).",
             UserWarning,
-            stacklevel=_STACKLEVEL + 1,
         )
     elif "optimality_gap" in diagnostics and status != "converged":
         why = "reached max_iter" if status == "max_iter" else "stopped improving"
-        warnings.warn(
+        warn(
             f"solver={config.solver!r} {why} after {n_epochs} epoch(s) with a "
             f"training objective {diagnostics['optimality_gap']:.2g} (relative) "
             f"above its minimum, measured on all the training data (tol="
             f"{config.tol:g}).{_advice(config, status)}",
             ConvergenceWarning,
-            stacklevel=_STACKLEVEL + 1,
         )
     elif status == "max_iter" and not streaming:
-        warnings.warn(
+        warn(
             f"solver={config.solver!r} reached max_iter={config.max_iter} without "
             f"converging (tol={config.tol:g}). Increase max_iter, adjust lr, or use "
             "solver='exact' for squared error.",
             ConvergenceWarning,
-            stacklevel=_STACKLEVEL + 1,
         )
 
 

@@ -33,8 +33,6 @@ within rounding of it). The method stops when the certified relative gap is
 at most ``GAP_TOL``.
 """
 
-import warnings
-
 import numpy as np
 import scipy.linalg
 import scipy.sparse
@@ -43,6 +41,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .._data import host
 from .._device import float64_device
+from .._warnings import warn
 from . import _duality
 from ._base import SolverResult
 from ._optimality import pseudo_solve
@@ -64,9 +63,6 @@ _INSIDE = 1e-8
 _FLOOR = 1e-8
 # Fraction of the distance to the boundary that a step goes.
 _STEP = 0.99
-# Frames between the warning and the caller of fit: solve, solvers.solve, the
-# estimator's dispatch, fit, scikit-learn's fit context.
-_STACKLEVEL = 6
 
 
 def solve(problem, config):
@@ -83,12 +79,11 @@ def solve(problem, config):
     weight[:, passes.active] = method.beta
     intercept = method.b if objective.fit_intercept else np.zeros(data.shape[2])
     if gap > config.tol:
-        warnings.warn(
+        warn(
             f"The interior-point method stopped after {n_iter} iteration(s) with a "
             f"certified relative gap of {gap:.2g} to the minimum (tol="
             f"{config.tol:g}). " + advice_when_stopped(data, objective, device),
             ConvergenceWarning,
-            stacklevel=_STACKLEVEL,
         )
     if config.verbose:
         print(

@@ -25,7 +25,6 @@ the residual: at the minimum the scale's own condition puts it on the dual's
 ball ``mean(w psi^2) <= 4``.
 """
 
-import warnings
 from functools import partial
 
 import numpy as np
@@ -35,6 +34,7 @@ from sklearn.exceptions import ConvergenceWarning
 from .._dask import concatenate
 from .._data import matmul
 from .._device import float64_device
+from .._warnings import warn
 from . import _duality
 from ._base import SolverResult
 from ._optimality import pseudo_solve
@@ -56,9 +56,6 @@ _MAX_HALVINGS = 40
 # A root-mean-square residual of the least-squares fit below this fraction of
 # that of the targets: the model fits the data exactly, and the scale is 0.
 _EXACT_FIT = 1e-12
-# Frames between the warning and the caller of fit: solve, solvers.solve, the
-# estimator's dispatch, fit, scikit-learn's fit context.
-_STACKLEVEL = 6
 
 
 def solve(problem, config):
@@ -73,12 +70,11 @@ def solve(problem, config):
     )
     n_iter, gap = huber.minimise(config.max_iter)
     if gap > config.tol:
-        warnings.warn(
+        warn(
             f"Newton's method stopped after {n_iter} step(s) with a certified "
             f"relative gap of {gap:.2g} to the minimum (tol={config.tol:g}). "
             + advice_when_stopped(data, objective, device),
             ConvergenceWarning,
-            stacklevel=_STACKLEVEL,
         )
     if config.verbose:
         print(
