@@ -1,8 +1,8 @@
 """A scikit-learn linear regressor on PyTorch, with exact and gradient solvers."""
 
 from ._checkpoint import CheckpointError
-from ._export import register_onnx_converter
 from ._inference import RegressionSummary
+from ._onnx import register_onnx_converter
 from ._regressor import TorchLinearRegressor
 from ._version import InconsistentVersionWarning, __version__
 

@@ -6,7 +6,7 @@ of the estimator, so that a fit cannot see parameters changed while it runs and
 a solver can be called without an estimator.
 """
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import torch
@@ -101,3 +101,11 @@ class Config:
             values["random_state"] = "RandomState"
         values["device"] = str(values["device"])
         return values
+
+    def portable(self):
+        """This configuration with the device as its name (for pickles)."""
+        return replace(self, device=str(self.device))
+
+    def restored(self):
+        """A :meth:`portable` configuration with its device again."""
+        return replace(self, device=torch.device(self.device))

@@ -17,12 +17,11 @@ import sys
 from functools import partial
 
 import numpy as np
-from sklearn.utils.validation import _check_sample_weight, check_array
+from sklearn.utils.validation import check_array
 
 from ._data import Data, matmul
 from ._device import resolve_device
-
-_FLOAT_DTYPES = [np.float64, np.float32]
+from ._validation import check_part, targets, weights
 
 
 def is_dask(value):
@@ -147,7 +146,7 @@ def validated(part, quantiles):
     """The :class:`~._data.Data` of a part ``(x, y, w)``, validated as ``fit``
     validates arrays (``y`` repeated per quantile); None without rows."""
     x, y, w = part
-    x = _checked(x)
+    x = check_part(x)
     y = check_array(
         y, ensure_2d=False, ensure_min_samples=0, dtype=np.float64, input_name="y"
     )
@@ -159,17 +158,8 @@ def validated(part, quantiles):
         )
     if not len(x):
         return None
-    Y = y.reshape(len(x), -1)
-    if quantiles is not None:
-        Y = np.repeat(Y, len(quantiles), axis=1)
-    if w is not None:
-        w = _check_sample_weight(
-            w,
-            x,
-            dtype=np.float64,
-            ensure_non_negative=True,
-            allow_all_zero_weights=True,
-        )
+    Y = targets(y, len(x), quantiles)
+    w = weights(w, x, allow_all_zero=True)
     if hasattr(x, "tocsr"):
         x = x.tocsr()
     return Data(x, Y, w)
@@ -361,17 +351,4 @@ def predict(X, coef, intercept):
 
 
 def _predict_part(x, coef, intercept):
-    return matmul(_checked(x), coef.T) + intercept
-
-
-def _checked(x):
-    """A part of ``X`` validated as ``check_array`` validates ``X`` (possibly
-    without rows)."""
-    return check_array(
-        x,
-        accept_sparse=("csr", "csc"),
-        dtype=_FLOAT_DTYPES,
-        ensure_min_samples=0,
-        estimator="TorchLinearRegressor",
-        input_name="X",
-    )
+    return matmul(check_part(x), coef.T) + intercept

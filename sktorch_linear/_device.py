@@ -167,3 +167,15 @@ def threads_for(elements):
     finally:
         torch.set_num_threads(current)
         _THREADS_OUTSIDE.pop()
+
+
+def to_numpy(value, dtype=None):
+    """``value`` with its tensors (nested in dicts, lists and tuples) as NumPy
+    arrays on the host, copied (in ``dtype`` when given)."""
+    if torch.is_tensor(value):
+        return value.detach().to("cpu", dtype).numpy().copy()
+    if isinstance(value, dict):
+        return {key: to_numpy(item, dtype) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_numpy(item, dtype) for item in value)
+    return value

@@ -1,13 +1,25 @@
-"""The fitted model outside the estimator: a plain torch module
-(:func:`to_torch`) and the converter that lets skl2onnx export it to ONNX
-(:func:`register_onnx_converter`)."""
+"""The fitted model outside the estimator as a plain torch module
+(``TorchLinearRegressor.to_torch``)."""
 
 import numpy as np
 import torch
 from torch import nn
 
+from ._device import resolve_device, usable_device
 
-def to_torch(coef, intercept, *, device, dtype):
+
+def to_torch(coef, intercept, *, device, dtype, fitted_on):
+    """:func:`module` on ``device`` (None: ``fitted_on``, the device of the
+    fit, or the CPU where this machine lacks it) in ``dtype`` (a name)."""
+    if dtype not in ("float64", "float32"):
+        raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}.")
+    device = usable_device(fitted_on) if device is None else resolve_device(device)
+    if device.type == "mps" and dtype == "float64":
+        raise ValueError("MPS has no float64: pass dtype='float32' for MPS.")
+    return module(coef, intercept, device=device, dtype=getattr(torch, dtype))
+
+
+def module(coef, intercept, *, device, dtype):
     """A :class:`torch.nn.Module` computing ``X @ coef.T + intercept`` in the
     original units of ``X`` and ``y`` (the scaling folded into the weights): an
     ``nn.Linear``, followed by ``nn.Flatten(0)`` when ``coef`` is 1-D (one
@@ -21,50 +33,3 @@ def to_torch(coef, intercept, *, device, dtype):
     if np.ndim(coef) == 1:
         return nn.Sequential(linear, nn.Flatten(0)).eval()
     return linear.eval()
-
-
-def register_onnx_converter():
-    """Register :class:`TorchLinearRegressor` with skl2onnx.
-
-    skl2onnx's shape calculator and converter of scikit-learn's linear
-    regressors apply as they are (``coef_`` and ``intercept_`` are all they
-    read): float32 and float64 graphs, one or several outputs, the estimator
-    alone or in a pipeline. Call it once per process before
-    ``skl2onnx.to_onnx``; it needs skl2onnx installed.
-
-    Returns
-    -------
-    alias : str
-        The name the estimator is registered under.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skl2onnx import to_onnx
-    >>> from sktorch_linear import TorchLinearRegressor, register_onnx_converter
-    >>> register_onnx_converter()
-    'SktorchLinearTorchLinearRegressor'
-    >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
-    >>> reg = TorchLinearRegressor(device="cpu").fit(X, X.sum(axis=1))
-    >>> onnx_model = to_onnx(reg, X.astype(np.float32), target_opset=18)
-    >>> [node.op_type for node in onnx_model.graph.node]
-    ['LinearRegressor']
-    """
-    from skl2onnx import update_registered_converter
-    from skl2onnx.operator_converters.linear_regressor import (
-        convert_sklearn_linear_regressor,
-    )
-    from skl2onnx.shape_calculators.linear_regressor import (
-        calculate_linear_regressor_output_shapes,
-    )
-
-    from ._regressor import TorchLinearRegressor
-
-    alias = "SktorchLinearTorchLinearRegressor"
-    update_registered_converter(
-        TorchLinearRegressor,
-        alias,
-        calculate_linear_regressor_output_shapes,
-        convert_sklearn_linear_regressor,
-    )
-    return alias

@@ -7,13 +7,17 @@ from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
+import pandas as pd
 import scipy.linalg
 import scipy.stats
 import torch
 
-from ._device import accumulation_dtype
+from ._dask import dask_data, is_dask
+from ._data import Data
+from ._device import accumulation_dtype, usable_device
 from ._linalg import qr_r
-from .solvers._least_squares import LeastSquares
+from ._validation import validate
+from .solvers._penalised import LeastSquares
 
 COV_TYPES = ("nonrobust", "HC0", "HC1", "HC2", "HC3")
 
@@ -22,7 +26,14 @@ def singular_values(moments, scaling, *, fit_intercept):
     """Singular values, in decreasing order, of the standardized (centred,
     weighted) ``X`` of the statistics (zeros for constant columns), and its
     numerical rank: the number of singular values of its R factor above the
-    rounding level of that factor."""
+    rounding level of that factor. AttributeError without statistics (the
+    ``singular_`` and ``rank_`` of a fit that kept none)."""
+    if moments is None:
+        raise AttributeError(
+            "singular_ and rank_ are available after a fit with the exact "
+            "solver of squared error, which keeps the statistics they are "
+            "computed from."
+        )
     lsq = LeastSquares.of(moments, scaling, 0.0, fit_intercept=fit_intercept)
     solver = lsq.solver()
     values = solver.singular_values()  # fewer with fewer rows than columns
@@ -38,7 +49,7 @@ class RegressionSummary:
 
     Attributes
     ----------
-    table : pandas.DataFrame or structured numpy.ndarray
+    table : pandas.DataFrame
         One row per parameter (``"const"`` first, when fitted, then the
         features): ``coef``, ``std_err``, ``t``, ``p_value``, ``ci_lower``,
         ``ci_upper``.
@@ -86,7 +97,7 @@ class RegressionSummary:
 
     def __str__(self):
         table = self.table
-        names = table.index if hasattr(table, "index") else table["name"]
+        names = table.index
         level = 100 * (1 - self.alpha)
         lines = [
             f"Least squares, {self.n} rows, covariance {self.cov_type}",
@@ -118,40 +129,21 @@ def summary(
     ``intercept`` (one target) of the statistics ``moments``; the robust kinds
     of covariance also read ``data`` (an iterable of :class:`Data`) once."""
     p = moments.n_features
-    n, weight_sum = moments.n_samples, moments.weight_sum
+    n = moments.n_samples
     center = moments.mean if fit_intercept else np.zeros_like(moments.mean)
     factor = _factor(moments, center)  # R'R: the products of [X y] - center
-    rx = factor[:p, :p]
     rss = float(np.sum(factor[p:, p] ** 2))  # the least-squares residual, exactly
     k = p + fit_intercept
     df_resid, df_model = n - k, p
     sigma2 = rss / df_resid
-    # (X~' W X~)^-1 in the centred coordinates [x - center, 1]: block-diagonal
-    inverse = _inverse_gram(rx)
     beta = np.append(coef, intercept) if fit_intercept else np.asarray(coef, float)
-    if cov_type == "nonrobust":
-        cov_centred = sigma2 * _blocks(inverse, 1.0 / weight_sum, fit_intercept)
-    else:
-        meat = _meat(
-            data,
-            coef,
-            intercept,
-            center[:p],
-            inverse,
-            weight_sum,
-            fit_intercept,
-            cov_type,
-            device,
-        )
-        bread = _blocks(inverse, 1.0 / weight_sum, fit_intercept)
-        cov_centred = bread @ meat @ bread
-        if cov_type == "HC1":
-            cov_centred *= n / df_resid
-    # back to [coef, intercept]: intercept = (centred intercept) - center' coef
-    jacobian = np.eye(k)
-    if fit_intercept:
-        jacobian[p, :p] = -center[:p]
-    cov = jacobian @ cov_centred @ jacobian.T
+    options = {
+        "fit_intercept": fit_intercept,
+        "cov_type": cov_type,
+        "data": data,
+        "device": device,
+    }
+    cov = _covariance(moments, factor, center, coef, intercept, sigma2, options)
     std_err = np.sqrt(np.diag(cov))
     t = beta / std_err
     # statsmodels' default: Student's t for the classical covariance, the
@@ -196,6 +188,40 @@ def summary(
         cov_type=cov_type,
         alpha=alpha,
     )
+
+
+def _covariance(moments, factor, center, coef, intercept, sigma2, options):
+    """The covariance of ``[coef, intercept]``: classical (``sigma2`` times the
+    inverse Gram matrix) or the sandwich of a robust kind, whose meat is one
+    pass over ``options["data"]``; ``options`` holds ``fit_intercept``,
+    ``cov_type``, ``data`` and ``device``."""
+    p, weight_sum = moments.n_features, moments.weight_sum
+    fit_intercept, cov_type = options["fit_intercept"], options["cov_type"]
+    # (X~' W X~)^-1 in the centred coordinates [x - center, 1]: block-diagonal
+    inverse = _inverse_gram(factor[:p, :p])
+    bread = _blocks(inverse, 1.0 / weight_sum, fit_intercept)
+    if cov_type == "nonrobust":
+        cov_centred = sigma2 * bread
+    else:
+        meat = _meat(
+            options["data"],
+            coef,
+            intercept,
+            center[:p],
+            inverse,
+            weight_sum,
+            fit_intercept,
+            cov_type,
+            options["device"],
+        )
+        cov_centred = bread @ meat @ bread
+        if cov_type == "HC1":
+            cov_centred *= moments.n_samples / (moments.n_samples - p - fit_intercept)
+    # back to [coef, intercept]: intercept = (centred intercept) - center' coef
+    jacobian = np.eye(p + fit_intercept)
+    if fit_intercept:
+        jacobian[p, :p] = -center[:p]
+    return jacobian @ cov_centred @ jacobian.T
 
 
 def aliased_columns(moments, scaling, *, fit_intercept):
@@ -289,23 +315,74 @@ def _meat_part(data, device, *, coef, intercept, center, bread, fit_intercept, p
 
 
 def _table(names, columns):
-    try:
-        import pandas as pd
-    except ImportError:
-        dtype = [("name", object)] + [(name, float) for name in columns]
-        table = np.empty(len(names), dtype=dtype)
-        table["name"] = names
-        for name, values in columns.items():
-            table[name] = values
-        return table
     return pd.DataFrame(columns, index=pd.Index(names, name="parameter"))
 
 
-def chunks(data):
-    """The chunks of ``data``, one ``(X, y[, sample_weight])`` tuple or an
-    iterable of them, as ``(X, y, sample_weight)``."""
+def summarize(result, config, names, *, alpha, cov_type, data):
+    """The :class:`RegressionSummary` of an estimator's fit (its ``result`` and
+    ``config``; ``names`` of the features), refused for fits it does not
+    describe; the robust kinds read ``data`` (:func:`training_chunks`)."""
+    objective = config.objective
+    if objective.loss != "squared_error" or objective.alpha != 0:
+        raise ValueError(
+            "summary() describes least squares: loss='squared_error' with "
+            f"alpha=0, but this fit has loss={objective.loss!r}, alpha="
+            f"{objective.alpha}. Refit with those parameters."
+        )
+    if result.solver != "exact" or result.coef.shape[0] != 1:
+        raise ValueError(
+            "summary() needs an exact least-squares fit of one target "
+            "(solver='exact' or 'auto', y 1-D)."
+        )
+    if cov_type != "nonrobust" and data is None:
+        raise ValueError(
+            f"cov_type={cov_type!r} reads the training data once more: pass "
+            "data=(X, y) or (X, y, sample_weight), or after partial_fit the "
+            "chunks again as an iterable of such tuples."
+        )
+    fit_intercept = objective.fit_intercept
+    aliased = aliased_columns(
+        result.moments, result.scaling, fit_intercept=fit_intercept
+    )
+    if aliased:
+        raise ValueError(
+            "The design is rank deficient: columns "
+            f"{[names[i] for i in aliased]} are linear combinations of "
+            "others (or constant, with the intercept), so their coefficients "
+            "are not identified. Drop or combine them for summary()."
+        )
+    return summary(
+        result.moments,
+        result.coef[0],
+        float(result.intercept[0]),
+        fit_intercept=fit_intercept,
+        names=names,
+        alpha=alpha,
+        cov_type=cov_type,
+        data=None if cov_type == "nonrobust" else data,
+        device=usable_device(config.device),
+    )
+
+
+def training_chunks(estimator, data):
+    """The chunks of ``data`` (one ``(X, y[, sample_weight])`` tuple or an
+    iterable of them), validated against ``estimator``'s fit as ``fit``
+    validates them, as :class:`~._data.Data` (lazily, one at a time)."""
     if isinstance(data, tuple):
         data = [data]
     for chunk in data:
         X, y, *weight = chunk
-        yield X, y, (weight[0] if weight else None)
+        weight = weight[0] if weight else None
+        if is_dask(X):
+            yield dask_data(estimator, X, y, weight, reset=False, quantiles=None)[0]
+            continue
+        X, Y, weight, _ = validate(
+            estimator,
+            X,
+            y,
+            weight,
+            reset=False,
+            check_finite=True,
+            allow_all_zero=True,
+        )
+        yield Data(X, Y, weight)

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from . import _extended as ext
-from ._device import threads_for
+from ._device import threads_for, to_numpy
 from ._linalg import cholesky, eigh, matmul, qr_r
 from ._scaling import constant_columns
 
@@ -133,7 +133,9 @@ class Moments:
                 _reshift(self.exact, self.mean, merged.mean),
                 _reshift(other.exact, other.mean, merged.mean),
             )
-            merged = replace(merged, exact=tuple(_numpy(part) for part in exact))
+            merged = replace(
+                merged, exact=tuple(to_numpy(part, torch.float64) for part in exact)
+            )
         kinds = {self.kind, other.kind}
         if "diagonal" in kinds:
             return merged
@@ -251,7 +253,7 @@ def factorize(data, moments, *, device, dtype):
             rows = rows[rows.abs().amax(dim=1).argsort(descending=True)]
         with threads_for(rows.numel()):
             factor = torch.linalg.qr(rows, mode="r").R
-    return replace(moments, gram=None, factor=_numpy(factor))
+    return replace(moments, gram=None, factor=to_numpy(factor, torch.float64))
 
 
 def exact_products(data, shift, *, device, dtype):
@@ -279,7 +281,7 @@ def exact_products(data, shift, *, device, dtype):
             lo = lo_weight + lo * weight
         block = ext.sum2(hi, lo, dim=0)
         total = block if total is None else ext.add(total, block)
-    pair = (_numpy(total[0]), _numpy(total[1]))
+    pair = (to_numpy(total[0], torch.float64), to_numpy(total[1], torch.float64))
     return pair if np.all(np.abs(pair[0]) < _SPLIT_LIMIT) else None
 
 
@@ -373,8 +375,8 @@ def _first_shift(x, y, w):
 
 def _centred(totals, shift, shape, full):
     n_samples, n_features, n_targets = shape
-    totals = _numpy(totals)
-    shift = _numpy(shift)
+    totals = to_numpy(totals, torch.float64)
+    shift = to_numpy(shift, torch.float64)
     if full:
         weight_sum, sums, products = totals[-1, -1], totals[:-1, -1], totals[:-1, :-1]
     else:
@@ -402,7 +404,7 @@ def _centred(totals, shift, shape, full):
 def _cancels(moments, shift):
     """Whether a column's shift was too far from its mean (see
     ``_MAX_CANCELLATION``)."""
-    offset = moments.mean - _numpy(shift)
+    offset = moments.mean - to_numpy(shift, torch.float64)
     with np.errstate(divide="ignore"):
         ratio = np.where(
             offset == 0, 0.0, moments.weight_sum * offset**2 / moments.sumsq
@@ -420,7 +422,3 @@ def _empty(n_samples, n_features, n_targets, full):
         sumsq=np.zeros(width),
         gram=np.zeros((width, width)) if full else None,
     )
-
-
-def _numpy(tensor):
-    return tensor.detach().to("cpu", torch.float64).numpy()

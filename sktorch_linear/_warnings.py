@@ -11,10 +11,15 @@ import sys
 import warnings
 
 import sklearn.base
+import sklearn.utils._param_validation
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
-# scikit-learn wraps ``fit`` in ``_fit_context``: its wrapper is not the caller.
-_WRAPPERS = {(os.path.abspath(sklearn.base.__file__), "wrapper")}
+# scikit-learn wraps ``fit`` (``_fit_context``) and methods whose parameters it
+# validates (``validate_params``): its wrappers are not the caller.
+_WRAPPERS = {
+    (os.path.abspath(module.__file__), "wrapper")
+    for module in (sklearn.base, sklearn.utils._param_validation)
+}
 
 
 def warn(message, category=UserWarning):

@@ -12,12 +12,12 @@ from sktorch_linear._data import Data
 from sktorch_linear._linalg import cholesky, cholesky_solve, eigh, qr_r, svd
 from sktorch_linear._moments import statistics
 from sktorch_linear._scaling import Scaling
-from sktorch_linear.solvers._least_squares import (
+from sktorch_linear.solvers._elastic_net import solve_elastic_net
+from sktorch_linear.solvers._penalised import (
     CholeskySolver,
     FactorSolver,
     LeastSquares,
 )
-from sktorch_linear.solvers.coordinate_descent import solve_elastic_net
 
 
 def _spd(condition, size=6, seed=0):

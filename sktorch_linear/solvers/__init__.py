@@ -1,6 +1,7 @@
-"""The solver families, each ``solve(problem, config) -> SolverResult``.
+"""The solver families, each ``solve(problem, config) -> SolverResult``, as
+peers; :mod:`._policy` says which one fits what.
 
-- :mod:`.exact`: squared error with a ridge penalty at most, from the
+- :mod:`.least_squares`: squared error with a ridge penalty at most, from the
   statistics of the data, refined against them;
 - :mod:`.coordinate_descent`: squared error with an L1 (elastic-net) penalty,
   on the same statistics;
@@ -9,53 +10,57 @@
 - :mod:`.interior_point`: the quantile and absolute-error losses with any
   penalty, to a certified optimum;
 - :mod:`.gradient`: every loss and penalty, by a skorch net (L-BFGS, Adam,
-  SGD);
-- :mod:`._distributed`: the passes of the exact solvers and Adam / SGD epochs
-  over rows held in parts by Dask.
+  SGD), measured by :mod:`._certify`;
+- :mod:`.dask_gradient`: Adam and SGD epochs over rows held in parts by Dask
+  (the exact families run over such rows through :mod:`._dask_passes`).
 """
 
 from dataclasses import replace
 
 from .._dask import DaskData
 from . import (
-    _distributed,
+    _policy,
     coordinate_descent,
-    exact,
+    dask_gradient,
     gradient,
     interior_point,
+    least_squares,
     newton,
 )
 from ._base import Problem, SolverResult
-from ._net import net_state, restored_net, solution_net
+from ._persist import portable, with_net
+from ._policy import Route, route
+from ._robust import outliers
 
 __all__ = [
     "Problem",
+    "Route",
     "SolverResult",
-    "net_state",
-    "restored_net",
-    "solution_net",
+    "portable",
+    "route",
     "solve",
+    "with_net",
 ]
+
+_FAMILIES = {
+    "least_squares": least_squares,
+    "coordinate_descent": coordinate_descent,
+    "newton": newton,
+    "interior_point": interior_point,
+    "gradient": gradient,
+    "dask_gradient": dask_gradient,
+}
 
 
 def solve(problem, config):
-    """Fit ``problem`` with the solver family that ``config.solver`` names."""
+    """Fit ``problem`` with the family that the policy gives ``config.solver``
+    (resolved) and the objective."""
     objective = config.objective
-    if config.solver != "exact" and isinstance(problem.data, DaskData):
-        solver = _distributed.solve_gradient  # squared error (see the estimator)
-    elif config.solver != "exact":
-        solver = gradient.solve
-    elif objective.loss in ("quantile", "absolute_error"):
-        solver = interior_point.solve
-    elif objective.loss == "huber":
-        solver = newton.solve
-    elif objective.has_l1:
-        solver = coordinate_descent.solve
-    else:
-        solver = exact.solve
-    result = solver(problem, config)
+    dask = isinstance(problem.data, DaskData)
+    family = _policy.family(objective, config.solver, dask)
+    result = _FAMILIES[family].solve(problem, config)
     if objective.loss == "huber":
-        mask = newton.outliers(
+        mask = outliers(
             problem.data,
             result.coef,
             result.intercept,

@@ -107,6 +107,58 @@ class DivergenceGuard(Callback):
             )
 
 
+class Stall:
+    """The stall rule of the gradient solvers: a metric (lower is better) has
+    stalled when it has not improved on its best value by ``tol`` (relative to
+    that value, or absolute) for ``n_iter_no_change`` consecutive epochs; a
+    stall may then divide the learning rate by ``LR_DECAY``, up to
+    ``MAX_LR_DECAYS`` times, and the count starts again."""
+
+    LR_DECAY = 10.0
+    MAX_LR_DECAYS = 6
+
+    def __init__(self, tol, n_iter_no_change, relative=True):
+        self.tol, self.n_iter_no_change, self.relative = tol, n_iter_no_change, relative
+        self.best = np.inf
+        self.since = 0  # epochs without improvement by tol
+        self.flat = 0  # epochs without any improvement
+        self.decays = 0
+
+    def observe(self, metric):
+        """Record an epoch's ``metric``; return whether training has stalled."""
+        margin = self.tol * abs(self.best) if self.relative else self.tol
+        self.since = 0 if metric < self.best - margin else self.since + 1
+        if metric < self.best:
+            self.best, self.flat = metric, 0
+        else:
+            self.flat += 1
+        return self.since >= self.n_iter_no_change
+
+    def decay(self, metric):
+        """Count a decay of the learning rate at ``metric``, if one is left;
+        return whether it was."""
+        if self.decays >= self.MAX_LR_DECAYS:
+            return False
+        self.decays += 1
+        self.since = self.flat = 0
+        self.best = metric
+        return True
+
+    def state(self):
+        return {
+            "best_metric": self.best,
+            "epochs_without_improvement": self.since,
+            "epochs_flat": self.flat,
+            "lr_decays": self.decays,
+        }
+
+    def load(self, state):
+        self.best = state["best_metric"]
+        self.since = state["epochs_without_improvement"]
+        self.flat = state["epochs_flat"]
+        self.decays = state["lr_decays"]
+
+
 class ConvergenceCheck(Callback):
     """Decide when training stops, and whether it has converged.
 
@@ -129,8 +181,9 @@ class ConvergenceCheck(Callback):
     yet: slow, steady progress) lets training carry on. Otherwise Adam and
     SGD, whose iterates hover at a level set by the learning rate (mini-batch
     noise, or oscillation of a step too long for the curvature), divide the
-    learning rate by ``LR_DECAY`` and carry on, up to ``MAX_LR_DECAYS`` times;
-    after that, or for L-BFGS, training stops short (``stalled_``).
+    learning rate by :attr:`Stall.LR_DECAY` and carry on, up to
+    :attr:`Stall.MAX_LR_DECAYS` times; after that, or for L-BFGS, training stops
+    short (``stalled_``).
 
     The decision is recorded in the history (``converged``, and
     ``optimality_gap`` when measured) at the end of each epoch, and acted on at
@@ -153,9 +206,6 @@ class ConvergenceCheck(Callback):
         training data).
     """
 
-    LR_DECAY = 10.0
-    MAX_LR_DECAYS = 6
-
     def __init__(
         self, tol, n_iter_no_change, decay_lr, validating, enabled=True, gap=None
     ):
@@ -169,16 +219,13 @@ class ConvergenceCheck(Callback):
     def initialize(self):
         self.converged_ = False
         self.stalled_ = False
-        self.best_metric_ = np.inf
-        self.epochs_without_improvement_ = 0
-        self.epochs_flat_ = 0
-        self.lr_decays_ = 0
+        self.stall_ = Stall(self.tol, self.n_iter_no_change, not self.validating)
         self.average_ = None
         self.averaged_steps_ = 0
         return self
 
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
-        hovering = self.epochs_without_improvement_ > 0
+        hovering = self.stall_.since > 0
         if not (training and hovering and self.decay_lr and self.gap):
             return
         parameters = [p.detach() for p in net.module_.linear.parameters()]
@@ -206,17 +253,11 @@ class ConvergenceCheck(Callback):
         self.gap = None
 
     def _update(self, net, metric):
-        margin = self.tol if self.validating else self.tol * abs(self.best_metric_)
-        if metric < self.best_metric_ - margin:
-            self.epochs_without_improvement_ = 0
+        stall = self.stall_
+        stalled = stall.observe(metric)
+        if stall.since == 0:
             self.average_ = None  # the average starts where the hovering does
-        else:
-            self.epochs_without_improvement_ += 1
-        if metric < self.best_metric_:
-            self.best_metric_, self.epochs_flat_ = metric, 0
-        else:
-            self.epochs_flat_ += 1
-        if self.epochs_without_improvement_ < self.n_iter_no_change:
+        if not stalled:
             return
         if self.gap is None or self.validating:
             self.converged_ = not self._decay(net, metric)
@@ -225,8 +266,8 @@ class ConvergenceCheck(Callback):
         net.history.record("optimality_gap", gap)
         if gap <= self.tol:
             self.converged_ = True
-        elif self.epochs_flat_ == 0:
-            self.epochs_without_improvement_ = 0  # slow but still descending
+        elif stall.flat == 0:
+            stall.since = 0  # slow but still descending
         else:
             self.stalled_ = not self._decay(net, metric)
 
@@ -250,27 +291,17 @@ class ConvergenceCheck(Callback):
 
     def _decay(self, net, metric):
         """Divide the learning rate, if allowed; return whether it was."""
-        if (
-            not self.decay_lr
-            or self.validating
-            or self.lr_decays_ >= self.MAX_LR_DECAYS
-        ):
+        if not self.decay_lr or self.validating or not self.stall_.decay(metric):
             return False
-        self.lr_decays_ += 1
-        self.epochs_without_improvement_ = self.epochs_flat_ = 0
-        self.best_metric_ = metric
         for group in net.optimizer_.param_groups:
-            group["lr"] /= self.LR_DECAY
+            group["lr"] /= Stall.LR_DECAY
         return True
 
     def state_dict(self):
         return {
             "converged": self.converged_,
             "stalled": self.stalled_,
-            "best_metric": self.best_metric_,
-            "epochs_without_improvement": self.epochs_without_improvement_,
-            "epochs_flat": self.epochs_flat_,
-            "lr_decays": self.lr_decays_,
+            **self.stall_.state(),
             "average": self.average_,
             "averaged_steps": self.averaged_steps_,
         }
@@ -278,10 +309,7 @@ class ConvergenceCheck(Callback):
     def load_state_dict(self, state):
         self.converged_ = state["converged"]
         self.stalled_ = state["stalled"]
-        self.best_metric_ = state["best_metric"]
-        self.epochs_without_improvement_ = state["epochs_without_improvement"]
-        self.epochs_flat_ = state["epochs_flat"]
-        self.lr_decays_ = state["lr_decays"]
+        self.stall_.load(state)
         self.average_ = state["average"]
         self.averaged_steps_ = state["averaged_steps"]
 

@@ -80,7 +80,15 @@ class Loss:
         )
 
 
-class _Problem:
+def losses(objective, n_targets):
+    """The loss of each target (its quantile, for several quantiles)."""
+    if objective.loss == "absolute_error":
+        return [Loss("absolute_error", None)] * n_targets
+    quantiles = np.broadcast_to(np.asarray(objective.quantile, dtype=float), n_targets)
+    return [Loss("quantile", float(q)) for q in quantiles]
+
+
+class DualProblem:
     """One target's loss and penalty, with the passes over its rows (target ``k``
     of a :class:`~._passes.Passes`, with a column of ones always)."""
 
@@ -153,7 +161,7 @@ def relative_gap(module, loss, passes, tol):
     l2 = module.l2.cpu().double().numpy()
     total, bound, chosen, improved = 0.0, 0.0, [], False
     for k in range(weight.shape[0]):
-        problem = _Problem(passes, k, Loss(kind, parameters[k]), l1[k], l2[k])
+        problem = DualProblem(passes, k, Loss(kind, parameters[k]), l1[k], l2[k])
         coef = np.append(weight[k], intercept[k] if bias else 0.0)
         r = problem.residual(coef)
         best = _Best(coef, problem.objective(coef, r))

@@ -8,13 +8,11 @@ through skorch's own constructor arguments.
 """
 
 import math
-from dataclasses import replace
 
 import numpy as np
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
-from skorch.history import History
 from skorch.utils import TeeGenerator
 
 from .._data import StandardizedRows
@@ -409,85 +407,3 @@ def _optimizer_params(solver, momentum, has_l1, dtype):
             "optimizer__tolerance_change": eps,
         }
     return {}
-
-
-def net_state(net):
-    """What a later fit continues from, as NumPy arrays and plain Python (no
-    torch objects, so that the estimator pickles and saves with skops without
-    them): the module's parameters and buffers, the optimizer's type and state,
-    the history and the shuffling generator's state."""
-    return {
-        "module": _numpy(net.module_.state_dict()),
-        "optimizer_type": type(net.optimizer_).__name__,
-        "optimizer": _numpy(net.optimizer_.state_dict()),
-        "history": _numpy([dict(record) for record in net.history]),
-        "generator": net.iterator_train__generator.get_state().numpy(),
-    }
-
-
-def tensors(value):
-    """``value`` (of :func:`net_state`) with its arrays as tensors again."""
-    if isinstance(value, np.ndarray):
-        return torch.from_numpy(value.copy())
-    if isinstance(value, dict):
-        return {key: tensors(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(tensors(item) for item in value)
-    return value
-
-
-def _numpy(value):
-    if torch.is_tensor(value):
-        return value.detach().cpu().numpy().copy()
-    if isinstance(value, dict):
-        return {key: _numpy(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_numpy(item) for item in value)
-    return value
-
-
-def restored_net(result, config, state):
-    """A :class:`LinearNet` of ``config.solver`` in the training state
-    ``state`` (:func:`net_state`) of the fit of ``result``: ``net_`` of an
-    estimator loaded from a pickle or a skops file."""
-    module = tensors(state["module"])
-    dtype = module["linear.weight"].dtype
-    if config.device.type == "mps":
-        dtype = torch.float32
-    n_targets, n_features = result.coef.shape
-    net = build_net(
-        replace(config, callbacks=(), verbose=0),
-        result.scaling,
-        (result.scaling.n_samples, n_features, n_targets),
-        dtype=dtype,
-        seed=0 if result.seed is None else result.seed,
-        epochs=config.max_iter,
-        streaming=False,
-    )
-    net.module_.load_state_dict(module)
-    if state["optimizer_type"] == type(net.optimizer_).__name__:
-        net.optimizer_.load_state_dict(tensors(state["optimizer"]))
-    net.history = History(tensors(state["history"]))
-    net.iterator_train__generator.set_state(tensors(state["generator"]))
-    return net
-
-
-def solution_net(result, config, dtype):
-    """A :class:`LinearNet` that holds the solution of ``result`` (from any
-    solver): what the estimator exposes as ``net_`` after an exact fit."""
-    solver = "adam" if config.objective.has_l1 else "lbfgs"
-    scaling = result.scaling
-    n_targets, n_features = result.coef.shape
-    net = build_net(
-        replace(config, solver=solver, lr=None, callbacks=(), verbose=0),
-        scaling,
-        (scaling.n_samples, n_features, n_targets),
-        dtype=dtype,
-        seed=0,
-        epochs=config.max_iter,
-        streaming=False,
-    )
-    weight, bias = scaling.standardize(result.coef, result.intercept)
-    scale = None if result.scale is None else result.scale / scaling.y_scale
-    net.module_.load_solution(weight, bias, scale)
-    return net

@@ -20,11 +20,12 @@ are measured by duality (``_duality``).
 """
 
 import numpy as np
+import scipy.linalg
 import torch
 
 from .._device import float64_device
 from .._linalg import eigh, svd
-from .coordinate_descent import solve_elastic_net
+from ._elastic_net import solve_elastic_net
 
 # Rows per block of the pass (each block is stacked into the R factor in
 # float64).
@@ -153,3 +154,13 @@ def _proximal_decrease(gradient, hessian, weight, l1, bias):
     best = best[:, 0]
     minimum = 0.5 * best @ reduced @ best - cross @ best + l1 * np.abs(best).sum()
     return max(at_beta - (minimum + offset), 0.0)
+
+
+def solve_psd(matrix, rhs):
+    """Solve the symmetric positive (semi-)definite Newton system: Cholesky, or
+    the pseudo-inverse when it fails (collinear columns)."""
+    try:
+        factor = scipy.linalg.cho_factor(matrix)
+        return scipy.linalg.cho_solve(factor, rhs)
+    except (scipy.linalg.LinAlgError, ValueError):
+        return pseudo_solve(matrix, rhs)

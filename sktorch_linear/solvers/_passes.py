@@ -3,17 +3,12 @@ losses: products with vectors and weighted Gram matrices for several targets
 at once, a block of rows at a time on the device (``X`` is never copied or
 densified whole)."""
 
-from functools import partial
-
 import numpy as np
 import torch
 
-from .._dask import DaskData
-from .._data import StandardizedRows, check_finite, dense
+from .._data import StandardizedRows, dense
 from .._device import as_tensor, float64_device
-from .._moments import Moments, accumulate
-from .._scaling import Scaling
-from . import _duality
+from .._moments import accumulate
 
 # Rows per block of a pass.
 _BLOCK_ROWS = 4096
@@ -21,57 +16,9 @@ _BLOCK_ROWS = 4096
 RESIDENT_TYPES = ("cuda",)
 
 
-def prepare(data, objective, device, *, full=False):
-    """The statistics of ``data`` (one pass on ``device``; with ``full``, the
-    Gram matrix too), the passes over its rows standardized by the scaling they
-    give, and the L1 and L2 strengths of ``objective`` on the standardized
-    problem."""
-    part = partial(_accumulate, full=full)
-    moments = data.map_reduce(part, Moments.merge, device)
-    check_finite(data, moments)
-    scaling = Scaling.from_moments(
-        moments,
-        fit_intercept=objective.fit_intercept,
-        standardize=objective.standardize,
-    )
-    if isinstance(data, DaskData):  # persisted by the estimator
-        from ._distributed import DaskPasses
-
-        passes = DaskPasses(data, scaling, device, objective.fit_intercept)
-    else:
-        passes = Passes.of_data(data, scaling, device, objective.fit_intercept)
-    l1, l2 = scaling.penalty(objective.loss, objective.alpha, objective.l1_ratio)
-    return moments, passes, l1, l2
-
-
-def advice_when_stopped(data, objective, device):
-    """What to do about an exact robust fit that stopped above ``tol``: more
-    iterations, unless the standardized columns of ``data`` are collinear
-    within the rounding of float64 (directions of variance below ``p eps``
-    relative, as :meth:`Scaling.whitened` counts them; one more pass for their
-    Gram matrix). Then more iterations do not help (measured on NIST's Filip:
-    the same certified gap after 200 and 2,000), and a less collinear basis
-    does (Legendre polynomials of Filip's variable: a gap of 4e-15)."""
-    moments = data.map_reduce(partial(_accumulate, full=True), Moments.merge, device)
-    scaling = Scaling.from_moments(
-        moments, fit_intercept=objective.fit_intercept, standardize=True
-    )
-    whitened = scaling.whitened(moments, np.finfo(np.float64).eps)
-    kept = np.count_nonzero(whitened.whitened_variances)
-    collinear = int(np.sum(~scaling.constant)) - kept
-    if not collinear:
-        return "Increase max_iter."
-    return (
-        f"The columns of X are collinear within rounding ({collinear} direction(s) "
-        "of too small a variance relative to the largest), which this method "
-        "cannot resolve: more iterations do not help. Make the columns less "
-        "collinear (drop columns that depend on others; for powers of one "
-        "variable, an orthogonal basis such as Legendre polynomials fits the same "
-        "model)."
-    )
-
-
-def _accumulate(data, device, *, full):
+def statistics_part(data, device, *, full):
+    """The float64 statistics of some rows (for ``map_reduce``; with ``full``,
+    the Gram matrix too)."""
     return accumulate(data, device=device, dtype=torch.float64, full=full)
 
 
@@ -253,10 +200,6 @@ class Passes:
             for target in range(k):
                 total[target] += z.T @ (d[rows, target, None] * z)
         return total.cpu().numpy(), out
-
-    def problem(self, k, loss, l1, l2):
-        """Target ``k``'s problem for the certificate (:mod:`._duality`)."""
-        return _duality._Problem(self, k, loss, l1, l2)
 
 
 class _Columns:

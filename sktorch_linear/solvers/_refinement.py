@@ -14,8 +14,8 @@ import numpy as np
 import torch
 
 from .. import _extended as ext
-from .._device import accumulation_dtype, threads_for
-from ._least_squares import EPS
+from .._device import accumulation_dtype, threads_for, to_numpy
+from ._penalised import EPS
 
 # Problems with at most this many values in the active columns of X are always
 # refined in twice the working precision (it costs little there).
@@ -190,7 +190,9 @@ class ExactStatistics:
             (g_hi[:p], g_lo[:p]),
             ext.mul(offset, tuple(part.unsqueeze(0) for part in g_1)),
         )
-        return _numpy(ext.value(g_x)), _numpy(ext.value(g_1))
+        return to_numpy(ext.value(g_x), torch.float64), to_numpy(
+            ext.value(g_1), torch.float64
+        )
 
 
 def normal_residual(data, coef, intercept, center, *, extended, device):
@@ -206,7 +208,9 @@ def normal_residual(data, coef, intercept, center, *, extended, device):
         _residual_sums, coef=coef, intercept=intercept, center=center, extended=extended
     )
     g_x, g_1 = data.map_reduce(part, _add_sums, device)
-    return _numpy(ext.value(g_x)), _numpy(ext.value(g_1))
+    return to_numpy(ext.value(g_x), torch.float64), to_numpy(
+        ext.value(g_1), torch.float64
+    )
 
 
 def _add_sums(a, b):
@@ -289,7 +293,3 @@ def _extended_products(x, y, w, coef, intercept, center):
     # About the centre: x' u - center 1' u.
     shift = ext.mul(ext.pair(-center.unsqueeze(1)), tuple(g.unsqueeze(0) for g in g_1))
     return ext.add(g_x, shift), g_1
-
-
-def _numpy(tensor):
-    return tensor.detach().to("cpu", torch.float64).numpy()

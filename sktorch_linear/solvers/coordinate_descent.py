@@ -4,10 +4,8 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from .._warnings import warn
-from . import exact
-
-# Relative change of the coefficients below which coordinate descent has converged.
-_CD_TOL = 1e-12
+from . import least_squares
+from ._elastic_net import solve_elastic_net
 
 
 def solve(problem, config):
@@ -17,9 +15,9 @@ def solve(problem, config):
 
     ``n_iter`` of the result counts the sweeps of the slowest target.
     """
-    lsq, l1, n_passes = exact.least_squares(problem, config)
+    lsq, l1, n_passes = least_squares.penalised_problem(problem, config)
     if not lsq.n_active:  # no column varies: the exact solution is all there is
-        return exact.solve_statistics(problem, config, lsq, l1, n_passes)
+        return least_squares.solve_statistics(problem, config, lsq, l1, n_passes)
     coef, intercept, sweeps, converged = minimise(lsq, l1, config.max_iter)
     if not converged:
         warn(
@@ -28,7 +26,7 @@ def solve(problem, config):
             "max_iter.",
             ConvergenceWarning,
         )
-    return exact.result(
+    return least_squares.result(
         lsq,
         coef,
         intercept,
@@ -57,55 +55,3 @@ def minimise(lsq, l1, max_sweeps):
         max_sweeps=max_sweeps,
     )
     return *lsq.original(theta / scale[:, None]), sweeps, converged
-
-
-def solve_elastic_net(gram, cross, l1, l2, *, max_sweeps, tol=_CD_TOL):
-    """Minimise ``b' gram b / 2 - cross' b + l1 * ||b||_1 + l2 / 2 * ||b||^2`` per
-    column of ``cross`` by cyclic coordinate descent on the Gram matrix.
-
-    Parameters
-    ----------
-    gram : ndarray of shape (n_features, n_features)
-    cross : ndarray of shape (n_features, n_targets)
-    l1 : ndarray of shape (n_targets,)
-        L1 strength per target.
-    l2 : float
-        L2 strength.
-    max_sweeps : int
-        Maximum number of sweeps over the coordinates.
-    tol : float
-        Convergence: the largest change of a coefficient in a sweep is at most
-        ``tol`` times the largest coefficient.
-
-    Returns
-    -------
-    coef : ndarray of shape (n_features, n_targets)
-    n_sweeps : int
-        Sweeps of the slowest target.
-    converged : bool
-    """
-    n_features, n_targets = cross.shape
-    coef = np.zeros((n_features, n_targets))
-    curvature = np.diag(gram) + l2
-    sweeps, converged = 0, True
-    for target in range(n_targets):
-        beta = coef[:, target]
-        residual = cross[:, target].copy()  # cross - gram @ beta
-        for sweep in range(1, max_sweeps + 1):
-            largest_change = 0.0
-            for j in range(n_features):
-                if curvature[j] <= 0:
-                    continue
-                old = beta[j]
-                z = residual[j] + gram[j, j] * old
-                new = np.sign(z) * max(abs(z) - l1[target], 0.0) / curvature[j]
-                if new != old:
-                    residual -= gram[:, j] * (new - old)
-                    beta[j] = new
-                    largest_change = max(largest_change, abs(new - old))
-            if largest_change <= tol * np.max(np.abs(beta), initial=0.0):
-                break
-        else:
-            converged = False
-        sweeps = max(sweeps, sweep)
-    return coef, sweeps, converged

@@ -8,9 +8,7 @@ construction; a fit continues from an earlier one (``warm_start``,
 coefficients are folded back into the original units.
 """
 
-import warnings
 from dataclasses import replace
-from functools import partial
 
 import numpy as np
 import torch
@@ -20,21 +18,15 @@ from skorch.history import History
 
 from .. import _checkpoint
 from .._data import split, training_tensors, warn_float32_resolution
-from .._device import accumulation_dtype, float64_device, resolve_dtype, threads_for
+from .._device import accumulation_dtype, resolve_dtype, threads_for
 from .._moments import accumulate
 from .._scaling import Scaling
 from .._warnings import warn
-from . import _duality, _optimality, exact, newton
-from ._base import Problem, SolverResult
+from . import _certify
+from ._base import SolverResult
 from ._callbacks import ValidationScore
-from ._net import build_net, net_state, tensors
-from ._passes import Passes
-
-# Whitened directions of variance below this fraction of the largest: a gap
-# measured from the Gram matrix may miss what they give (see left_out).
-ILL_CONDITIONED = 1e-8
-# Newton steps of the optimality check of Huber fits, at most.
-_NEWTON_STEPS = 50
+from ._net import build_net
+from ._persist import net_state, tensors
 
 
 def solve(problem, config):
@@ -64,7 +56,7 @@ def solve(problem, config):
     else:
         epochs = config.max_iter - (len(state["history"]) if state else 0)
     measured = not streaming and train_data is data
-    gap = _Gap(inputs, target, config, scaling) if measured else None
+    gap = _certify.TrainingGap(inputs, target, config, scaling) if measured else None
     net = build_net(
         config,
         scaling,
@@ -85,7 +77,9 @@ def solve(problem, config):
     if gap is not None and status != "interrupted":
         diagnostics["optimality_gap"] = gap(net)
         solution = _solution(net, scaling)
-        diagnostics.update(left_out(data, config, scaling, *solution, dtype) or {})
+        diagnostics.update(
+            _certify.left_out(data, config, scaling, *solution, dtype) or {}
+        )
         if "left_out" in diagnostics:
             status = "left_out"
         elif diagnostics["optimality_gap"] <= config.tol:
@@ -95,155 +89,6 @@ def solve(problem, config):
     _warn(status, config, streaming, len(net.history), diagnostics)
     return _result(
         net, scaling, moments, config, seed, status, train_data is not data, diagnostics
-    )
-
-
-class _Gap:
-    """The optimality measure of the training data: exact for squared error
-    (``_optimality``; the R factor of the Hessian, formed at the first
-    measurement, serves the later ones), a certified bound for the other
-    losses, whose work finds a minimiser that the module takes when its
-    objective is lower (Newton's for Huber, :mod:`.newton`; a linear
-    programme's for the absolute and quantile losses, :mod:`._duality`): a
-    gradient fit of those losses ends at the minimum once it is near enough
-    for that step to find it."""
-
-    def __init__(self, inputs, target, config, scaling):
-        self.inputs, self.target, self.factor = inputs, target, None
-        self.objective = objective = config.objective
-        self.tol = config.tol
-        self.scaling = scaling
-        self.loss = None
-        if objective.loss == "quantile":
-            quantiles = np.asarray(objective.quantile, dtype=np.float64)
-            self.loss = ("quantile", np.broadcast_to(quantiles, target.shape[1]))
-        elif objective.loss == "absolute_error":
-            self.loss = ("absolute_error", np.zeros(target.shape[1]))
-
-    def __call__(self, net):
-        if self.objective.loss == "huber":
-            return self._huber(net.module_)
-        if self.loss is not None:
-            bias = net.module_.linear.bias is not None
-            passes = Passes.of_training(self.inputs, self.target, bias)
-            gap, better = _duality.relative_gap(
-                net.module_, self.loss, passes, self.tol
-            )
-            if better is not None:
-                net.module_.load_solution(*better)
-            return gap
-        gap, _, self.factor = _optimality.relative_gap(
-            net.module_, self.inputs, self.target, self.factor
-        )
-        return gap
-
-    def _huber(self, module):
-        """The certified gap of Newton's minimiser from the module's
-        coefficients and scale, which the module takes when its objective is
-        lower (the certificate is first order in the gradient: tight only at
-        the minimum); else that of the module's own.
-
-        Newton's is taken when its objective is lower or equal within
-        rounding."""
-        linear = module.linear
-        weight = linear.weight.detach().cpu().double().numpy()
-        bias = linear.bias is not None
-        x = (
-            np.c_[weight, linear.bias.detach().cpu().double().numpy()]
-            if bias
-            else weight
-        )
-        passes = Passes.of_training(self.inputs, self.target, bias)
-        l1 = module.l1.cpu().double().numpy()
-        l2 = module.l2.cpu().double().numpy()
-
-        def at_module():
-            return newton.ScaledHuber(
-                passes, self.objective.epsilon, l1, l2, x=x, sigma=module.scale()
-            )
-
-        huber = at_module()
-        start = huber.value.sum()
-        _, better = huber.minimise(_NEWTON_STEPS)
-        if huber.value.sum() > start * (1 + 4 * np.finfo(float).eps):
-            return at_module().certify()  # (lower within rounding: Newton's)
-        intercept = huber.x[:, -1] if bias else np.zeros(len(x))
-        module.load_solution(huber.x[:, : huber.p], intercept, huber.sigma)
-        return better
-
-
-def left_out(data, config, scaling, coef, intercept, dtype):
-    """Check a whitened fit of ``(coef, intercept)`` (original units) against
-    the exact least-squares fit, when whitening left out directions of ``X``
-    (variance below the resolution of the training ``dtype`` relative to the
-    largest, see :meth:`Scaling.whitened`) or kept some of variance below
-    ``ILL_CONDITIONED`` relative: then the gap measured in the whitened
-    coordinates, or from a Gram matrix, can miss what those directions give
-    (measured on NIST's Filip: ``1e-15`` or 0 for least-squares fits 40% to
-    10 times above the minimum).
-
-    The exact fit's rank, from an R factor of the data, counts the directions
-    the data determine; more than whitening kept means the fit could not reach
-    the minimum (``"left_out"`` in the diagnostics). For squared error the
-    exact fit also gives the minimum, and a pass over the data the true gap;
-    for the other losses, whose minimum it does not give, the gap of a fit that
-    left directions out is unknown (``inf``). Returns diagnostics to update,
-    None when there is nothing to check."""
-    if scaling.whitening is None:
-        return None
-    variances = scaling.whitened_variances
-    kept = int(np.count_nonzero(variances))
-    smallest = variances[variances > 0].min() / variances.max() if kept else 1.0
-    if kept == int(np.sum(~scaling.constant)) and smallest >= ILL_CONDITIONED:
-        return None
-    least_squares = replace(config.objective, loss="squared_error")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # its accuracy is not the question
-        exact_fit = exact.solve(Problem(data), replace(config, objective=least_squares))
-    missing = exact_fit.diagnostics["rank"] - kept
-    diagnostics = {"optimality_gap": np.inf}
-    if config.objective.loss == "squared_error":
-        fitted, minimum = _objectives(
-            data,
-            config.device,
-            scaling,
-            [(coef, intercept), (exact_fit.coef, exact_fit.intercept)],
-        )
-        at_zero = 0.5 * len(intercept)  # as _optimality floors it
-        floor = _optimality.OPTIMUM_FLOOR * at_zero
-        diagnostics["optimality_gap"] = max(fitted - minimum, 0.0) / max(minimum, floor)
-    elif missing <= 0:
-        return None  # the gap measured in training stands
-    if missing > 0 and diagnostics["optimality_gap"] > config.tol:
-        diagnostics["left_out"] = missing
-        diagnostics["dtype"] = str(dtype).removeprefix("torch.")
-    return diagnostics
-
-
-def warn_left_out(config, diagnostics):
-    """The warning of a fit that :func:`left_out` diagnosed."""
-    gap = diagnostics["optimality_gap"]
-    how_far = (
-        f"stops {gap:.2g} (relative) above the minimum of the training objective"
-        if np.isfinite(gap)
-        else "cannot reach the minimum, and its distance to it is not measured"
-    )
-    # Both measured to help on NIST's Filip; the exact robust solvers do not
-    # resolve those directions either.
-    advice = (
-        "Use solver='exact' for the optimum."
-        if config.objective.loss == "squared_error"
-        else "Make the columns less collinear (for powers of one variable, an "
-        "orthogonal basis such as Legendre polynomials fits the same model): "
-        "the fit then reaches the minimum."
-    )
-    warn(
-        f"solver={config.solver!r}: X has {diagnostics['left_out']} "
-        "direction(s) that the data determine (not exact dependencies between "
-        "the columns) but whose variance, relative to the largest, is too "
-        f"small for training in {diagnostics['dtype']} to resolve. The fit "
-        f"leaves them out and {how_far}. {advice}",
-        ConvergenceWarning,
     )
 
 
@@ -257,37 +102,9 @@ def _solution(net, scaling):
     return scaling.unstandardize(weight, bias)
 
 
-def _objectives(data, device, scaling, solutions):
-    """The squared-error training objective of each ``(coef, intercept)``
-    (original units) on the standardized problem, from one pass over the data
-    in float64 (one task per part for rows held by Dask): ``sum_k mean_w ((y_k
-    - x coef_k - b_k) / y_scale_k)^2 / 2``."""
-    part = partial(_residual_sums, solutions=solutions, scaling=scaling)
-    sums = data.map_reduce(part, np.add, device)
-    return 0.5 * sums[:-1] / sums[-1]
-
-
-def _residual_sums(data, device, *, solutions, scaling):
-    """``sum_i w_i sum_k r_ik^2`` of the standardized residuals of each
-    solution, then ``sum_i w_i``."""
-    work = float64_device(torch.device(device))
-    y_scale = torch.as_tensor(scaling.y_scale, device=work)
-    solutions = [
-        (torch.as_tensor(coef, device=work).T, torch.as_tensor(b, device=work))
-        for coef, b in solutions
-    ]
-    sums = np.zeros(len(solutions) + 1)
-    for x, y, w in data.blocks(device=work, dtype=torch.float64):
-        w = torch.ones_like(y[:, 0]) if w is None else w
-        for i, (coef, b) in enumerate(solutions):
-            sums[i] += float(w @ ((y - x @ coef - b) / y_scale).square().sum(1))
-        sums[-1] += float(w.sum())
-    return sums
-
-
 def _warn(status, config, streaming, n_epochs, diagnostics):
     if status == "left_out":
-        warn_left_out(config, diagnostics)
+        _certify.warn_left_out(config, diagnostics)
     elif status == "interrupted":
         warn(
             f"Training was interrupted after {n_epochs} complete epoch(s); the model "
@@ -296,14 +113,8 @@ def _warn(status, config, streaming, n_epochs, diagnostics):
             UserWarning,
         )
     elif "optimality_gap" in diagnostics and status != "converged":
-        why = "reached max_iter" if status == "max_iter" else "stopped improving"
-        warn(
-            f"solver={config.solver!r} {why} after {n_epochs} epoch(s) with a "
-            f"training objective {diagnostics['optimality_gap']:.2g} (relative) "
-            f"above its minimum, measured on all the training data (tol="
-            f"{config.tol:g}).{_advice(config, status)}",
-            ConvergenceWarning,
-        )
+        gap = diagnostics["optimality_gap"]
+        _certify.warn_short(config, status, n_epochs, gap, "all the training data")
     elif status == "max_iter" and not streaming:
         warn(
             f"solver={config.solver!r} reached max_iter={config.max_iter} without "
@@ -311,17 +122,6 @@ def _warn(status, config, streaming, n_epochs, diagnostics):
             "solver='exact' for squared error.",
             ConvergenceWarning,
         )
-
-
-def _advice(config, status):
-    """What brings a fit that stopped short to the optimum (each piece of
-    advice measured to help)."""
-    more = status == "max_iter"
-    if config.objective.loss == "squared_error":
-        return " Use solver='exact' for the optimum" + (
-            ", or increase max_iter." if more else "."
-        )
-    return " Increase max_iter." if more else ""
 
 
 def _start(problem, config):

@@ -44,8 +44,8 @@ from .._device import float64_device
 from .._warnings import warn
 from . import _duality
 from ._base import SolverResult
-from ._optimality import pseudo_solve
-from ._passes import advice_when_stopped, prepare
+from ._optimality import solve_psd
+from ._robust import advice_when_stopped, prepare
 
 # The certified relative gap at which the method stops.
 GAP_TOL = 1e-12
@@ -73,7 +73,7 @@ def solve(problem, config):
     device = float64_device(config.device)
     moments, passes, l1, l2 = prepare(data, objective, device)
     scaling = passes.scaling
-    method = InteriorPoint(passes, losses(objective, data.shape[2]), l1, l2)
+    method = InteriorPoint(passes, _duality.losses(objective, data.shape[2]), l1, l2)
     n_iter, gap = method.run(config.max_iter)
     weight = np.zeros((data.shape[2], data.shape[1]))
     weight[:, passes.active] = method.beta
@@ -105,14 +105,6 @@ def solve(problem, config):
         diagnostics={"optimality_gap": gap, "objective": method.value},
         moments=moments,  # what partial_fit streams on from (with Adam)
     )
-
-
-def losses(objective, n_targets):
-    """The loss of each target (its quantile, for several quantiles)."""
-    if objective.loss == "absolute_error":
-        return [_duality.Loss("absolute_error", None)] * n_targets
-    quantiles = np.broadcast_to(np.asarray(objective.quantile, dtype=float), n_targets)
-    return [_duality.Loss("quantile", float(q)) for q in quantiles]
 
 
 class InteriorPoint:
@@ -286,7 +278,7 @@ class InteriorPoint:
         else:
             diag[:, : self.p] = self.L2[:, None]
             rhs[:, : self.p] -= self.L2[:, None] * self.beta
-        dx = np.array([_solve(M[k] + np.diag(diag[k]), rhs[k]) for k in range(K)])
+        dx = np.array([solve_psd(M[k] + np.diag(diag[k]), rhs[k]) for k in range(K)])
         zdx = passes.product(dx)
         live = self.live  # rows of zero weight stay where they are
         da = D * (rP - g - zdx)
@@ -363,7 +355,9 @@ class InteriorPoint:
         w = torch.ones_like(passes.t[:, 0]) if passes.w is None else passes.w
         total, bound, solution, exact = 0.0, 0.0, self.x.copy(), {}
         for k in range(len(self.x)):
-            problem = passes.problem(k, self.losses[k], self.l1[k], self.l2[k])
+            problem = _duality.DualProblem(
+                passes, k, self.losses[k], self.l1[k], self.l2[k]
+            )
             coef = self._coefficients(k)
             r = problem.residual(coef)
             value = problem.objective(coef, r)
@@ -446,13 +440,3 @@ class InteriorPoint:
             intercept - scaling.y_center[k] + coef @ scaling.x_center
         ) / scaling.y_scale[k]
         return standardized, (coef, intercept)
-
-
-def _solve(matrix, rhs):
-    """Solve the symmetric positive (semi-)definite Newton system: Cholesky, or
-    the pseudo-inverse when it fails (collinear columns)."""
-    try:
-        factor = scipy.linalg.cho_factor(matrix)
-        return scipy.linalg.cho_solve(factor, rhs)
-    except (scipy.linalg.LinAlgError, ValueError):
-        return pseudo_solve(matrix, rhs)

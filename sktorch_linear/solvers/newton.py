@@ -25,21 +25,17 @@ the residual: at the minimum the scale's own condition puts it on the dual's
 ball ``mean(w psi^2) <= 4``.
 """
 
-from functools import partial
-
 import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-from .._dask import concatenate
-from .._data import matmul
 from .._device import float64_device
 from .._warnings import warn
 from . import _duality
 from ._base import SolverResult
+from ._elastic_net import solve_elastic_net
 from ._optimality import pseudo_solve
-from ._passes import advice_when_stopped, prepare
-from .coordinate_descent import solve_elastic_net
+from ._robust import advice_when_stopped, prepare
 
 # A step promising a decrease below this fraction of the objective ends Newton.
 _DECREASE_TOL = 1e-15
@@ -124,19 +120,6 @@ def _statistics(moments, passes):
         gram[k, k] = moments.n_samples
         cross[:, k] = sums[k:]
     return gram, cross
-
-
-def outliers(data, coef, intercept, scale, epsilon, device):
-    """The rows whose residual exceeds ``epsilon`` times the scale, (n, K), as
-    ``HuberRegressor.outliers_`` marks them; none for a target fitted exactly
-    (a scale of 0)."""
-    part = partial(_outliers, coef=coef, intercept=intercept, limit=epsilon * scale)
-    return data.map_reduce(part, concatenate, device)
-
-
-def _outliers(data, device, *, coef, intercept, limit):
-    residual = np.abs(data.Y - matmul(data.X, coef.T) - intercept)
-    return (residual > limit) & (limit > 0)
 
 
 class ScaledHuber:
@@ -401,7 +384,7 @@ class ScaledHuber:
         total, bound = 0.0, 0.0
         loss = _duality.Loss("scaled_huber", self.epsilon)
         for k in np.flatnonzero(~self.exact):
-            problem = passes.problem(k, loss, self.l1[k], self.l2[k])
+            problem = _duality.DualProblem(passes, k, loss, self.l1[k], self.l2[k])
             a = psi[:, k]
             lower = _duality._bound(
                 problem, a, torch.ones_like(a), self.x[k, : self.p], self._free_gram()

@@ -4,7 +4,7 @@ The statistics of the rows (a Gram matrix, or an R factor where the Gram matrix
 would be too ill conditioned to keep; see :mod:`.._moments`) are merged into
 those of earlier chunks, the penalised least-squares problem of the merged
 statistics is solved by Cholesky or by an SVD of the R factor
-(:mod:`._least_squares`), and, when the rows are at hand (``fit``), the
+(:mod:`._penalised`), and, when the rows are at hand (``fit``), the
 solution is refined against them (:mod:`._refinement`).
 """
 
@@ -18,7 +18,7 @@ from .._moments import statistics
 from .._scaling import Scaling
 from .._warnings import warn
 from ._base import SolverResult
-from ._least_squares import LeastSquares
+from ._penalised import LeastSquares
 from ._refinement import DataPass, ExactStatistics, refine
 
 # A LinAlgWarning is raised when the estimated relative error of the coefficients
@@ -38,12 +38,12 @@ def solve(problem, config):
     ``n_iter`` of the result counts the passes over the data: statistics, R
     factor and refinement, summed over ``partial_fit`` calls.
     """
-    return solve_statistics(problem, config, *least_squares(problem, config))
+    return solve_statistics(problem, config, *penalised_problem(problem, config))
 
 
 def solve_statistics(problem, config, lsq, l1, n_passes):
     """:func:`solve` once the statistics are in: ``lsq``, ``l1`` and
-    ``n_passes`` as :func:`least_squares` returns them."""
+    ``n_passes`` as :func:`penalised_problem` returns them."""
     solver = lsq.solver()
     gamma = solver.initial()
     coef, intercept = lsq.original(gamma)
@@ -77,7 +77,7 @@ def solve_statistics(problem, config, lsq, l1, n_passes):
     )
 
 
-def least_squares(problem, config):
+def penalised_problem(problem, config):
     """The penalised least-squares problem of the statistics of ``problem``'s
     rows merged into those of the chunks before it, its L1 strengths per target,
     and the number of passes over the data so far."""
