@@ -21,8 +21,9 @@ from ._policy import GRADIENT
 
 def portable(result):
     """``result`` with NumPy state only: a gradient fit's trained net as its
-    training state, an exact fit's net (built from its solution) dropped."""
-    net = result.net
+    training state, an exact fit's net (built from its solution) dropped; None
+    as it is."""
+    net = None if result is None else result.net
     if net is None or isinstance(net, dict):
         return result
     return replace(result, net=net_state(net) if result.solver in GRADIENT else None)
