@@ -1,6 +1,8 @@
 """NIST StRD linear least-squares data sets, and the three ways of fitting them
 that the accuracy tests compare: ``fit`` on dense data, ``fit`` on CSR data and
-``partial_fit`` over 10 chunks.
+``partial_fit`` over 10 chunks; the gradient solvers at default settings. The
+accuracy tables of the documentation (``python -m benchmarks.accuracy_tables``)
+use the same functions.
 
 Run as a script, it prints as JSON the coefficients of every set and path and
 the OpenBLAS kernels in use (the kernel-independence test runs it under other
@@ -9,6 +11,7 @@ BLAS kernels and thread counts).
 
 import json
 import sys
+import warnings
 from fractions import Fraction
 from functools import cache
 from pathlib import Path
@@ -16,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 import threadpoolctl
+from sklearn.exceptions import ConvergenceWarning
 
 from sktorch_linear import TorchLinearRegressor
 
@@ -23,6 +27,7 @@ DATASETS = json.loads(
     (Path(__file__).parent / "data" / "nist_strd_lls.json").read_text()
 )["datasets"]
 PATHS = ("fit", "csr", "partial_fit")
+GRADIENT_SOLVERS = ("lbfgs", "adam", "sgd")
 N_CHUNKS = 10
 
 
@@ -65,6 +70,34 @@ def fit(name, path, estimator=None):
     for rows in np.array_split(np.arange(len(y)), min(N_CHUNKS, len(y))):
         estimator.partial_fit(X[rows], y[rows])
     return estimator
+
+
+def certified_digits(name, path):
+    """Certified digits of the exact solver's fit of a set by one of ``PATHS``;
+    no warning may be raised on the way."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fitted = fit(name, path)
+    return log_relative_error(
+        coefficients(fitted, name), DATASETS[name]["certified_coef"]
+    )
+
+
+def gradient_fit(name, solver):
+    """A gradient fit of a set at default settings (seeded), whether it warned,
+    and the relative excess of its least-squares objective over the exact
+    minimum (floored as the estimator floors it: 1e-12 of the objective at
+    zero)."""
+    X, y = load(name)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        estimator = TorchLinearRegressor(device="cpu", solver=solver, random_state=0)
+        reg = fit(name, "fit", estimator)
+    warned = any(issubclass(w.category, ConvergenceWarning) for w in record)
+    minimum = np.mean((y - fit(name, "fit").predict(X)) ** 2)
+    zero = np.mean((y - y.mean()) ** 2) if DATASETS[name]["intercept"] else y @ y
+    excess = np.mean((y - reg.predict(X)) ** 2) - minimum
+    return reg, warned, excess / max(minimum, 1e-12 * zero)
 
 
 @cache

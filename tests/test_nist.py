@@ -12,11 +12,14 @@ import numpy as np
 import pytest
 from nist import (
     DATASETS,
+    GRADIENT_SOLVERS,
     PATHS,
+    certified_digits,
     coefficients,
     data_limit,
     exact_solution,
     fit,
+    gradient_fit,
     load,
     log_relative_error,
 )
@@ -34,21 +37,14 @@ REQUIRED_DIGITS = {"fit": 10, "csr": 7, "partial_fit": 7}
 DATA_DIGITS = {"fit": 13.5, "csr": 13.5, "partial_fit": 12.5}
 
 
-def _digits(name, path):
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # no warning may be raised on the way
-        fitted = fit(name, path)
-    return log_relative_error(
-        coefficients(fitted, name), DATASETS[name]["certified_coef"]
-    )
-
-
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("name", DATASETS)
 def test_certified_digits(name, path):
     """Check that every path reaches the required certified digits, or all the
     digits the float64 data allow, without a warning."""
-    assert _digits(name, path) >= min(REQUIRED_DIGITS[path], data_limit(name) - 0.1)
+    assert certified_digits(name, path) >= min(
+        REQUIRED_DIGITS[path], data_limit(name) - 0.1
+    )
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -68,29 +64,7 @@ def test_never_below_linear_regression(path):
     for name in DATASETS:
         reference = coefficients(fit(name, "fit", LinearRegression()), name)
         theirs = log_relative_error(reference, DATASETS[name]["certified_coef"])
-        assert _digits(name, path) >= theirs - 0.5, name
-
-
-def test_print_accuracy_table(capsys):
-    """Print the table of certified digits of every path beside LinearRegression's
-    and the limit of the float64 data (``pytest -s`` shows it)."""
-    rows = [
-        "| data set | difficulty | `LinearRegression` | `fit` | CSR `fit` | "
-        "`partial_fit` (10 chunks) | float64 data limit |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for name, data in DATASETS.items():
-        theirs = coefficients(fit(name, "fit", LinearRegression()), name)
-        cells = [log_relative_error(theirs, data["certified_coef"])]
-        cells += [_digits(name, path) for path in PATHS] + [data_limit(name)]
-        rows.append(
-            f"| {name} | {data['difficulty']} | "
-            + " | ".join(f"{cell:.1f}" for cell in cells)
-            + " |"
-        )
-    with capsys.disabled():
-        print("\nMinimum log relative error (correct digits) over coefficients:")
-        print("\n".join(rows))
+        assert certified_digits(name, path) >= theirs - 0.5, name
 
 
 def _blas_variants():
@@ -182,50 +156,13 @@ def test_exact_robust_solvers_on_filip_give_advice_that_helps(loss):
     assert reg.optimality_gap_ <= 1e-12
 
 
-GRADIENT_SOLVERS = ("lbfgs", "adam", "sgd")
-
-
-def _gradient_fit(name, solver):
-    """A gradient fit of a set at default settings (seeded), whether it warned,
-    and the relative excess of its least-squares objective over the exact
-    minimum (floored as the estimator floors it: 1e-12 of the objective at
-    zero)."""
-    X, y = load(name)
-    with warnings.catch_warnings(record=True) as record:
-        warnings.simplefilter("always")
-        estimator = TorchLinearRegressor(device="cpu", solver=solver, random_state=0)
-        reg = fit(name, "fit", estimator)
-    warned = any(issubclass(w.category, ConvergenceWarning) for w in record)
-    minimum = np.mean((y - fit(name, "fit").predict(X)) ** 2)
-    zero = np.mean((y - y.mean()) ** 2) if DATASETS[name]["intercept"] else y @ y
-    excess = np.mean((y - reg.predict(X)) ** 2) - minimum
-    return reg, warned, excess / max(minimum, 1e-12 * zero)
-
-
 @pytest.mark.parametrize("solver", GRADIENT_SOLVERS)
 @pytest.mark.parametrize("name", DATASETS)
 def test_gradient_solvers_are_never_silently_short(name, solver):
     """Check that a gradient fit at default settings either warns or has a
     least-squares objective within tol of the exact minimum (relative); on
     Filip, whose columns training cannot resolve, every solver warns."""
-    reg, warned, excess = _gradient_fit(name, solver)
+    reg, warned, excess = gradient_fit(name, solver)
     assert warned or excess <= reg.tol * (1 + 1e-6), excess
     if name == "Filip":
         assert warned
-
-
-def test_print_gradient_solver_table(capsys):
-    """Print the certified digits of the gradient solvers at default settings,
-    with W where the fit warned (``pytest -s`` shows it)."""
-    rows = ["| data set | " + " | ".join(f"`{s}`" for s in GRADIENT_SOLVERS) + " |"]
-    rows.append("|---|" + "---|" * len(GRADIENT_SOLVERS))
-    for name, data in DATASETS.items():
-        cells = []
-        for solver in GRADIENT_SOLVERS:
-            reg, warned, _ = _gradient_fit(name, solver)
-            digits = log_relative_error(coefficients(reg, name), data["certified_coef"])
-            cells.append(f"{digits:.1f}" + (" W" if warned else ""))
-        rows.append(f"| {name} | " + " | ".join(cells) + " |")
-    with capsys.disabled():
-        print("\nGradient solvers at default settings (W: ConvergenceWarning):")
-        print("\n".join(rows))
