@@ -578,7 +578,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         An :class:`torch.nn.Linear` holding ``coef_`` and ``intercept_`` (the
         scaling folded in), followed by ``nn.Flatten(0)`` for a 1-D ``y``: it
         takes ``X`` in its original units, returns ``predict(X)`` and needs
-        nothing of this package to run (see :doc:`deployment`).
+        nothing of this package to run (see :doc:`/deployment`).
 
         Parameters
         ----------
