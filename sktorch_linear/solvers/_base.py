@@ -50,11 +50,11 @@ class SolverResult:
     scaling : Scaling
         How the data were standardized for solving.
     solver : str
-        The solver family's name (``"exact"``, ``"lbfgs"``, ``"adam"``,
-        ``"sgd"``).
+        The solver's name (``"exact"``, ``"lbfgs"``, ``"adam"``, ``"sgd"``).
     path : str
         How the solution was obtained (``"cholesky"``, ``"qr"``,
-        ``"coordinate_descent"``, or the gradient solver's name).
+        ``"coordinate_descent"``, ``"newton"``, ``"interior_point"``, or the
+        gradient solver's name): one of the policy's ``Route.paths``.
     n_iter : int
         Epochs, sweeps or passes over the data (see the estimator's ``n_iter_``).
     converged : bool
