@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import torch
 
-from ._warnings import warn
+from . import _warnings
 
 # Below this many values (rows x features) per operation, torch runs on one thread.
 _PARALLEL_MIN_ELEMENTS = 2**17
@@ -89,7 +89,7 @@ def resolve_dtype(dtype, input_dtype, device):
     """
     name = np.dtype(input_dtype).name if dtype is None else dtype
     if name == "float64" and device.type == "mps":
-        warn(
+        _warnings.warn(
             "MPS does not support float64; computing in float32 on device 'mps'. "
             "Pass dtype='float32' to silence this warning, or device='cpu' for "
             "float64 precision.",
@@ -119,7 +119,7 @@ def accumulation_dtype(device, *, warn=True):
     if device.type != "mps":
         return torch.float64
     if warn:
-        warn(
+        _warnings.warn(
             "MPS does not support float64; the exact solver accumulates its statistics "
             "in float32 there (about 7 significant digits). Use device='cpu' for "
             "float64 accuracy.",
