@@ -6,9 +6,8 @@ from sklearn.preprocessing import StandardScaler
 
 
 def set_fitted(estimator, result, config, y_ndim):
-    """Set the fitted attributes of ``estimator`` from a solver's
-    result; ``y_ndim`` is that
-    of the first ``y`` fitted (None: keep it)."""
+    """Set the fitted attributes of ``estimator`` from a solver's result;
+    ``y_ndim`` is that of the first ``y`` fitted (None: keep it)."""
     coef, intercept = result.coef, result.intercept
     if not (np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept))):
         raise FloatingPointError(

@@ -31,11 +31,11 @@ from ._inference import COV_TYPES, singular_values, summarize, training_chunks
 from ._validation import quantiles, validate, validate_X
 from ._version import InconsistentVersionWarning, __version__
 from ._warnings import warn
-from .solvers import _policy
+from .solvers._policy import check_streams
 
 
 def _streams(estimator):
-    _policy.check_streams(estimator.solver)
+    check_streams(estimator.solver)
     return True
 
 
@@ -511,7 +511,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         {
             "alpha": [Interval(Real, 0, 1, closed="neither")],
             "cov_type": [StrOptions(set(COV_TYPES))],
-            "data": [tuple, "array-like", HasMethods(["__iter__"]), None],
+            "data": [HasMethods(["__iter__"]), None],
         },
         prefer_skip_nested_validation=True,
     )
@@ -682,7 +682,15 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         route from the policy, one solver, whose result sets the fitted
         attributes."""
         params = self.get_params()
-        route, previous = self._route(params, X, streaming)
+        route = solvers.route(
+            params,
+            streaming=streaming,
+            dask=is_dask(X),
+            fitted=getattr(self, "solver_", None),
+        )
+        previous = self._result if route.continues else None
+        if previous is None:
+            clear_fitted(self)
         data, y_ndim = self._data(X, y, sample_weight, route, previous, streaming)
         if data is None:
             return self  # a chunk of zero weight teaches a gradient solver nothing
@@ -706,23 +714,6 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
                 clear_fitted(self)
             raise
         return self
-
-    def _route(self, params, X, streaming):
-        """The policy's route of this call and the fit it continues from
-        (None: a fresh fit, the fitted state cleared)."""
-        fitted = self.__sklearn_is_fitted__()
-        route = solvers.route(
-            params,
-            streaming=streaming,
-            dask=is_dask(X),
-            previous=self.solver_ if fitted and streaming else None,
-        )
-        if fitted and (
-            streaming or _policy.warm_starts(params, route.solver, self.solver_)
-        ):
-            return route, self._result
-        clear_fitted(self)
-        return route, None
 
     def _data(self, X, y, sample_weight, route, previous, streaming):
         """The validated :class:`Data` (or Dask data) of a call and the number

@@ -123,5 +123,5 @@ def test_streaming_after_an_exact_robust_fit_goes_on_with_adam():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         reg.fit(X, Y).partial_fit(X, Y)
-    route = _policy.route(reg.get_params(), streaming=True, previous="exact")
+    route = _policy.route(reg.get_params(), streaming=True, fitted="exact")
     assert route.solver == reg.solver_ == "adam"

@@ -43,6 +43,9 @@ class Route:
         The module of :mod:`sktorch_linear.solvers` that solves it.
     paths : tuple of str
         The ``solver_path_`` values the family reports.
+    continues : bool
+        Whether the call continues the estimator's fit (``partial_fit``, or a
+        gradient fit under ``warm_start``) rather than starting afresh.
     persist : bool
         Whether Dask parts are held in the workers' memory (many passes).
     check_finite : bool
@@ -53,22 +56,24 @@ class Route:
     solver: str
     family: str
     paths: tuple
+    continues: bool
     persist: bool
     check_finite: bool
 
 
-def route(params, *, streaming=False, dask=False, previous=None):
+def route(params, *, streaming=False, dask=False, fitted=None):
     """The :class:`Route` of a call with the estimator's ``params``
     (``get_params()``), streamed (``partial_fit``) or not, on Dask input or
-    not, continuing a fit by ``previous`` (the fitted ``solver_``, or None).
+    not, on an estimator fitted by the solver ``fitted`` (its ``solver_``; None
+    when unfitted).
 
     Raises
     ------
     ValueError
         For a combination that no solver serves, saying what to use instead.
     """
-    if streaming and previous is not None:
-        solver = previous
+    if streaming and fitted is not None:
+        solver = fitted
         if solver == "exact" and params["loss"] != "squared_error":
             # The interior-point method and Newton's need all the data at
             # every iteration: the stream goes on with Adam from their solution.
@@ -77,11 +82,15 @@ def route(params, *, streaming=False, dask=False, previous=None):
         solver = _resolve(params, streaming)
     if dask:
         _check_dask(params, solver, streaming)
-    family = _family(params, solver, dask)
+    family = _family(params["loss"], has_l1(params), solver, dask)
+    # A gradient fit continues a gradient fit under warm_start; a stream
+    # always continues.
+    warm = params["warm_start"] and solver in GRADIENT and fitted in GRADIENT
     return Route(
         solver=solver,
         family=family,
         paths=EXACT_PATHS.get(family, (solver,)),
+        continues=fitted is not None and (streaming or bool(warm)),
         persist=dask and (params["loss"] != "squared_error" or solver != "exact"),
         check_finite=solver != "exact",
     )
@@ -89,13 +98,6 @@ def route(params, *, streaming=False, dask=False, previous=None):
 
 def has_l1(params):
     return params["alpha"] > 0 and params["l1_ratio"] > 0
-
-
-def warm_starts(params, solver, previous):
-    """Whether ``fit`` continues from the previous fit (by the solver
-    ``previous``): a gradient fit continues a gradient fit under
-    ``warm_start``."""
-    return bool(params["warm_start"]) and solver in GRADIENT and previous in GRADIENT
 
 
 def check_streams(solver):
@@ -112,20 +114,15 @@ def check_streams(solver):
 
 def family(objective, solver, dask):
     """The family of a resolved ``solver`` for an :class:`Objective`."""
-    params = {
-        "loss": objective.loss,
-        "alpha": objective.alpha,
-        "l1_ratio": objective.l1_ratio,
-    }
-    return _family(params, solver, dask)
+    return _family(objective.loss, objective.has_l1, solver, dask)
 
 
-def _family(params, solver, dask):
+def _family(loss, l1, solver, dask):
     if solver != "exact":
         return "dask_gradient" if dask else "gradient"
-    if params["loss"] in ROBUST:
-        return ROBUST[params["loss"]]
-    return "coordinate_descent" if has_l1(params) else "least_squares"
+    if loss in ROBUST:
+        return ROBUST[loss]
+    return "coordinate_descent" if l1 else "least_squares"
 
 
 def _resolve(params, streaming):
