@@ -18,6 +18,7 @@ from sktorch_linear.solvers._callbacks import (
     DivergenceGuard,
     KeepBest,
     L1Proximal,
+    Stall,
 )
 
 
@@ -57,7 +58,7 @@ def test_convergence_check_decays_the_learning_rate_then_stops():
         lrs.append(net.optimizer_.param_groups[0]["lr"])
     # Two epochs per learning rate (the stall of n_iter_no_change=2), the last
     # one's second stall converging.
-    decays = ConvergenceCheck.MAX_LR_DECAYS
+    decays = Stall.MAX_LR_DECAYS
     expected = [1.0] + [0.1**k for k in range(1, decays + 1) for _ in (0, 1)]
     assert lrs == pytest.approx(expected + [0.1**decays])
     assert net.history[:, "converged"] == [False] * (len(lrs) + 1) + [True]

@@ -206,9 +206,6 @@ class ConvergenceCheck(Callback):
         training data).
     """
 
-    LR_DECAY = Stall.LR_DECAY
-    MAX_LR_DECAYS = Stall.MAX_LR_DECAYS
-
     def __init__(
         self, tol, n_iter_no_change, decay_lr, validating, enabled=True, gap=None
     ):
