@@ -355,3 +355,23 @@ def test_pickled_dask_fit_predicts_numpy(client):
     reg = TorchLinearRegressor().fit(_dask(X), _dask(Y))
     loaded = pickle.loads(pickle.dumps(reg))
     assert_array_equal(loaded.predict(X), reg.predict(X))
+
+
+def test_dask_gap_against_an_unsettled_minimum_is_not_convergence(monkeypatch):
+    """Check that a Dask gradient fit measured against a minimum of the
+    statistics that coordinate descent did not settle is neither reported as
+    converged nor silent."""
+    import dask
+
+    monkeypatch.setattr("sktorch_linear.solvers._certify.SWEEPS", 1)
+    collinear = np.c_[X[:200], X[:200, 0] + 1e-3 * X[:200, 1]]
+    reg = TorchLinearRegressor(
+        solver="adam", alpha=0.01, l1_ratio=0.5, tol=10.0, device="cpu"
+    )
+    with dask.config.set(scheduler="synchronous"):
+        with pytest.warns(Warning, match="did not settle"):
+            reg.fit(
+                da.from_array(collinear, chunks=20),
+                da.from_array(Y[:200, 0], chunks=20),
+            )
+    assert not reg._result.converged

@@ -20,18 +20,26 @@ class Problem:
         The result this call continues from: the fit of earlier chunks
         (``partial_fit``), or the previous fit under ``warm_start``.
     streaming : bool
-        Whether ``data`` is one chunk of a stream (``partial_fit``): it will not
-        be seen again, and a gradient solver runs one epoch over it.
-    scaling : tuple or None
-        ``(moments, scaling)`` of all the rows when ``data`` is one part of
-        them (a gradient epoch over one part of rows held by Dask): the
-        solver standardizes by them, as they are.
+        Whether ``data`` is one chunk of rows that a gradient solver sees once
+        per epoch and continues from ``previous`` over: a chunk of a stream
+        (``partial_fit``), or a part of rows held by Dask (see :meth:`part`).
+        A gradient solver runs one epoch over it and does not measure the fit.
+    all_rows : tuple or None
+        For a part (:meth:`part`), ``(moments, scaling)`` of all the rows it is
+        a part of: the solver standardizes by them, as they are, instead of
+        by the statistics of the chunks seen so far.
     """
 
     data: Data
     previous: "SolverResult | None" = None
     streaming: bool = False
-    scaling: tuple | None = None
+    all_rows: tuple | None = None
+
+    @classmethod
+    def part(cls, data, previous, all_rows):
+        """One epoch's pass over ``data``, a part of rows held by Dask, from
+        the state ``previous``, standardized as ``all_rows`` are."""
+        return cls(data, previous=previous, streaming=True, all_rows=all_rows)
 
 
 @dataclass(frozen=True)

@@ -202,12 +202,12 @@ def objectives(data, device, scaling, solutions):
     (original units) on the standardized problem, from one pass over the data
     in float64 (one task per part for rows held by Dask): ``sum_k mean_w ((y_k
     - x coef_k - b_k) / y_scale_k)^2 / 2``."""
-    part = partial(_residual_sums, solutions=solutions, scaling=scaling)
+    part = partial(_squared_residual_part, solutions=solutions, scaling=scaling)
     sums = data.map_reduce(part, np.add, device)
     return 0.5 * sums[:-1] / sums[-1]
 
 
-def _residual_sums(data, device, *, solutions, scaling):
+def _squared_residual_part(data, device, *, solutions, scaling):
     """``sum_i w_i sum_k r_ik^2`` of the standardized residuals of each
     solution, then ``sum_i w_i``."""
     work = float64_device(torch.device(device))
@@ -216,13 +216,14 @@ def _residual_sums(data, device, *, solutions, scaling):
         (torch.as_tensor(coef, device=work).T, torch.as_tensor(b, device=work))
         for coef, b in solutions
     ]
-    sums = np.zeros(len(solutions) + 1)
+    # Summed on the device, read once at the end (no sync per block).
+    sums = torch.zeros(len(solutions) + 1, dtype=torch.float64, device=work)
     for x, y, w in data.blocks(device=work, dtype=torch.float64):
         w = torch.ones_like(y[:, 0]) if w is None else w
         for i, (coef, b) in enumerate(solutions):
-            sums[i] += float(w @ ((y - x @ coef - b) / y_scale).square().sum(1))
-        sums[-1] += float(w.sum())
-    return sums
+            sums[i] += w @ ((y - x @ coef - b) / y_scale).square().sum(1)
+        sums[-1] += w.sum()
+    return sums.cpu().numpy()
 
 
 def warn_short(config, status, n_epochs, gap, rows):
@@ -242,6 +243,18 @@ def warn_short(config, status, n_epochs, gap, rows):
         f"solver={config.solver!r} {why} after {n_epochs} epoch(s) with a "
         f"training objective {gap:.2g} (relative) above its minimum, measured on "
         f"{rows} (tol={config.tol:g}).{advice}",
+        ConvergenceWarning,
+    )
+
+
+def warn_unsettled(config, gap):
+    """Warn that a gap within ``tol`` was measured against a minimum of the
+    statistics that coordinate descent did not settle: a lower bound only."""
+    warn(
+        f"solver={config.solver!r}: the training objective is {gap:.2g} "
+        "(relative) above the minimum of the statistics, but coordinate descent "
+        f"did not settle that minimum in {SWEEPS} sweeps, so the true gap may be "
+        f"larger than tol={config.tol:g}.",
         ConvergenceWarning,
     )
 

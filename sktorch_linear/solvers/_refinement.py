@@ -205,7 +205,11 @@ def normal_residual(data, coef, intercept, center, *, extended, device):
     Returns arrays of shapes (n_features, n_targets) and (n_targets,).
     """
     part = partial(
-        _residual_sums, coef=coef, intercept=intercept, center=center, extended=extended
+        _normal_residual_part,
+        coef=coef,
+        intercept=intercept,
+        center=center,
+        extended=extended,
     )
     g_x, g_1 = data.map_reduce(part, _add_sums, device)
     return to_numpy(ext.value(g_x), torch.float64), to_numpy(
@@ -217,7 +221,7 @@ def _add_sums(a, b):
     return ext.add(a[0], b[0]), ext.add(a[1], b[1])
 
 
-def _residual_sums(data, device, *, coef, intercept, center, extended):
+def _normal_residual_part(data, device, *, coef, intercept, center, extended):
     """:func:`normal_residual` of some rows, as pairs of float64 CPU tensors."""
     dtype = accumulation_dtype(device, warn=False)
     coef_t = torch.as_tensor(coef, device=device, dtype=dtype)

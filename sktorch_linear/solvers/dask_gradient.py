@@ -47,10 +47,7 @@ def solve(problem, config):
     state, curve, status = _train(
         data, problem.previous, config, lr, minimum, (moments, whitened)
     )
-    gap = minimum.gap(curve[-1])
-    diagnostics = {"optimality_gap": gap}
-    if not minimum.converged:
-        diagnostics["minimum_converged"] = False
+    diagnostics = {"optimality_gap": minimum.gap(curve[-1])}
     diagnostics.update(
         _certify.left_out(data, config, whitened, state.coef, state.intercept, dtype)
         or {}
@@ -60,17 +57,21 @@ def solve(problem, config):
         _certify.warn_left_out(config, diagnostics)
     elif gap > config.tol:
         _certify.warn_short(config, status, len(curve), gap, "all the rows")
+    elif not minimum.converged:
+        _certify.warn_unsettled(config, gap)
     return replace(
         state,
         n_iter=len(curve),
-        converged=gap <= config.tol and "left_out" not in diagnostics,
+        converged=gap <= config.tol
+        and minimum.converged
+        and "left_out" not in diagnostics,
         loss_curve=curve,
         diagnostics=diagnostics,
         moments=moments,
     )
 
 
-def _train(data, previous, config, lr, minimum, fixed):
+def _train(data, previous, config, lr, minimum, all_rows):
     """Epochs from ``previous`` until the gap to ``minimum`` is under ``tol``,
     a stall with no decay left, or ``max_iter``: the last state, the objective
     per epoch and how training ended (``"converged"``, ``"stalled"`` or
@@ -78,7 +79,7 @@ def _train(data, previous, config, lr, minimum, fixed):
     state, curve = portable(previous), []
     stall = Stall(config.tol, config.n_iter_no_change)
     for _ in range(config.max_iter):
-        state = _epoch(data, state, replace(config, lr=lr), fixed)
+        state = _epoch(data, state, replace(config, lr=lr), all_rows)
         curve.append(minimum.objective(state.coef, state.intercept))
         if minimum.gap(curve[-1]) <= config.tol:
             return state, curve, "converged"
@@ -89,25 +90,25 @@ def _train(data, previous, config, lr, minimum, fixed):
     return state, curve, "max_iter"
 
 
-def _epoch(data, state, config, fixed):
+def _epoch(data, state, config, all_rows):
     """One epoch over all the parts: a chain of tasks, the state moving from
     part to part."""
     import dask
 
     for part in data.parts:
         state = dask.delayed(_epoch_on_part)(
-            state, part, data.device, data.quantiles, config, fixed
+            state, part, data.device, data.quantiles, config, all_rows
         )
     (state,) = dask.compute(state)
     return state
 
 
-def _epoch_on_part(state, part, device, quantiles, config, fixed):
+def _epoch_on_part(state, part, device, quantiles, config, all_rows):
     """One epoch of the gradient solver over one part, on its worker's device,
     from ``state``; the new state."""
     part = part if isinstance(part, Data) else validated(part, quantiles)
     if part is None:
         return state
     config = replace(config, device=resolve_device(device))
-    problem = Problem(part, previous=state, streaming=True, scaling=fixed)
+    problem = Problem.part(part, state, all_rows)
     return portable(gradient.solve(problem, config))

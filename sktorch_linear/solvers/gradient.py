@@ -39,7 +39,7 @@ def solve(problem, config):
     if config.early_stopping and not streaming:
         train_rows, valid_rows = split(data.shape[0], config.validation_fraction, seed)
         train_data, valid_data = data.rows(train_rows), data.rows(valid_rows)
-    moments, scaling = problem.scaling or _scaling(
+    moments, scaling = problem.all_rows or _scaling(
         train_data, config, previous, streaming, dtype
     )
     tensors = {"device": config.device, "dtype": dtype}
