@@ -11,9 +11,8 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 import sktorch_linear._data as data_module
-import sktorch_linear._regressor as regressor_module
 from sktorch_linear import TorchLinearRegressor, solvers
-from sktorch_linear._data import split
+from sktorch_linear._data import Data, split
 
 
 @pytest.mark.parametrize("solver", ["exact", "lbfgs", "adam", "sgd"])
@@ -21,18 +20,18 @@ def test_fit_hands_the_data_to_one_solver_once(monkeypatch, solver):
     """Check that fit wraps X in the data layer once, calls one solver once, and
     that the solver returns a SolverResult."""
     made, results = [], []
-    real_data, real_solve = regressor_module.Data, solvers.solve
+    real_init, real_solve = Data.__init__, solvers.solve
 
-    def data(*args):
-        made.append(args[0])
-        return real_data(*args)
+    def init(self, X, *args, **kwargs):
+        made.append(X)
+        real_init(self, X, *args, **kwargs)
 
     def solve(problem, config):
         result = real_solve(problem, config)
         results.append(result)
         return result
 
-    monkeypatch.setattr(regressor_module, "Data", data)
+    monkeypatch.setattr(Data, "__init__", init)  # wherever Data is built
     monkeypatch.setattr(solvers, "solve", solve)
     X = np.random.default_rng(0).normal(size=(200, 3))
     with warnings.catch_warnings():
