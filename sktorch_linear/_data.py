@@ -10,7 +10,6 @@ standardized (:func:`training_tensors`), a sparse ``X`` a batch of rows at a
 time (:class:`StandardizedRows`).
 """
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +17,7 @@ import scipy.sparse
 import torch
 from sklearn.utils.validation import check_array
 
-from ._device import as_tensor
+from ._device import as_tensor, host_tensor
 from ._warnings import warn
 
 # A block of rows holds about this many bytes of X: small enough for the
@@ -266,9 +265,7 @@ def training_tensors(data, scaling, *, device, dtype, weight_mean=None, densify=
 def _transferred(array, device, dtype):
     """A new tensor on ``device`` holding ``array``: one copy, whatever the
     device, dtype or memory layout."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "The given NumPy array is not writable")
-        source = torch.as_tensor(array)
+    source = host_tensor(array)
     return torch.empty(source.shape, device=device, dtype=dtype).copy_(source)
 
 

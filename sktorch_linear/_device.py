@@ -103,11 +103,21 @@ def as_tensor(array, *, device, dtype):
     """Return ``array`` as a tensor on ``device``, sharing memory where torch can.
 
     Read-only arrays (memmaps, broadcast views) are accepted: callers never
-    write to the returned tensor in place.
+    write to the returned tensor in place. (See :func:`host_tensor`.)
     """
+    return host_tensor(array).to(device=device, dtype=dtype)
+
+
+def host_tensor(array):
+    """``array`` (a NumPy array, or anything ``torch.as_tensor`` takes) as a
+    tensor on the host sharing its memory, whatever its layout: a view with
+    negative strides (``X[::-1]``, ``np.flip``), which torch cannot share, is
+    copied; a read-only array is shared (no tensor made from it is written)."""
+    if isinstance(array, np.ndarray) and any(s < 0 for s in array.strides):
+        array = array.copy()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "The given NumPy array is not writable")
-        return torch.as_tensor(array).to(device=device, dtype=dtype)
+        return torch.as_tensor(array)
 
 
 def accumulation_dtype(device, *, warn=True):

@@ -678,8 +678,19 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
     # -- one dispatch for fit and partial_fit -----------------------------------
 
     def _fit(self, X, y, sample_weight, *, streaming):
-        """Fit (``streaming=False``) or update (``partial_fit``) the model: one
-        route from the policy, one solver, whose result sets the fitted
+        """Fit (``streaming=False``) or update (``partial_fit``) the model; a
+        call that raises leaves the estimator exactly as it was (its fitted
+        attributes included), as scikit-learn's estimators do."""
+        saved = dict(vars(self))
+        try:
+            return self._fit_once(X, y, sample_weight, streaming=streaming)
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(saved)
+            raise
+
+    def _fit_once(self, X, y, sample_weight, *, streaming):
+        """One route from the policy, one solver, whose result sets the fitted
         attributes."""
         params = self.get_params()
         route = solvers.route(
@@ -704,15 +715,8 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
             params, solver=route.solver, device=resolve_device(self.device)
         )
         problem = solvers.Problem(data, previous=previous, streaming=streaming)
-        try:
-            result = solvers.solve(problem, config)
-            set_fitted(self, result, config, y_ndim if previous is None else None)
-        except BaseException:
-            # A failed update leaves the model it started from; a failed fit
-            # leaves no model.
-            if previous is None:
-                clear_fitted(self)
-            raise
+        result = solvers.solve(problem, config)
+        set_fitted(self, result, config, y_ndim if previous is None else None)
         return self
 
     def _data(self, X, y, sample_weight, route, previous, streaming):

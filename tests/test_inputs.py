@@ -53,6 +53,70 @@ def test_every_input_kind_gives_the_same_model(kind, loss):
         assert not hasattr(reg, "feature_names_in_")
 
 
+def _read_only(array):
+    array = array.copy()
+    array.setflags(write=False)
+    return array
+
+
+# Memory layouts of the same rows: reversed views (negative strides), Fortran
+# order, read-only buffers. Each gives (X, y, sample_weight) in the original
+# row order's model.
+LAYOUTS = {
+    "reversed_rows": lambda X, y, w: (X[::-1], y[::-1], w[::-1]),
+    "flipped_columns": lambda X, y, w: (np.flip(X, 1), y, w),
+    "pandas_reversed": lambda X, y, w: (
+        _pandas(nullable=False).iloc[::-1],
+        y[::-1],
+        w[::-1],
+    ),
+    "fortran": lambda X, y, w: (np.asfortranarray(X), y, w),
+    "read_only": lambda X, y, w: (_read_only(X), _read_only(y), _read_only(w)),
+    "every_other": lambda X, y, w: (
+        np.repeat(X, 2, axis=0)[::2],
+        np.repeat(y, 2)[::2],
+        np.repeat(w, 2)[::2],
+    ),
+}
+LAYOUT_FITS = {
+    "exact": {},
+    "lasso": {"alpha": 0.1, "l1_ratio": 1.0},
+    "huber": {"loss": "huber"},
+    "quantile": {"loss": "quantile", "quantile": 0.3},
+    "lbfgs": {"solver": "lbfgs"},
+    "adam": {"solver": "adam", "max_iter": 5, "random_state": 0},
+}
+
+
+def _c_ordered(values):
+    return np.array(np.asarray(values), order="C", copy=True)
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("fit", list(LAYOUT_FITS))
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_every_memory_layout_gives_the_same_model(layout, fit):
+    """Check that strided views (negative strides included), Fortran-ordered
+    and read-only arrays fit, predict and summarise as C-ordered copies of the
+    same rows do."""
+    w = RNG.uniform(0.5, 2.0, size=len(Y))
+    params = {"device": "cpu", **LAYOUT_FITS[fit]}
+    data = LAYOUTS[layout](X, Y, w)
+    copies = tuple(_c_ordered(values) for values in data)
+    reference = TorchLinearRegressor(**params).fit(*copies[:2], sample_weight=copies[2])
+    reg = TorchLinearRegressor(**params).fit(*data[:2], sample_weight=data[2])
+    assert_allclose(reg.coef_, reference.coef_, rtol=1e-9, atol=1e-12)
+    assert_allclose(reg.predict(data[0]), reference.predict(copies[0]), rtol=1e-9)
+    if fit == "exact":
+        summary = reg.summary(cov_type="HC1", data=data)
+        expected = reference.summary(cov_type="HC1", data=copies)
+        assert_allclose(
+            summary.table["std_err"].to_numpy(),
+            expected.table["std_err"].to_numpy(),
+            rtol=1e-9,
+        )
+
+
 @pytest.fixture
 def host_reads(monkeypatch):
     """Record every reading of a guarded tensor's storage into host memory

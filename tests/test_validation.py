@@ -359,15 +359,13 @@ def _unscaled_regression():
     return X * 1e3, y
 
 
-@pytest.mark.parametrize("previously_fitted", [False, True])
-def test_divergence_raises_and_leaves_estimator_unfitted(previously_fitted):
-    """Check that a diverging SGD raises FloatingPointError and leaves no fit."""
+def test_divergence_raises_and_leaves_an_unfitted_estimator_unfitted():
+    """Check that a diverging SGD raises FloatingPointError and leaves no fit
+    on an estimator that had none."""
     X, y = _unscaled_regression()
-    reg = TorchLinearRegressor(device="cpu", solver="sgd", random_state=0)
-    if previously_fitted:
-        reg.fit(X / 1e3, y)
-        assert np.all(np.isfinite(reg.predict(X)))
-    reg.set_params(lr=1e3, standardize=False)
+    reg = TorchLinearRegressor(
+        device="cpu", solver="sgd", random_state=0, lr=1e3, standardize=False
+    )
     with pytest.raises(
         FloatingPointError, match=r"the solver diverged \(lr=1000\)\. Lower lr"
     ):
@@ -381,6 +379,58 @@ def test_divergence_raises_and_leaves_estimator_unfitted(previously_fitted):
         reg.predict(X)
     with pytest.raises(NotFittedError):
         reg.score(X, y)
+
+
+def _failing_calls():
+    X, y = _unscaled_regression()
+    nan = X.copy()
+    nan[3, 1] = np.nan
+    return {
+        "nan_X": ({}, (nan, y), {}, ValueError),
+        "wrong_shape": ({}, (X[:, :2], y[:-1]), {}, ValueError),
+        "negative_weights": (
+            {},
+            (X, y),
+            {"sample_weight": -np.ones(len(y))},
+            ValueError,
+        ),
+        "missing_device": ({"device": "cuda:9"}, (X, y), {}, ValueError),
+        "bad_quantiles": (
+            {"loss": "quantile", "quantile": [0.1, 1.5]},
+            (X, y),
+            {},
+            ValueError,
+        ),
+        "diverged": (
+            {"solver": "sgd", "lr": 1e3, "standardize": False, "random_state": 0},
+            (X, y),
+            {},
+            FloatingPointError,
+        ),
+    }
+
+
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+@pytest.mark.parametrize("failure", list(_failing_calls()))
+def test_failed_fit_leaves_the_estimator_exactly_as_it_was(failure, method):
+    """Check that a fit or partial_fit that raises on bad data, a missing device,
+    bad quantiles or divergence leaves a fitted estimator exactly as it was:
+    the same attributes, holding the same objects, and the same predictions
+    (as scikit-learn's estimators do)."""
+    params, args, kwargs, error = _failing_calls()[failure]
+    X, y = _unscaled_regression()
+    reg = TorchLinearRegressor(device="cpu", solver="sgd", random_state=0)
+    reg.fit(X / 1e3, y)
+    before = dict(vars(reg))
+    prediction = reg.predict(X)
+    reg.set_params(**params)
+    before.update(reg.get_params())
+    with pytest.raises(error):
+        getattr(reg, method)(*args, **kwargs)
+    after = vars(reg)
+    assert after.keys() == before.keys()
+    assert all(after[name] is value for name, value in before.items())
+    assert_allclose(reg.predict(X), prediction, rtol=0, atol=0)
 
 
 def test_divergence_with_finite_loss_is_detected():
