@@ -536,7 +536,9 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         data : tuple or iterable of tuples, default=None
             The training data, ``(X, y)`` or ``(X, y, sample_weight)``, or after
             ``partial_fit`` the chunks again, as an iterable of such tuples:
-            needed by the robust kinds only.
+            needed by the robust kinds only. Checked against the fit's
+            statistics (rows, weight sum, weighted sums of the columns of
+            ``X`` and ``y``, to 1e-10 relative): other data are refused.
 
         Returns
         -------
