@@ -32,7 +32,11 @@ def set_fitted(estimator, result, config, y_ndim):
     )
     estimator.device_ = str(config.device)
     estimator.n_iter_ = result.n_iter
-    estimator.optimality_gap_ = result.diagnostics.get("optimality_gap")
+    gap = result.diagnostics.get("optimality_gap")
+    if gap is not None:  # per target
+        gap = _as_y(estimator, np.broadcast_to(np.asarray(gap, float), len(coef)))
+        gap = float(gap) if np.ndim(gap) == 0 else gap.copy()
+    estimator.optimality_gap_ = gap
     if result.scale is not None:
         estimator.scale_ = _as_y(estimator, result.scale)
     if result.outliers is not None:

@@ -96,7 +96,7 @@ def test_robust_fit_on_dask_array_equals_numpy_fit(client, params):
     reference = TorchLinearRegressor(**params).fit(X, y, sample_weight=W)
     reg = TorchLinearRegressor(**params).fit(_dask(X), _dask(y), sample_weight=_dask(W))
     assert reg.best_loss_ == pytest.approx(reference.best_loss_, rel=1e-8)
-    assert reg.optimality_gap_ <= 1e-12
+    assert np.all(reg.optimality_gap_ <= 1e-12)  # per target
     assert_allclose(reg.coef_, reference.coef_, rtol=1e-6, atol=1e-9)
     if params["loss"] == "huber":
         assert_allclose(reg.scale_, reference.scale_, rtol=1e-8)
@@ -364,6 +364,10 @@ def test_dask_gap_against_an_unsettled_minimum_is_not_convergence(monkeypatch):
     import dask
 
     monkeypatch.setattr("sktorch_linear.solvers._certify.SWEEPS", 1)
+    # (no exact solve on the active set: one sweep of descent alone)
+    monkeypatch.setattr(
+        "sktorch_linear.solvers._elastic_net._active_set", lambda *args: None
+    )
     collinear = np.c_[X[:200], X[:200, 0] + 1e-3 * X[:200, 1]]
     reg = TorchLinearRegressor(
         solver="adam", alpha=0.01, l1_ratio=0.5, tol=10.0, device="cpu"

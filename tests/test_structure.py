@@ -50,8 +50,9 @@ LAYERS = [
         [
             "solvers.least_squares",
             "solvers.coordinate_descent",
-            "solvers.newton",
             "solvers.interior_point",
+            "solvers._boundary",
+            "solvers.newton",
         ],
     ),
     ("certification", ["solvers._certify"]),

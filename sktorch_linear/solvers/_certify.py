@@ -13,9 +13,9 @@ against one reference minimum each:
   least-squares fit, where whitening dropped directions that the data
   determine;
 - :class:`StatisticsMinimum`: the minimum of penalised least squares from the
-  statistics of all the rows (the exact solve without an L1 term, converged
-  coordinate descent with one; its ``converged`` flag travels with every gap
-  measured against it);
+  statistics of all the rows (the exact solve without an L1 term, coordinate
+  descent with one, settled when its duality gap certifies it; its
+  ``converged`` flag travels with every gap measured against it);
 - :func:`warn_short` and :func:`warn_left_out`: the warnings that report a fit
   short of the minimum, with advice that was measured to help.
 """
@@ -33,7 +33,7 @@ from .._warnings import warn
 from . import _duality, _optimality, least_squares, newton
 from ._base import Problem
 from ._passes import Passes
-from .coordinate_descent import minimise
+from .coordinate_descent import minimise, relative_gaps
 
 # Whitened directions of variance below this fraction of the largest: a gap
 # measured from the Gram matrix may miss what they give (see left_out).
@@ -44,6 +44,8 @@ SWEEPS = 10_000
 # Gaps from the statistics are relative to the minimum, or to this fraction of
 # the objective when the minimum is smaller (data fitted exactly).
 _STATISTICS_FLOOR = 1e-12
+# The certified relative gap (duality) of a settled minimum of the statistics.
+_SETTLED = 1e-10
 # Newton steps of the optimality check of Huber fits, at most.
 _NEWTON_STEPS = 50
 
@@ -274,7 +276,9 @@ class StatisticsMinimum:
     def __init__(self, moments, objective):
         self.lsq, self.l1 = least_squares.penalised(moments, objective)
         if np.any(self.l1 > 0):
-            coef, intercept, _, self.converged = minimise(self.lsq, self.l1, SWEEPS)
+            coef, intercept, _, _ = minimise(self.lsq, self.l1, SWEEPS)
+            gaps = relative_gaps(self.lsq, self.l1, coef)
+            self.converged = bool(gaps.max() <= _SETTLED)
         else:
             coef, intercept = self.lsq.original(self.lsq.solver().initial())
             self.converged = True

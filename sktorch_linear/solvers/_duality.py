@@ -310,8 +310,34 @@ def _bound(problem, a, free, beta, gram=None):
     if problem.l2 == 0 and problem.l1 > 0 and np.abs(v).max() > problem.l1:
         theta = min(theta, problem.l1 / np.abs(v).max())
     linear = float(w @ (a * problem.t)) / n
+    theta = _best_factor(linear, np.abs(v), problem.l1, problem.l2, theta)
     penalty = 0.0
     if problem.l2 > 0:
         excess = np.maximum(np.abs(theta * v) - problem.l1, 0.0)
         penalty = excess @ excess / (2 * problem.l2)
     return theta * linear - penalty
+
+
+def _best_factor(linear, size, l1, l2, largest):
+    """The factor ``theta`` in ``[0, largest]`` (every one keeps the dual
+    point feasible) of the largest bound ``theta linear - P*(theta v)``, a
+    concave function of ``theta``: the largest feasible one without an L2
+    penalty (when ``linear > 0``), else the root of its derivative
+    ``linear - sum_j |v_j| max(theta |v_j| - l1, 0) / l2`` (decreasing), by
+    bisection. With an L2 penalty the dual point of a fit short of the
+    minimum is best scaled down: the bound is then far tighter."""
+    if linear <= 0:
+        return 0.0
+    if l2 == 0:
+        return largest
+
+    def slope(theta):
+        return linear - size @ np.maximum(theta * size - l1, 0.0) / l2
+
+    if slope(largest) >= 0:
+        return largest
+    low, high = 0.0, largest
+    for _ in range(60):
+        middle = 0.5 * (low + high)
+        low, high = (middle, high) if slope(middle) > 0 else (low, middle)
+    return low

@@ -1,15 +1,37 @@
-"""Elastic net by cyclic coordinate descent on a Gram matrix: the kernel that
-:mod:`.coordinate_descent`, :mod:`.newton` and :mod:`._optimality` share."""
+"""Elastic net on a Gram matrix: cyclic coordinate descent finished by an
+exact solve on its active set, and the duality gap that certifies the result.
+The kernel that :mod:`.coordinate_descent`, :mod:`.newton` and
+:mod:`._optimality` share.
+
+Coordinate descent finds the support and the signs of the minimiser in a few
+sweeps, but converges to its values only linearly (slowly on correlated
+columns: 200 sweeps left fits 3-10% above the minimum). Once the support and
+signs are found, the minimiser solves one linear system, ``(G_SS + l2 I)
+b_S = c_S - l1 s_S``: each few sweeps that system is solved and its solution
+taken when it keeps the signs and the optimality conditions of the other
+coordinates (``|c_j - G_jS b_S| <= l1``), which ends the descent at the
+minimum to rounding.
+"""
+
+import warnings
 
 import numpy as np
+import scipy.linalg
 
 # Relative change of the coefficients below which coordinate descent has converged.
 _CD_TOL = 1e-12
+# Sweeps between attempts of the exact solve on the active set.
+_POLISH_EVERY = 4
+# Slack of the optimality conditions of the coordinates outside the support,
+# relative to l1 (rounding of the products).
+_KKT_SLACK = 1e-9
 
 
-def solve_elastic_net(gram, cross, l1, l2, *, max_sweeps, tol=_CD_TOL):
+def solve_elastic_net(gram, cross, l1, l2, *, max_sweeps, tol=_CD_TOL, start=None):
     """Minimise ``b' gram b / 2 - cross' b + l1 * ||b||_1 + l2 / 2 * ||b||^2`` per
-    column of ``cross`` by cyclic coordinate descent on the Gram matrix.
+    column of ``cross``: cyclic coordinate descent on the Gram matrix, with
+    an exact solve on the active set every few sweeps (see the module's
+    docstring).
 
     Parameters
     ----------
@@ -22,8 +44,10 @@ def solve_elastic_net(gram, cross, l1, l2, *, max_sweeps, tol=_CD_TOL):
     max_sweeps : int
         Maximum number of sweeps over the coordinates.
     tol : float
-        Convergence: the largest change of a coefficient in a sweep is at most
-        ``tol`` times the largest coefficient.
+        Convergence of the sweeps: the largest change of a coefficient in a
+        sweep is at most ``tol`` times the largest coefficient.
+    start : ndarray of shape (n_features, n_targets), default=None
+        Coefficients to start from (zeros by default).
 
     Returns
     -------
@@ -31,29 +55,98 @@ def solve_elastic_net(gram, cross, l1, l2, *, max_sweeps, tol=_CD_TOL):
     n_sweeps : int
         Sweeps of the slowest target.
     converged : bool
+        Whether every target ended at an exact active-set solution or with
+        the sweeps settled.
     """
     n_features, n_targets = cross.shape
-    coef = np.zeros((n_features, n_targets))
+    coef = np.zeros((n_features, n_targets)) if start is None else start.copy()
     curvature = np.diag(gram) + l2
     sweeps, converged = 0, True
     for target in range(n_targets):
         beta = coef[:, target]
-        residual = cross[:, target].copy()  # cross - gram @ beta
+        residual = cross[:, target] - gram @ beta  # cross - gram @ beta
+        done, sweep = False, 0
         for sweep in range(1, max_sweeps + 1):
-            largest_change = 0.0
-            for j in range(n_features):
-                if curvature[j] <= 0:
-                    continue
-                old = beta[j]
-                z = residual[j] + gram[j, j] * old
-                new = np.sign(z) * max(abs(z) - l1[target], 0.0) / curvature[j]
-                if new != old:
-                    residual -= gram[:, j] * (new - old)
-                    beta[j] = new
-                    largest_change = max(largest_change, abs(new - old))
+            largest_change = _sweep(gram, curvature, beta, residual, l1[target])
             if largest_change <= tol * np.max(np.abs(beta), initial=0.0):
+                done = True
                 break
-        else:
-            converged = False
+            if sweep % _POLISH_EVERY == 0 or sweep == max_sweeps:
+                exact = _active_set(gram, cross[:, target], beta, l1[target], l2)
+                if exact is not None:
+                    beta[:] = exact
+                    done = True
+                    break
+        converged &= done
         sweeps = max(sweeps, sweep)
     return coef, sweeps, converged
+
+
+def _sweep(gram, curvature, beta, residual, l1):
+    """One cyclic sweep, in place; the largest change of a coefficient."""
+    largest_change = 0.0
+    for j in range(len(beta)):
+        if curvature[j] <= 0:
+            continue
+        old = beta[j]
+        z = residual[j] + gram[j, j] * old
+        new = np.sign(z) * max(abs(z) - l1, 0.0) / curvature[j]
+        if new != old:
+            residual -= gram[:, j] * (new - old)
+            beta[j] = new
+            largest_change = max(largest_change, abs(new - old))
+    return largest_change
+
+
+def _active_set(gram, cross, beta, l1, l2):
+    """The minimiser when the support and signs of ``beta`` are those of the
+    minimiser: the solution of the optimality conditions on the support,
+    checked (signs kept, the other coordinates' conditions hold); None when
+    the check fails or the system is singular."""
+    support = np.flatnonzero(beta)
+    if not support.size:
+        return None
+    signs = np.sign(beta[support])
+    matrix = gram[np.ix_(support, support)] + l2 * np.eye(support.size)
+    try:
+        with warnings.catch_warnings():
+            # (ill conditioned: the check below decides)
+            warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+            values = scipy.linalg.solve(
+                matrix, cross[support] - l1 * signs, assume_a="pos"
+            )
+    except (scipy.linalg.LinAlgError, ValueError):
+        return None
+    if not np.all(np.isfinite(values)) or np.any(np.sign(values) != signs):
+        return None
+    solution = np.zeros_like(beta)
+    solution[support] = values
+    others = np.setdiff1d(np.arange(len(beta)), support)
+    correlation = cross[others] - gram[others][:, support] @ values
+    scale = max(l1, np.abs(cross).max(initial=0.0))
+    if np.any(np.abs(correlation) > l1 + _KKT_SLACK * scale):
+        return None
+    return solution
+
+
+def duality_gap(gram, cross, yy, l1, l2, coef):
+    """The duality gap of ``coef`` per target for the objective ``yy / 2 -
+    cross' b + b' gram b / 2 + l1 ||b||_1 + l2 / 2 ||b||^2`` (``yy`` the
+    targets' second moments), an upper bound of its distance to the
+    minimum: the dual point is the residual scaled into the dual's feasible
+    set (as scikit-learn's coordinate descent measures it); and the objective
+    itself."""
+    gaps, values = [], []
+    for k in range(cross.shape[1]):
+        b, c, t = coef[:, k], cross[:, k], float(yy[k])
+        gb = gram @ b
+        residual_norm2 = max(t - 2 * c @ b + b @ gb, 0.0)  # |y - X b|^2
+        correlation = c - gb - l2 * b  # X' r - l2 b
+        dual_norm = np.max(np.abs(correlation), initial=0.0)
+        const = l1[k] / dual_norm if dual_norm > l1[k] else 1.0
+        l1_norm, l2_norm = np.abs(b).sum(), b @ b
+        value = 0.5 * residual_norm2 + l1[k] * l1_norm + 0.5 * l2 * l2_norm
+        dual = -0.5 * const**2 * (residual_norm2 + l2 * l2_norm) + const * (t - c @ b)
+        gaps.append(max(value - dual, 0.0))
+        values.append(value)
+    return np.array(gaps), np.array(values)

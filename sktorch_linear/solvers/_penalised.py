@@ -109,8 +109,12 @@ class LeastSquares:
         """Value of ``sum_k [mean_s (t_k - z theta_k)^2 / 2 + l1_k ||theta_k||_1 +
         l2 / 2 ||theta_k||^2]`` on the standardized problem (``z`` the columns
         scaled by ``x_scale``, ``t`` by ``y_scale``), from the statistics."""
+        return float(np.sum(self.objectives(coef, l1)))
+
+    def objectives(self, coef, l1):
+        """The terms of :meth:`objective`, per target."""
         if not self.n_active:
-            return max(0.5 * float(np.sum(self.scaling.y_second_moment)), 0.0)
+            return np.maximum(0.5 * self.scaling.y_second_moment, 0.0)
         gram, xy, yy = self.products()
         theta = self.penalty_scale[:, None] * self.equilibrated(coef)
         scale = self.penalty_scale
@@ -119,7 +123,7 @@ class LeastSquares:
         fit = 0.5 * np.diag(yy) - np.sum(theta * xy, axis=0)
         fit += 0.5 * np.sum(theta * matmul(gram, theta), axis=0)
         penalty = l1 * np.abs(theta).sum(axis=0) + 0.5 * self.l2 * np.sum(theta**2, 0)
-        return max(float(np.sum(fit + penalty)), 0.0)
+        return np.maximum(fit + penalty, 0.0)
 
 
 class _Solver:

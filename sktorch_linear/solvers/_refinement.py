@@ -51,30 +51,38 @@ def refine(source, lsq, solver, coef, intercept):
     and the rejected correction's size is the estimate).
 
     Returns the refined coefficients and intercepts, the estimated relative
-    error (of the fitted values for a rank-deficient lsq) and the number of
-    steps.
+    error (of the fitted values for a rank-deficient lsq), the number of
+    steps, and per target the estimated decrease of the objective that is
+    left (the Newton decrease of the last correction computed: of the
+    iterate kept when it was rejected, times the squared contraction when it
+    was taken).
     """
     if not lsq.n_active:
-        return coef, intercept, 0.0, 0
+        return coef, intercept, 0.0, 0, np.zeros(len(intercept))
     working_error = solver.stable_error(lsq.equilibrated(coef))
     extended = source.always_extended(lsq) or working_error > _WORKING_PRECISION_ERROR
     floor = source.floor(solver, working_error)
     previous = np.inf
     for passes in range(1, (_MAX_REFINEMENTS if extended else 1) + 1):
-        refined, size = _refinement_step(source, lsq, solver, coef, intercept, extended)
+        refined, size, decrease = _refinement_step(
+            source, lsq, solver, coef, intercept, extended
+        )
         if size > previous / 2:
             error = size  # no longer contracting: keep the last iterate
             break
         (coef, intercept), previous = refined, size
         error = max(solver.contraction * size, floor)
+        decrease = decrease * min(solver.contraction, 1.0) ** 2
         if error <= floor:
             break
-    return coef, intercept, (error if extended else working_error), passes
+    return coef, intercept, (error if extended else working_error), passes, decrease
 
 
 def _refinement_step(source, lsq, solver, coef, intercept, extended):
-    """One correction: the refined ``(coef, intercept)`` and the relative size
-    of the correction (``_relative_change``)."""
+    """One correction: the refined ``(coef, intercept)``, the relative size
+    of the correction (``_relative_change``) and the decrease of the
+    objective it promises per target (the Newton decrease ``r' delta / 2``,
+    exact for the quadratic)."""
     x_center = lsq.scaling.x_center
     g_x, g_1 = source(coef, intercept, x_center, extended=extended)
     active, x_center = lsq.active, x_center[lsq.active]
@@ -84,6 +92,7 @@ def _refinement_step(source, lsq, solver, coef, intercept, extended):
     residual = g_x[active] / (lsq.moments.weight_sum * np.outer(lsq.unit, y_scale))
     residual -= lsq.l2 * lsq.penalty_scale[:, None] ** 2 * gamma
     delta = solver.correct(residual)
+    decrease = np.maximum(0.5 * np.sum(residual * delta, axis=0), 0.0)
     if solver.rank < lsq.n_active:
         size = _relative(solver.fitted_norm(delta), solver.fitted_norm(gamma))
     else:
@@ -92,8 +101,10 @@ def _refinement_step(source, lsq, solver, coef, intercept, extended):
     coef = coef.copy()
     coef[:, active] += delta_coef
     if lsq.fit_intercept:
-        intercept = intercept + g_1 / lsq.moments.weight_sum - delta_coef @ x_center
-    return (coef, intercept), size
+        shift = g_1 / lsq.moments.weight_sum
+        decrease = decrease + 0.5 * (shift / y_scale) ** 2  # (exact: centring)
+        intercept = intercept + shift - delta_coef @ x_center
+    return (coef, intercept), size, decrease
 
 
 def _relative(change, norm):

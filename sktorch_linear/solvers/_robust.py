@@ -6,13 +6,19 @@ fit that stopped short."""
 from functools import partial
 
 import numpy as np
+import torch
 
 from .._dask import DaskData, concatenate
 from .._data import check_finite, matmul
 from .._moments import Moments
 from .._scaling import Scaling
 from ._dask_passes import DaskPasses
+from ._optimality import pseudo_solve
 from ._passes import Passes, statistics_part
+
+# A root-mean-square residual of the least-squares fit below this fraction of
+# that of the targets: the model fits the data exactly.
+EXACT_FIT = 1e-12
 
 
 def prepare(data, objective, device, *, full=False):
@@ -34,6 +40,56 @@ def prepare(data, objective, device, *, full=False):
         passes = Passes.of_data(data, scaling, device, objective.fit_intercept)
     l1, l2 = scaling.penalty(objective.loss, objective.alpha, objective.l1_ratio)
     return moments, passes, l1, l2
+
+
+def least_squares_fit(passes, l2, statistics=None):
+    """The weighted (ridge, ``l2`` per target) least-squares fit ``x`` (K,
+    width) of the standardized rows (the minimum-norm one where the rows do
+    not determine it), from ``statistics`` (``Z~' diag(w) Z~`` and ``Z~'
+    diag(w) t``) when given, else from a pass over the rows; that Gram matrix,
+    the root-mean-square of the residuals per target, and whether it fits each
+    target exactly (``EXACT_FIT``)."""
+    n, K = passes.t.shape
+    w = torch.ones_like(passes.t[:, :1]) if passes.w is None else passes.w[:, None]
+    if n <= passes.width:  # as few rows as unknowns: from the rows, by QR
+        return _few_rows_fit(passes, w, l2)
+    if statistics is None:
+        gram = passes.gram_and_product(w)[0][0]
+        cross = passes.cross(w * passes.t)
+    else:
+        gram, cross = statistics
+    p = passes.width - passes.bias
+    x = np.zeros((K, passes.width))
+    for k in range(K):
+        matrix = gram / n
+        matrix[:p, :p] += l2[k] * np.eye(p)
+        x[k] = pseudo_solve(matrix, cross[k] / n)
+    r = passes.t - passes.product(x)
+    rms = torch.sqrt((w * r.square()).mean(0)).cpu().numpy()
+    spread = torch.sqrt((w * passes.t.square()).mean(0)).cpu().numpy()
+    return x, gram, rms, rms <= EXACT_FIT * spread
+
+
+def _few_rows_fit(passes, w, l2):
+    """:func:`least_squares_fit` from the rows themselves (``lstsq`` of the
+    weighted rows, stacked with ``sqrt(n l2) I`` for a ridge penalty), where
+    the Gram matrix would square their condition number."""
+    n, K = passes.t.shape
+    p = passes.width - passes.bias
+    z = passes.rows(torch.arange(n, device=passes.t.device)).cpu().numpy()
+    root = torch.sqrt(w[:, 0]).cpu().numpy()
+    t = passes.t.cpu().numpy()
+    x = np.zeros((K, passes.width))
+    for k in range(K):
+        ridge = np.sqrt(n * l2[k]) * np.eye(p, passes.width)
+        matrix = np.vstack([root[:, None] * z, ridge])
+        target = np.r_[root * t[:, k], np.zeros(p)]
+        x[k] = np.linalg.lstsq(matrix, target, rcond=None)[0]
+    r = t - z @ x.T
+    rms = np.sqrt(np.mean(root[:, None] ** 2 * r**2, axis=0))
+    spread = np.sqrt(np.mean(root[:, None] ** 2 * t**2, axis=0))
+    gram = z.T @ (root[:, None] ** 2 * z)
+    return x, gram, rms, rms <= EXACT_FIT * spread
 
 
 def advice_when_stopped(data, objective, device):

@@ -33,6 +33,8 @@ within rounding of it). The method stops when the certified relative gap is
 at most ``GAP_TOL``.
 """
 
+import warnings
+
 import numpy as np
 import scipy.linalg
 import scipy.sparse
@@ -45,7 +47,7 @@ from .._warnings import warn
 from . import _duality
 from ._base import SolverResult
 from ._optimality import solve_psd
-from ._robust import advice_when_stopped, prepare
+from ._robust import advice_when_stopped, least_squares_fit, prepare
 
 # The certified relative gap at which the method stops.
 GAP_TOL = 1e-12
@@ -74,7 +76,14 @@ def solve(problem, config):
     moments, passes, l1, l2 = prepare(data, objective, device)
     scaling = passes.scaling
     method = InteriorPoint(passes, _duality.losses(objective, data.shape[2]), l1, l2)
-    n_iter, gap = method.run(config.max_iter)
+    interpolant = method.interpolant()
+    if interpolant is not None and interpolant[1].all():
+        n_iter, gaps = 0, np.zeros(data.shape[2])
+    else:
+        n_iter, gaps = method.run(config.max_iter)
+    if interpolant is not None:
+        method.take(*interpolant, gaps)
+    gap = float(gaps.max())
     weight = np.zeros((data.shape[2], data.shape[1]))
     weight[:, passes.active] = method.beta
     intercept = method.b if objective.fit_intercept else np.zeros(data.shape[2])
@@ -102,7 +111,7 @@ def solve(problem, config):
         n_iter=n_iter,
         converged=gap <= config.tol,
         loss_curve=[method.value],
-        diagnostics={"optimality_gap": gap, "objective": method.value},
+        diagnostics={"optimality_gap": gaps, "objective": method.value},
         moments=moments,  # what partial_fit streams on from (with Adam)
     )
 
@@ -146,8 +155,8 @@ class InteriorPoint:
             self.mm = np.ones((K, self.p))
             self.sp = np.repeat(np.maximum(self.L1, 1.0)[:, None], self.p, 1)
             self.sm = self.sp.copy()
-        self.value = np.inf
-        self.floor = _FLOOR * float(self._objective(passes.t).sum())
+        self.value, self.vertices = np.inf, {}
+        self.floor = _FLOOR * self._objective(passes.t)  # per target
 
     @property
     def beta(self):
@@ -161,23 +170,45 @@ class InteriorPoint:
         """Iterate until the certified gap is at most ``GAP_TOL``, the method
         stalls, or ``max_iter`` iterations; leave the best certified
         coefficients in ``x`` and their objective (per row) in ``value``, and
-        return the iterations and the certified gap."""
+        return the iterations and the certified gap of each target."""
         self.vertices = {}
-        if self.floor == 0:  # the zero model fits exactly
+        if not self.floor.any():  # the zero model fits exactly
             self.value = 0.0
-            return 0, 0.0
+            return 0, np.zeros(len(self.x))
         best = None
         for iteration in range(1, max_iter + 1):
             estimate, stalled = self.iterate()
             if estimate <= _CERTIFY_BELOW or stalled or iteration == max_iter:
                 certified = self.certify()
-                if best is not None and certified[0] >= best[0]:
+                if best is not None and certified[0].max() >= best[0].max():
                     break  # at the limit of the precision of the steps
                 best = certified
-                if certified[0] <= GAP_TOL or stalled:
+                if certified[0].max() <= GAP_TOL or stalled:
                     break
         gap, self.x, self.value, self.vertices = best
         return iteration, gap
+
+    def interpolant(self):
+        """Without a penalty, rows as few as the coefficients (and the
+        intercept) can be fitted exactly: a minimum of zero, which the method
+        approaches only to its tolerance and its vertices do not reach (more
+        unknowns than rows). The least-squares fit of the rows and whether it
+        fits each unpenalised target exactly; None when the rows are more."""
+        passes = self.passes
+        unpenalised = (np.asarray(self.l1) == 0) & (np.asarray(self.l2) == 0)
+        if not unpenalised.any() or self.live.sum().item() > passes.width:
+            return None
+        x, _, _, exact = least_squares_fit(passes, np.zeros(len(self.x)))
+        return x, exact & unpenalised
+
+    def take(self, x, exact, gaps):
+        """Take the rows of ``x`` of the targets ``exact`` (fitted exactly:
+        their gaps, in place, are 0)."""
+        self.x[exact], gaps[exact] = x[exact], 0.0
+        for k in np.flatnonzero(exact):
+            self.vertices.pop(k, None)
+        residual = self.passes.t - self.passes.product(self.x)
+        self.value = float(self._objective(residual).sum()) / self.passes.n
 
     # -- one iteration ---------------------------------------------------------
 
@@ -347,13 +378,13 @@ class InteriorPoint:
 
     def certify(self):
         """Polish (without an L2 penalty) and bound every target's objective
-        from below; return the certified relative gap of the sum (as
-        ``_duality.relative_gap`` measures it), the coefficients (K, width),
-        their objective per row, and the vertices taken, in the original units,
-        by target."""
+        from below; return the certified relative gap of each target, the
+        coefficients (K, width), their objective per row, and the vertices
+        taken, in the original units, by target."""
         passes = self.passes
         w = torch.ones_like(passes.t[:, 0]) if passes.w is None else passes.w
-        total, bound, solution, exact = 0.0, 0.0, self.x.copy(), {}
+        solution, exact = self.x.copy(), {}
+        values, bounds = np.zeros(len(self.x)), np.zeros(len(self.x))
         for k in range(len(self.x)):
             problem = _duality.DualProblem(
                 passes, k, self.losses[k], self.l1[k], self.l2[k]
@@ -371,9 +402,10 @@ class InteriorPoint:
             solution[k, : self.p] = coef[: self.p]
             if passes.bias:
                 solution[k, self.p] = coef[-1]
-            total, bound = total + value, bound + self._bound(problem, k, w, coef)
-        gap = max(total - bound, 0.0) / max(bound, self.floor / self.passes.n)
-        return gap, solution, total, exact
+            values[k], bounds[k] = value, self._bound(problem, k, w, coef)
+        floor = np.maximum(self.floor / self.passes.n, np.finfo(float).tiny)
+        gaps = np.maximum(values - bounds, 0.0) / np.maximum(bounds, floor)
+        return gaps, solution, float(values.sum()), exact
 
     def _coefficients(self, k):
         """Target ``k``'s ``[beta, b]`` as ``_duality`` takes them."""
@@ -381,10 +413,17 @@ class InteriorPoint:
 
     def _bound(self, problem, k, w, coef):
         """The lower bound of target ``k``'s minimum from the method's dual
-        point: exactly at its bound on the rows where it is at a bound (within
-        rounding), restored to feasibility on the others (as few as the
-        coefficients, at the minimum of a linear programme); from all the rows
-        when those few cannot restore it; 0 at least."""
+        point (:meth:`dual_point`): restored to feasibility on the rows free
+        to move; from all the rows when those few cannot restore it; 0 at
+        least."""
+        a, inside, free = self.dual_point(k, w)
+        return bound(problem, a, inside, free, coef[:-1])
+
+    def dual_point(self, k, w, factor=1.0):
+        """Target ``k``'s dual point times ``factor``: as the method has it,
+        and exactly at an end of its box on the rows where it is at one
+        (within rounding); and which rows are free (inside the box, as few
+        as the coefficients at the minimum of a linear programme)."""
         loss = self.losses[k]
         scale = torch.where(w > 0, w, 1.0)
         a = torch.where(w > 0, self.a[:, k] / scale, 0.0)
@@ -395,10 +434,7 @@ class InteriorPoint:
             su < sv, torch.full_like(a, loss.upper), torch.full_like(a, loss.lower)
         )
         inside = torch.where(free > 0, a, snapped * (w > 0))
-        lower = _duality._bound(problem, inside, free, coef[:-1])
-        if lower == -np.inf:
-            lower = _duality._bound(problem, a, torch.ones_like(a), coef[:-1])
-        return max(lower, 0.0)  # the objective is never negative
+        return factor * a, factor * inside, free
 
     def _vertex(self, k, r):
         """The vertex near the method's point: the coefficients, in the
@@ -423,7 +459,11 @@ class InteriorPoint:
         x = host(passes.X[rows])[:, columns]
         matrix = np.c_[x, np.ones(len(rows))] if passes.bias else x
         try:
-            solution = scipy.linalg.solve(matrix, passes.Y[rows, k])
+            with warnings.catch_warnings():
+                # An ill-conditioned system (duplicated or one-hot columns)
+                # still gives a candidate: its objective decides if it is taken.
+                warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+                solution = scipy.linalg.solve(matrix, passes.Y[rows, k])
         except (scipy.linalg.LinAlgError, ValueError):
             return None
         if not np.all(np.isfinite(solution)):
@@ -440,3 +480,14 @@ class InteriorPoint:
             intercept - scaling.y_center[k] + coef @ scaling.x_center
         ) / scaling.y_scale[k]
         return standardized, (coef, intercept)
+
+
+def bound(problem, a, inside, free, beta):
+    """The lower bound of ``problem``'s minimum from the dual point
+    ``inside`` made feasible on the ``free`` rows, or from ``a`` on all the
+    rows when those cannot restore it (:func:`._duality._bound`); 0 at
+    least (the objective is never negative)."""
+    lower = _duality._bound(problem, inside, free, beta)
+    if lower == -np.inf:
+        lower = _duality._bound(problem, a, torch.ones_like(a), beta)
+    return max(lower, 0.0)

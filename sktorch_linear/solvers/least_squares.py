@@ -10,6 +10,7 @@ solution is refined against them (:mod:`._refinement`).
 
 from functools import partial
 
+import numpy as np
 import scipy.linalg
 
 from .._data import check_finite, warn_float32_resolution
@@ -18,6 +19,7 @@ from .._moments import statistics
 from .._scaling import Scaling
 from .._warnings import warn
 from ._base import SolverResult
+from ._optimality import OPTIMUM_FLOOR
 from ._penalised import LeastSquares
 from ._refinement import DataPass, ExactStatistics, refine
 
@@ -53,16 +55,21 @@ def solve_statistics(problem, config, lsq, l1, n_passes):
         source = ExactStatistics(moments)
     elif not problem.streaming:
         source = DataPass(problem.data, config.device)
+    values = lsq.objectives(coef, l1)
     if source is None:
         error, n_refinements = solver.unrefined_error(gamma), 0
+        # the error bound of the coefficients, squared, of what they explain
+        decrease = error**2 * np.maximum(0.5 * lsq.scaling.y_second_moment - values, 0)
     else:
-        coef, intercept, error, n_refinements = refine(
+        coef, intercept, error, n_refinements, decrease = refine(
             source, lsq, solver, coef, intercept
         )
+        values = lsq.objectives(coef, l1)
     if not problem.streaming:
         n_passes += n_refinements
     if error > WARN_ERROR:
         _warn_inaccurate(solver, error, refined=source is not None)
+    floor = OPTIMUM_FLOOR * 0.5 * lsq.scaling.y_second_moment
     return result(
         lsq,
         coef,
@@ -70,10 +77,11 @@ def solve_statistics(problem, config, lsq, l1, n_passes):
         path=solver.path,
         n_iter=n_passes,
         converged=True,
-        objective=lsq.objective(coef, l1),
+        objective=float(values.sum()),
         error=error,
         rank=solver.rank,
         config=config,
+        gap=decrease / np.maximum(values - decrease, np.maximum(floor, 1e-300)),
     )
 
 
@@ -122,9 +130,21 @@ def _merge_statistics(a, b):
 
 
 def result(
-    lsq, coef, intercept, *, path, n_iter, converged, objective, error, rank, config
+    lsq,
+    coef,
+    intercept,
+    *,
+    path,
+    n_iter,
+    converged,
+    objective,
+    error,
+    rank,
+    config,
+    gap,
 ):
-    """The :class:`SolverResult` of a solution of ``lsq``."""
+    """The :class:`SolverResult` of a solution of ``lsq``, ``gap`` its estimated
+    relative distance to the minimum per target."""
     if config.verbose:
         active = int((~lsq.scaling.constant).sum())
         print(
@@ -142,7 +162,12 @@ def result(
         n_iter=n_iter,
         converged=converged,
         loss_curve=[objective],
-        diagnostics={"objective": objective, "error": error, "rank": rank},
+        diagnostics={
+            "objective": objective,
+            "error": error,
+            "rank": rank,
+            "optimality_gap": gap,
+        },
         moments=lsq.moments,
     )
 

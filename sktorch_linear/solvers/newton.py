@@ -31,11 +31,11 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .._device import float64_device
 from .._warnings import warn
-from . import _duality
+from . import _boundary, _duality
 from ._base import SolverResult
 from ._elastic_net import solve_elastic_net
 from ._optimality import pseudo_solve
-from ._robust import advice_when_stopped, prepare
+from ._robust import advice_when_stopped, least_squares_fit, prepare
 
 # A step promising a decrease below this fraction of the objective ends Newton.
 _DECREASE_TOL = 1e-15
@@ -47,11 +47,12 @@ _POLISH = 3
 # they are at most this share of the rows (a pass over all rows costs as much
 # as an update with about that many).
 _UPDATE_SHARE = 0.1
+# Gaps are relative to the minimum, or to this fraction of the objective at
+# zero coefficients and scale (``2 epsilon mean(w |t|)``) when it is smaller
+# (data fitted exactly: the rounding of the residuals).
+FLOOR = 1e-8
 # Halvings of a step at most.
 _MAX_HALVINGS = 40
-# A root-mean-square residual of the least-squares fit below this fraction of
-# that of the targets: the model fits the data exactly, and the scale is 0.
-_EXACT_FIT = 1e-12
 
 
 def solve(problem, config):
@@ -64,7 +65,13 @@ def solve(problem, config):
     huber = ScaledHuber(
         passes, objective.epsilon, l1, l2, statistics=_statistics(moments, passes)
     )
-    n_iter, gap = huber.minimise(config.max_iter)
+    n_iter, _ = huber.minimise(config.max_iter)
+    bounds = huber.bounds()
+    short = huber.gaps(bounds) > GAP_TOL
+    at_boundary, more = _boundary.minimise(huber, config.max_iter, short)
+    n_iter += more
+    gaps = huber.gaps(np.maximum(bounds, at_boundary))
+    gap = float(gaps.max())
     if gap > config.tol:
         warn(
             f"Newton's method stopped after {n_iter} step(s) with a certified "
@@ -89,7 +96,7 @@ def solve(problem, config):
         n_iter=n_iter,
         converged=gap <= config.tol,
         loss_curve=[value],
-        diagnostics={"optimality_gap": gap, "objective": value},
+        diagnostics={"optimality_gap": gaps, "objective": value},
         moments=moments,
         scale=huber.sigma * scaling.y_scale,
     )
@@ -147,30 +154,26 @@ class ScaledHuber:
         self.x, self.sigma = np.array(x, dtype=float), np.array(sigma, dtype=float)
         self.r = passes.t - passes.product(self.x)
         self.value = self._objective(self.r, self.x, self.sigma)
+        no_coef = np.zeros_like(self.x)
+        self.at_zero = self._objective(passes.t, no_coef, np.zeros(K))
 
     def _least_squares(self, statistics=None):
         """The weighted (ridge) least-squares fit, and the root-mean-square
-        of its residuals as the scale; from ``statistics`` (``Z~' diag(w) Z~``
-        and ``Z~' diag(w) t``) when given, else from a pass over the rows."""
-        passes, n = self.passes, self.n
-        K = passes.t.shape[1]
-        if statistics is None:
-            gram = passes.gram_and_product(self.w)[0][0]
-            cross = passes.cross(self.w * passes.t)
-        else:
-            gram, cross = statistics
-        self._gram_all = gram  # the same for every target
-        cross = cross / n
-        x = np.zeros((K, passes.width))
-        for k in range(K):
-            matrix = gram / n
-            matrix[: self.p, : self.p] += self.l2[k] * np.eye(self.p)
-            x[k] = pseudo_solve(matrix, cross[k])
-        r = passes.t - passes.product(x)
-        rms = torch.sqrt((self.w * r.square()).mean(0)).cpu().numpy()
-        spread = torch.sqrt((self.w * passes.t.square()).mean(0)).cpu().numpy()
-        self.exact = rms <= _EXACT_FIT * spread
+        of its residuals as the scale (see :func:`._robust.least_squares_fit`);
+        a target it fits exactly without a penalty is at its minimum."""
+        x, self._gram_all, rms, exact = least_squares_fit(
+            self.passes, self.l2, statistics
+        )
+        spread = self._spread()
+        # (targets of zero are fitted exactly by zero, whatever the penalty)
+        self.exact = exact & (((self.l1 == 0) & (self.l2 == 0)) | (spread == 0))
+        # (penalised, an exact fit is a start: Newton's from a small scale)
+        rms = np.where(exact & ~self.exact, 1e-3 * spread, rms)
         return x, np.where(self.exact, 0.0, rms)
+
+    def _spread(self):
+        w, t = self.w, self.passes.t
+        return torch.sqrt((w * t.square()).mean(0)).cpu().numpy()
 
     def _objective(self, r, x, sigma):
         """``F`` per target at residuals ``r`` (n, K), coefficients ``x`` and
@@ -227,6 +230,13 @@ class ScaledHuber:
                 break
         self._restore(best[1])
         return steps, best[0]
+
+    def take(self, k, x, value):
+        """Take coefficients ``x`` with a scale of 0 for target ``k`` (a
+        minimiser on the boundary, :mod:`._boundary`), of objective
+        ``value``."""
+        self.x[k], self.sigma[k], self.value[k] = x, 0.0, value
+        self.r = self.passes.t - self.passes.product(self.x)
 
     def _state(self):
         return self.x.copy(), self.sigma.copy(), self.r, self.value.copy()
@@ -377,11 +387,16 @@ class ScaledHuber:
         return gram
 
     def certify(self):
-        """The certified relative gap of the sum of the objectives (targets
+        """The largest certified relative gap of the targets (targets
         fitted exactly count as at their minimum)."""
+        return float(self.gaps(self.bounds()).max())
+
+    def bounds(self):
+        """The certified lower bound of each target's minimum, from the dual
+        point ``psi`` (the objective itself for targets fitted exactly)."""
         passes = self.passes
         psi = self.derivative()
-        total, bound = 0.0, 0.0
+        bounds = np.array(self.value, dtype=float)
         loss = _duality.Loss("scaled_huber", self.epsilon)
         for k in np.flatnonzero(~self.exact):
             problem = _duality.DualProblem(passes, k, loss, self.l1[k], self.l2[k])
@@ -389,11 +404,15 @@ class ScaledHuber:
             lower = _duality._bound(
                 problem, a, torch.ones_like(a), self.x[k, : self.p], self._free_gram()
             )
-            total += self.value[k]
-            bound += max(lower, 0.0)
-        if total == 0.0:
-            return 0.0
-        return max(total - bound, 0.0) / max(bound, 1e-12 * total)
+            bounds[k] = max(lower, 0.0)
+        return bounds
+
+    def gaps(self, bounds):
+        """The relative gap of each target above the lower bounds ``bounds``
+        of its minimum: relative to the bound, or to ``FLOOR`` of the
+        objective at zero coefficients when smaller."""
+        floor = np.maximum(FLOOR * self.at_zero, np.finfo(float).tiny)
+        return np.maximum(self.value - bounds, 0.0) / np.maximum(bounds, floor)
 
     def _free_gram(self):
         """``Z~' diag(w) Z~ / n`` in the layout of ``_duality`` (a column of
