@@ -34,6 +34,10 @@ class LinearModule(nn.Module):
     l2 : float or sequence of float, default=0.0
         Strength of the L2 penalty ``l2[k] / 2 * ||weight[k]||^2``, per target.
         The bias is never penalised.
+    proximal_l2 : bool, default=False
+        Whether the L2 penalty is applied by :meth:`shrink` too (a proximal
+        step, stable at any strength: Adam and SGD) instead of through the
+        gradient (L-BFGS, whose line search handles any curvature).
     dtype : torch.dtype, default=torch.float32
         dtype of the parameters.
     scaling : dict of array-like, default=None
@@ -59,6 +63,7 @@ class LinearModule(nn.Module):
         dtype=torch.float32,
         scaling=None,
         scaled=False,
+        proximal_l2=False,
     ):
         super().__init__()
         self.linear = nn.utils.skip_init(
@@ -70,6 +75,7 @@ class LinearModule(nn.Module):
         self.register_buffer("l1", torch.as_tensor(l1, dtype=dtype).expand(n_targets))
         self.register_buffer("l2", torch.as_tensor(l2, dtype=dtype).expand(n_targets))
         self.penalised = bool(self.l1.any() or self.l2.any())
+        self.proximal_l2 = proximal_l2
         identity = {
             "x_center": torch.zeros(n_features),
             "x_scale": torch.ones(n_features),
@@ -123,22 +129,29 @@ class LinearModule(nn.Module):
         return self.log_scale.detach().to("cpu", torch.float64).exp().numpy()
 
     def penalty(self):
-        """Return the penalty: the L2 part differentiable, the L1 part detached
-        (its minimisation is the job of :meth:`shrink`)."""
+        """Return the penalty: the L2 part differentiable (unless
+        ``proximal_l2``), the L1 part detached (their minimisation is then the
+        job of :meth:`shrink`)."""
         if not self.penalised:
             return 0.0
         weight = self.linear.weight
-        l2 = 0.5 * (self.l2 @ weight.square().sum(dim=1))
+        squares = (weight.detach() if self.proximal_l2 else weight).square()
+        l2 = 0.5 * (self.l2 @ squares.sum(dim=1))
         l1 = self.l1 @ weight.detach().abs().sum(dim=1)
         return l2 + l1
 
     @torch.no_grad()
-    def shrink(self, step):
+    def shrink(self, step, l2_step=None):
         """Proximal step of the L1 penalty: soft-threshold the weights by
-        ``step * l1`` (``step`` is a scalar or has the shape of the weights)."""
+        ``step * l1`` (``step`` is a scalar or has the shape of the weights);
+        then, with ``proximal_l2``, that of the L2 penalty, a division by ``1 +
+        l2_step * l2`` (``l2_step`` defaults to ``step``)."""
         weight = self.linear.weight
         threshold = step * self.l1.unsqueeze(1)
         weight.copy_(weight.sign() * (weight.abs() - threshold).clamp_(min=0))
+        if self.proximal_l2:
+            l2_step = step if l2_step is None else l2_step
+            weight.div_(1 + l2_step * self.l2.unsqueeze(1))
 
 
 def _weighted_mean(sample_weight, values):

@@ -17,7 +17,7 @@ from sktorch_linear.solvers._callbacks import (
     ConvergenceCheck,
     DivergenceGuard,
     KeepBest,
-    L1Proximal,
+    Proximal,
     Stall,
 )
 
@@ -128,10 +128,27 @@ def test_l1_proximal_soft_thresholds_by_the_step():
     net = _net(lr=0.5, l1=0.2)
     with torch.no_grad():
         net.module_.linear.weight.copy_(torch.tensor([[1.0, -0.05, -2.0]]))
-    L1Proximal().on_batch_end(net, training=False)
+    Proximal().on_batch_end(net, training=False)
     assert_allclose(net.module_.linear.weight.detach().numpy(), [[1.0, -0.05, -2.0]])
-    L1Proximal().on_batch_end(net, training=True)
+    Proximal().on_batch_end(net, training=True)
     assert_allclose(net.module_.linear.weight.detach().numpy(), [[0.9, 0.0, -1.9]])
+
+
+def test_proximal_l2_divides_by_one_plus_the_step():
+    """Check that with the L2 penalty applied proximally the weights are
+    soft-thresholded, then divided by 1 + lr * l2 (stable at any strength), and
+    that the L2 part of the penalty then adds no gradient."""
+    net = _net(lr=0.5, l1=0.2)
+    module = net.module_
+    module.proximal_l2 = True
+    module.l2 = torch.full((1,), 1e8, dtype=torch.float64)
+    module.penalised = True
+    with torch.no_grad():
+        module.linear.weight.copy_(torch.tensor([[1.0, -0.05, -2.0]]))
+    assert not module.penalty().requires_grad
+    Proximal().on_batch_end(net, training=True)
+    expected = np.array([[0.9, 0.0, -1.9]]) / (1 + 0.5 * 1e8)
+    assert_allclose(module.linear.weight.detach().numpy(), expected, rtol=1e-6)
 
 
 class _Named(Callback):
@@ -160,7 +177,7 @@ def test_callbacks_are_configured_at_construction_in_order(tmp_path):
     names = [name for name, _ in reg.net_.callbacks_]
     assert names[names.index("mine") :] == [
         "mine",
-        "l1_proximal",
+        "proximal",
         "validation",
         "divergence",
         "convergence",

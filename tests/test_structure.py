@@ -40,6 +40,7 @@ LAYERS = [
             "solvers._passes",
             "solvers._dask_passes",
             "solvers._robust",
+            "solvers._vertex",
             "solvers._callbacks",
             "solvers._net",
             "solvers._persist",

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from . import _duality
-from .interior_point import InteriorPoint, bound
+from .interior_point import InteriorPoint
 
 
 def plausible(huber):
@@ -63,7 +63,7 @@ def minimise(huber, max_iter, short):
     for k in np.flatnonzero(candidates):
         problem = _duality.DualProblem(passes, k, loss, huber.l1[k], huber.l2[k])
         a, inside, free = method.dual_point(k, w, factor=2 * epsilon)
-        bounds[k] = bound(problem, a, inside, free, x[k, : huber.p])
+        bounds[k] = _duality.bound(problem, a, inside, free, x[k, : huber.p])
         if values[k] < huber.value[k]:
             huber.take(k, x[k], values[k])
     return bounds, n_iter

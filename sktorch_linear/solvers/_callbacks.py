@@ -2,7 +2,7 @@
 
 They are given to the net at construction (see ``_net.build_net``), after the
 user's callbacks and in this order: the proximal step of the L1 penalty
-(``l1_proximal``, per batch), the validation score (``validation``), the
+(``proximal``, per batch), the validation score (``validation``), the
 divergence guard (``divergence``), the stopping rule (``convergence``), the
 keeping of the best epoch under early stopping (``keep_best``), the
 checkpoint (``checkpoint``, from :mod:`.._checkpoint`) and the progress bar
@@ -20,13 +20,17 @@ from tqdm.auto import tqdm
 from .._device import accumulation_dtype
 
 
-class L1Proximal(Callback):
-    """Apply the proximal step of the L1 penalty after every optimizer step.
+class Proximal(Callback):
+    """Apply the proximal step of the penalty (L1, and L2 when the module
+    applies it so) after every optimizer step.
 
     The step size is the optimizer's: the learning rate for SGD, and for Adam
     the learning rate divided by its per-coordinate scale
     ``sqrt(v_hat) + eps``, so that the shrinkage matches the step each weight
-    took. Weights shrunk past zero become exact zeros.
+    took. Weights shrunk past zero become exact zeros. With SGD's momentum
+    ``mu`` (no L1 term then) a gradient moves the weights ``lr / (1 - mu)`` at
+    the fixed point, which is the L2 step that keeps the fixed point at the
+    minimum of the penalised objective.
     """
 
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
@@ -34,13 +38,15 @@ class L1Proximal(Callback):
             return
         optimizer = net.optimizer_
         group = optimizer.param_groups[0]
-        step = group["lr"]
+        step = l2_step = group["lr"]
         if isinstance(optimizer, torch.optim.Adam):
             state = optimizer.state[net.module_.linear.weight]
             beta2 = group["betas"][1]
             v_hat = state["exp_avg_sq"] / (1 - beta2 ** float(state["step"]))
-            step = group["lr"] / (v_hat.sqrt() + group["eps"])
-        net.module_.shrink(step)
+            step = l2_step = group["lr"] / (v_hat.sqrt() + group["eps"])
+        elif group.get("momentum", 0.0):
+            l2_step = step / (1 - group["momentum"])
+        net.module_.shrink(step, l2_step)
 
 
 class ValidationScore(Callback):
@@ -262,7 +268,7 @@ class ConvergenceCheck(Callback):
         if self.gap is None or self.validating:
             self.converged_ = not self._decay(net, metric)
             return
-        gap = self._better_of_average(net, self.gap(net))
+        gap = self._better_of_average(net, self._largest_gap(net))
         net.history.record("optimality_gap", gap)
         if gap <= self.tol:
             self.converged_ = True
@@ -282,12 +288,16 @@ class ConvergenceCheck(Callback):
         for parameter, total in zip(parameters, self.average_):
             parameter.copy_(total / self.averaged_steps_)
         self.average_ = None
-        averaged = self.gap(net)
+        averaged = self._largest_gap(net)
         if averaged < gap:
             return averaged
         for parameter, kept in zip(parameters, current):
             parameter.copy_(kept)
         return gap
+
+    def _largest_gap(self, net):
+        """The gap of the target furthest from its minimum."""
+        return float(np.max(self.gap(net)))
 
     def _decay(self, net, metric):
         """Divide the learning rate, if allowed; return whether it was."""

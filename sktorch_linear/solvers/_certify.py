@@ -30,7 +30,14 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .._device import float64_device
 from .._warnings import warn
-from . import _duality, _optimality, least_squares, newton
+from . import (
+    _boundary,
+    _duality,
+    _optimality,
+    interior_point,
+    least_squares,
+    newton,
+)
 from ._base import Problem
 from ._passes import Passes
 from .coordinate_descent import minimise, relative_gaps
@@ -46,6 +53,8 @@ SWEEPS = 10_000
 _STATISTICS_FLOOR = 1e-12
 # The certified relative gap (duality) of a settled minimum of the statistics.
 _SETTLED = 1e-10
+# Iterations of the interior-point method of the final check, at most.
+_INTERIOR_POINT_ITERATIONS = 200
 # Newton steps of the optimality check of Huber fits, at most.
 _NEWTON_STEPS = 50
 
@@ -72,7 +81,13 @@ class TrainingGap:
         elif objective.loss == "absolute_error":
             self.loss = ("absolute_error", np.zeros(target.shape[1]))
 
-    def __call__(self, net):
+    def __call__(self, net, final=False):
+        """The gaps per target of the net's module (which may take a better
+        minimiser, see the class); ``final``, at the end of training: for the
+        absolute and quantile losses, targets whose linear programme leaves a
+        gap above ``tol`` (far from the minimum, or data it can interpolate)
+        are solved by the interior-point method, whose certified minimiser
+        the module takes when better."""
         if self.objective.loss == "huber":
             return self._huber(net.module_)
         if self.loss is not None:
@@ -83,17 +98,63 @@ class TrainingGap:
             )
             if better is not None:
                 net.module_.load_solution(*better)
+            if final and gap.max() > self.tol:
+                gap = self._interior_point(net.module_, passes, gap)
             return gap
         gap, _, self.factor = _optimality.relative_gap(
             net.module_, self.inputs, self.target, self.factor
         )
         return gap
 
+    def _interior_point(self, module, passes, gap):
+        """The interior-point method's certified minimiser of the targets
+        whose ``gap`` exceeds ``tol``, taken by the module where its objective
+        is lower; the gaps of the coefficients kept."""
+        linear = module.linear
+        x = linear.weight.detach().cpu().double().numpy()
+        if linear.bias is not None:
+            x = np.c_[x, linear.bias.detach().cpu().double().numpy()]
+        l1 = module.l1.cpu().double().numpy()
+        l2 = module.l2.cpu().double().numpy()
+        losses = _duality.losses(self.objective, len(x))
+        method = interior_point.InteriorPoint(passes, losses, l1, l2)
+        interpolant = method.interpolant()
+        if interpolant is not None and interpolant[1].all():
+            exact_gap = np.zeros(len(x))
+        else:
+            _, exact_gap = method.run(_INTERIOR_POINT_ITERATIONS)
+        if interpolant is not None:
+            method.take(*interpolant, exact_gap)
+        problems = [
+            _duality.DualProblem(passes, k, losses[k], l1[k], l2[k])
+            for k in range(len(x))
+        ]
+
+        def objectives(x):
+            bias = x[:, method.p] if passes.bias else np.zeros(len(x))
+            coef = np.c_[x[:, : method.p], bias]
+            return np.array(
+                [problem.objective(c) for problem, c in zip(problems, coef)]
+            )
+
+        # the method's bounds hold whatever the coefficients
+        current, candidate = objectives(x), objectives(method.x)
+        take = (gap > self.tol) & (candidate <= current)
+        x[take] = method.x[take]
+        bounded = _duality.relative(
+            np.minimum(current, candidate), method.bounds, method.at_zero
+        )
+        gap = np.where(gap > self.tol, np.minimum(gap, bounded), gap)
+        intercept = x[:, -1] if linear.bias is not None else np.zeros(len(x))
+        module.load_solution(x[:, : method.p], intercept)
+        return gap
+
     def _huber(self, module):
-        """The certified gap of Newton's minimiser from the module's
-        coefficients and scale, which the module takes when its objective is
-        lower (the certificate is first order in the gradient: tight only at
-        the minimum); else that of the module's own.
+        """The certified gaps of Newton's minimiser from the module's
+        coefficients and scale (and, where the minimum may be at a scale of
+        0, of the boundary's, :mod:`._boundary`), which the module takes when
+        its objective is lower (the certificate is first order in the
+        gradient: tight only at the minimum); else those of the module's own.
 
         Newton's is taken when its objective is lower or equal within
         rounding."""
@@ -116,12 +177,16 @@ class TrainingGap:
 
         huber = at_module()
         start = huber.value.sum()
-        _, better = huber.minimise(_NEWTON_STEPS)
+        huber.minimise(_NEWTON_STEPS)
+        bounds = huber.bounds()
+        short = huber.gaps(bounds) > newton.GAP_TOL
+        at_boundary, _ = _boundary.minimise(huber, _NEWTON_STEPS, short)
+        bounds = np.maximum(bounds, at_boundary)
         if huber.value.sum() > start * (1 + 4 * np.finfo(float).eps):
-            return at_module().certify()  # (lower within rounding: Newton's)
+            return at_module().gaps(bounds)  # (lower within rounding: Newton's)
         intercept = huber.x[:, -1] if bias else np.zeros(len(x))
         module.load_solution(huber.x[:, : huber.p], intercept, huber.sigma)
-        return better
+        return huber.gaps(bounds)
 
 
 def left_out(data, config, scaling, coef, intercept, dtype):

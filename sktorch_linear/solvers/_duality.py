@@ -48,6 +48,9 @@ _BLOCK_ROWS = 4096
 # Rows of the first linear programme (at least), and the most of the last.
 _MIN_ROWS = 1000
 _MAX_ROWS = 2**16
+# Gaps are relative to the minimum, or to this fraction of the objective at
+# zero coefficients when the minimum is smaller (see relative).
+FLOOR = 1e-8
 # Feasibility of the dual point: the relative size of what is left of the
 # constraints after the correction (rounding).
 _FEASIBILITY = 1e-11
@@ -104,6 +107,10 @@ class DualProblem:
         """``Z~ coef``."""
         return self.passes.product(np.asarray(coef)[None], ones=True)[:, 0]
 
+    def at_zero(self):
+        """The objective at zero coefficients (and intercept)."""
+        return float(self.w @ self.loss.value(self.t)) / self.n
+
     def residual(self, coef):
         """``t - Z~ coef`` for ``coef = [beta, b]``."""
         return self.t - self.product(coef)
@@ -141,13 +148,13 @@ def relative_gap(module, loss, passes, tol):
     """Bound the distance of the module's coefficients to the minimum, and
     offer better ones when the bound's work found them.
 
-    Returns ``(gap, coefficients)``: ``gap = (f - d) / d``, an upper bound of
-    ``(f - f*) / f*``, for the objective ``f`` at the better of the module's
-    coefficients and the candidate minimiser found per target (the solution
-    of the linear programme's primal), and a certified
-    lower bound ``d`` of the minimum ``f*``, summed over the targets; and the
-    better coefficients, ``(weight, bias)`` in the module's coordinates, or
-    None when the module's are the better.
+    Returns ``(gaps, coefficients)``: per target ``(f - d) / d``, an upper
+    bound of ``(f - f*) / f*``, for the objective ``f`` at the better of the
+    module's coefficients and the candidate minimiser found (the solution of
+    the linear programme's primal), and a certified lower bound ``d`` of the
+    minimum ``f*`` (floored at ``FLOOR`` of the objective at zero
+    coefficients); and the better coefficients, ``(weight, bias)`` in the
+    module's coordinates, or None when the module's are the better.
 
     ``loss`` is ``"quantile"`` or ``"absolute_error"``, with its parameter per
     target (the quantile).
@@ -159,18 +166,17 @@ def relative_gap(module, loss, passes, tol):
     intercept = linear.bias.detach().cpu().double().numpy() if bias else None
     l1 = module.l1.cpu().double().numpy()
     l2 = module.l2.cpu().double().numpy()
-    total, bound, chosen, improved = 0.0, 0.0, [], False
+    gaps, chosen, improved = [], [], False
     for k in range(weight.shape[0]):
         problem = DualProblem(passes, k, Loss(kind, parameters[k]), l1[k], l2[k])
         coef = np.append(weight[k], intercept[k] if bias else 0.0)
         r = problem.residual(coef)
-        best = _Best(coef, problem.objective(coef, r))
+        best = _Best(coef, problem.objective(coef, r), problem.at_zero())
         _linear_programme_bound(problem, coef, r, best, tol)
-        total += best.value
-        bound += best.lower
+        gaps.append(best.gap())
         chosen.append(best.coef)
         improved |= best.coef is not coef
-    gap = max(total - bound, 0.0) / max(bound, 1e-12 * total)
+    gap = np.array(gaps)
     if not improved:
         return gap, None
     chosen = np.array(chosen)
@@ -179,10 +185,12 @@ def relative_gap(module, loss, passes, tol):
 
 class _Best:
     """The best coefficients found for one target, their objective, and the
-    best lower bound of the minimum."""
+    best lower bound of the minimum; ``at_zero`` is the objective at zero
+    coefficients (the scale of the problem, for the floor of the gap)."""
 
-    def __init__(self, coef, value):
+    def __init__(self, coef, value, at_zero):
         self.coef, self.value, self.lower = coef, value, -np.inf
+        self.at_zero = at_zero
 
     def offer(self, lower, coef=None, value=np.inf):
         self.lower = max(self.lower, lower)
@@ -190,7 +198,15 @@ class _Best:
             self.coef, self.value = coef, value
 
     def gap(self):
-        return (self.value - self.lower) / max(self.lower, 1e-12 * self.value)
+        return relative(self.value, self.lower, self.at_zero)
+
+
+def relative(value, lower, at_zero):
+    """``(value - lower) / lower``, the lower bound floored at ``FLOOR`` of the
+    objective ``at_zero`` (data fitted exactly have a minimum of zero; the
+    rounding of their residuals is first order in a loss of degree one)."""
+    floor = np.maximum(FLOOR * at_zero, np.finfo(float).tiny)
+    return np.maximum(value - lower, 0.0) / np.maximum(lower, floor)
 
 
 def _linear_programme_bound(problem, coef, r, best, tol):
@@ -341,3 +357,14 @@ def _best_factor(linear, size, l1, l2, largest):
         middle = 0.5 * (low + high)
         low, high = (middle, high) if slope(middle) > 0 else (low, middle)
     return low
+
+
+def bound(problem, a, inside, free, beta):
+    """The lower bound of ``problem``'s minimum from the dual point
+    ``inside`` made feasible on the ``free`` rows, or from ``a`` on all the
+    rows when those cannot restore it (:func:`_bound`); 0 at
+    least (the objective is never negative)."""
+    lower = _bound(problem, inside, free, beta)
+    if lower == -np.inf:
+        lower = _bound(problem, a, torch.ones_like(a), beta)
+    return max(lower, 0.0)

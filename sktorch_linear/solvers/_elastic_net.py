@@ -21,7 +21,7 @@ import scipy.linalg
 # Relative change of the coefficients below which coordinate descent has converged.
 _CD_TOL = 1e-12
 # Sweeps between attempts of the exact solve on the active set.
-_POLISH_EVERY = 4
+_POLISH_EVERY = 2
 # Slack of the optimality conditions of the coordinates outside the support,
 # relative to l1 (rounding of the products).
 _KKT_SLACK = 1e-9
@@ -72,9 +72,11 @@ def solve_elastic_net(gram, cross, l1, l2, *, max_sweeps, tol=_CD_TOL, start=Non
                 done = True
                 break
             if sweep % _POLISH_EVERY == 0 or sweep == max_sweeps:
-                exact = _active_set(gram, cross[:, target], beta, l1[target], l2)
-                if exact is not None:
-                    beta[:] = exact
+                moved, exact = _active_set(gram, cross[:, target], beta, l1[target], l2)
+                if moved is not None:
+                    beta[:] = moved
+                    residual[:] = cross[:, target] - gram @ beta
+                if exact:
                     done = True
                     break
         converged &= done
@@ -99,34 +101,43 @@ def _sweep(gram, curvature, beta, residual, l1):
 
 
 def _active_set(gram, cross, beta, l1, l2):
-    """The minimiser when the support and signs of ``beta`` are those of the
-    minimiser: the solution of the optimality conditions on the support,
-    checked (signs kept, the other coordinates' conditions hold); None when
-    the check fails or the system is singular."""
+    """The solution of the optimality conditions on the support of ``beta``
+    with its signs, and whether it is the minimiser (signs kept, the other
+    coordinates' conditions hold). When a sign changes on the way, the point
+    where the first one reaches zero instead (the objective decreases along
+    the way: it is the signs' quadratic until then), not the minimiser; None
+    when the system is singular."""
     support = np.flatnonzero(beta)
     if not support.size:
-        return None
+        return None, False
     signs = np.sign(beta[support])
     matrix = gram[np.ix_(support, support)] + l2 * np.eye(support.size)
     try:
         with warnings.catch_warnings():
-            # (ill conditioned: the check below decides)
+            # (ill conditioned: the checks below decide)
             warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
             values = scipy.linalg.solve(
                 matrix, cross[support] - l1 * signs, assume_a="pos"
             )
     except (scipy.linalg.LinAlgError, ValueError):
-        return None
-    if not np.all(np.isfinite(values)) or np.any(np.sign(values) != signs):
-        return None
+        return None, False
+    if not np.all(np.isfinite(values)):
+        return None, False
+    current = beta[support]
+    flipped = np.sign(values) != signs
     solution = np.zeros_like(beta)
+    if flipped.any():  # to the first sign change, which becomes a zero
+        fraction = current[flipped] / (current[flipped] - values[flipped])
+        first = np.argmin(fraction)
+        values = current + fraction[first] * (values - current)
+        values[np.flatnonzero(flipped)[first]] = 0.0
+        solution[support] = values
+        return solution, False
     solution[support] = values
     others = np.setdiff1d(np.arange(len(beta)), support)
     correlation = cross[others] - gram[others][:, support] @ values
     scale = max(l1, np.abs(cross).max(initial=0.0))
-    if np.any(np.abs(correlation) > l1 + _KKT_SLACK * scale):
-        return None
-    return solution
+    return solution, not np.any(np.abs(correlation) > l1 + _KKT_SLACK * scale)
 
 
 def duality_gap(gram, cross, yy, l1, l2, coef):

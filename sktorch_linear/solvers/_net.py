@@ -22,8 +22,8 @@ from ._callbacks import (
     ConvergenceCheck,
     DivergenceGuard,
     KeepBest,
-    L1Proximal,
     Progress,
+    Proximal,
 )
 
 OPTIMIZERS = {
@@ -299,6 +299,7 @@ def build_net(
         module__dtype=dtype,
         module__scaling=scaling.tensors(),
         module__scaled=objective.loss == "huber",
+        module__proximal_l2=solver != "lbfgs",
         criterion=_CRITERIA[objective.loss],
         optimizer=OPTIMIZERS[solver],
         lr=lr,
@@ -308,7 +309,7 @@ def build_net(
         iterator_train__shuffle=True,
         iterator_train__generator=torch.Generator().manual_seed(seed),
         train_split=None,
-        callbacks=_callbacks(config, lr, n_targets, l1, streaming, extra, gap),
+        callbacks=_callbacks(config, lr, n_targets, (l1, l2), streaming, extra, gap),
         # The progress bar replaces skorch's PrintLog, which would also format a
         # table every epoch; the epoch losses are recorded by run_single_epoch.
         callbacks__print_log=None,
@@ -355,12 +356,13 @@ def _default_lr(solver, batch_size, rows_seen):
     return lr
 
 
-def _callbacks(config, lr, n_targets, l1, streaming, extra, gap):
+def _callbacks(config, lr, n_targets, penalty, streaming, extra, gap):
     objective = config.objective
     extra = dict(extra)
     callbacks = list(config.callbacks)
-    if np.any(l1 > 0):
-        callbacks.append(("l1_proximal", L1Proximal()))
+    l1, l2 = penalty
+    if np.any(l1 > 0) or (np.any(l2 > 0) and config.solver != "lbfgs"):
+        callbacks.append(("proximal", Proximal()))
     if "validation" in extra:
         callbacks.append(("validation", extra["validation"]))
     # The loss at zero coefficients (and a scale of 1) is at most this on the

@@ -37,11 +37,11 @@ OPTIMUM_FLOOR = 1e-12
 
 @torch.no_grad()
 def relative_gap(module, inputs, target, factor=None):
-    """``(f - f*) / f*`` of the squared-error training objective at the
-    module's coefficients (``f*`` floored at ``OPTIMUM_FLOOR`` times the
-    objective at zero coefficients), ``f``, and the R factor of the loss's
-    Hessian, which does not depend on the coefficients: pass it back to skip
-    forming it again."""
+    """``(f - f*) / f*`` of the squared-error training objective of each
+    target at the module's coefficients (``f*`` floored at ``OPTIMUM_FLOOR``
+    times the objective at zero coefficients), ``f`` (the sum over the
+    targets), and the R factor of the loss's Hessian, which does not depend
+    on the coefficients: pass it back to skip forming it again."""
     values, gradients, factor = _derivatives(module, inputs, target, factor)
     l1 = module.l1.cpu().double().numpy()
     l2 = module.l2.cpu().double().numpy()
@@ -50,22 +50,23 @@ def relative_gap(module, inputs, target, factor=None):
     n_coef = weight.shape[1]
     # Without an intercept, the leading block of R is the R factor of z alone.
     kept = factor if bias else factor[:n_coef, :n_coef]
-    total, decrease = 0.0, 0.0
+    totals, decrease = np.zeros(weight.shape[0]), np.zeros(weight.shape[0])
     for k in range(weight.shape[0]):
         gradient = gradients[k] if bias else gradients[k][:-1]
         gradient[:n_coef] += l2[k] * weight[k]
         ridge = np.sqrt(l2[k]) * np.eye(n_coef, len(gradient))
         curvature = np.vstack([kept, ridge])  # its Gram matrix: H + l2
-        total += values[k] + 0.5 * l2[k] * weight[k] @ weight[k]
-        total += l1[k] * np.abs(weight[k]).sum()
+        totals[k] = values[k] + 0.5 * l2[k] * weight[k] @ weight[k]
+        totals[k] += l1[k] * np.abs(weight[k]).sum()
         if l1[k] > 0:
             hessian = curvature.T @ curvature
-            decrease += _proximal_decrease(gradient, hessian, weight[k], l1[k], bias)
+            decrease[k] = _proximal_decrease(gradient, hessian, weight[k], l1[k], bias)
         else:
-            decrease += _newton_decrease(curvature, gradient)
-    at_zero = 0.5 * weight.shape[0]  # the objective at zero, at most
-    optimum = max(total - decrease, OPTIMUM_FLOOR * at_zero)
-    return max(decrease, 0.0) / optimum, total, factor
+            decrease[k] = _newton_decrease(curvature, gradient)
+    decrease = np.maximum(decrease, 0.0)
+    at_zero = 0.5  # the objective of each target at zero, at most
+    optimum = np.maximum(totals - decrease, OPTIMUM_FLOOR * at_zero)
+    return decrease / optimum, float(totals.sum()), factor
 
 
 def _newton_decrease(factor, gradient):
@@ -132,28 +133,41 @@ def pseudo_solve(matrix, vector):
 def _proximal_decrease(gradient, hessian, weight, l1, bias):
     """Decrease of the objective that a proximal Newton step promises: ``m(beta)
     - min_v m(v)`` for ``m(v) = g'(v - beta) + (v - beta)' H (v - beta) / 2 +
-    l1 ||v_weight||_1``. The intercept (last coordinate, when present) is
-    unpenalised: it is eliminated first, and the rest solved by coordinate
-    descent."""
+    l1 ||v_weight||_1``; the intercept (last coordinate, when present) is
+    unpenalised."""
     beta = np.append(weight, 0.0) if bias else weight.copy()
-    linear = hessian @ beta - gradient  # m(v) = v'Hv/2 - linear'v + l1|v| + c
-    at_beta = 0.5 * beta @ hessian @ beta - linear @ beta + l1 * np.abs(weight).sum()
-    offset = 0.0
-    if bias and hessian[-1, -1] > 0:
-        h_bb = hessian[-1, -1]
-        coupling = hessian[:-1, -1] / h_bb
-        reduced = hessian[:-1, :-1] - np.outer(coupling, hessian[-1, :-1])
-        cross = linear[:-1] - coupling * linear[-1]
-        offset = -0.5 * linear[-1] ** 2 / h_bb  # the intercept at its best
-    else:
-        n = len(weight)
-        reduced, cross = hessian[:n, :n], linear[:n]
+    return max(proximal_step(hessian, gradient, beta, l1, len(weight))[1], 0.0)
+
+
+def proximal_step(hessian, gradient, current, l1, n_penalised):
+    """The step from ``current`` to the minimiser of the quadratic model
+    ``g'd + d'Hd/2`` plus ``l1 |current + d|_1`` over the first
+    ``n_penalised`` coordinates, and the decrease it promises."""
+    if l1 == 0:
+        step = -pseudo_solve(hessian, gradient)
+        return step, -0.5 * gradient @ step
+    penalised = np.arange(n_penalised)
+    free = np.arange(n_penalised, len(current))
+    linear = hessian @ current - gradient  # model(v) = v'Hv/2 - linear'v + l1|v_P|
+    h_ff = hessian[np.ix_(free, free)]
+    h_fp = hessian[np.ix_(free, penalised)]
+    # The free coordinates at their best for each v_P:
+    # v_F = h_ff^+ (linear_F - h_fp v_P).
+    eliminate_h = pseudo_solve(h_ff, h_fp)
+    eliminate_l = pseudo_solve(h_ff, linear[free])
+    reduced = hessian[np.ix_(penalised, penalised)] - h_fp.T @ eliminate_h
+    cross = linear[penalised] - h_fp.T @ eliminate_l
     best, _, _ = solve_elastic_net(
-        reduced, cross[:, None], np.array([l1]), 0.0, max_sweeps=1000
+        reduced, cross[:, None], np.array([l1]), 0.0, max_sweeps=1000, tol=1e-15
     )
-    best = best[:, 0]
-    minimum = 0.5 * best @ reduced @ best - cross @ best + l1 * np.abs(best).sum()
-    return max(at_beta - (minimum + offset), 0.0)
+    new = np.empty_like(current)
+    new[penalised] = best[:, 0]
+    new[free] = eliminate_l - eliminate_h @ new[penalised]
+
+    def model(v):
+        return 0.5 * v @ hessian @ v - linear @ v + l1 * np.abs(v[penalised]).sum()
+
+    return new - current, model(current) - model(new)
 
 
 def solve_psd(matrix, rhs):

@@ -1,8 +1,12 @@
-"""Elastic net by coordinate descent on the Gram matrix, finished by an exact
-solve on the active set and certified by its duality gap."""
+"""Elastic net from the Gram matrix: the exact lasso path by least-angle
+regression, finished by coordinate descent with exact solves on the active
+set, and certified by its duality gap."""
+
+import warnings
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import lars_path_gram
 
 from .._warnings import warn
 from . import least_squares
@@ -46,17 +50,26 @@ def solve(problem, config):
 
 def minimise(lsq, l1, max_sweeps):
     """The minimiser of the penalised least-squares problem ``lsq`` with L1
-    strengths ``l1`` (per target), in original units, by coordinate descent
-    on its Gram matrix; the sweeps of the slowest target and whether every
-    target settled."""
+    strengths ``l1`` (per target), in original units: the exact path of the
+    lasso by least-angle regression (scikit-learn's ``lars_path_gram``, the
+    L2 term as a ridge on the Gram matrix) to its ``l1``, then coordinate
+    descent with exact active-set solves from there (rounding, and the
+    degenerate paths of duplicated columns); the sweeps of the slowest target
+    and whether every target settled."""
     gram, xy, _ = lsq.products()
     scale = lsq.penalty_scale
+    gram, xy = gram / np.outer(scale, scale), xy / scale[:, None]
+    start = np.zeros_like(xy)
+    ridge = gram + lsq.l2 * np.eye(len(gram))
+    for k in range(xy.shape[1]):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # degenerate paths: descent finishes
+            _, _, path = lars_path_gram(
+                xy[:, k], ridge, n_samples=1, alpha_min=l1[k], method="lasso"
+            )
+        start[:, k] = path[:, -1]
     theta, sweeps, converged = solve_elastic_net(
-        gram / np.outer(scale, scale),
-        xy / scale[:, None],
-        l1,
-        lsq.l2,
-        max_sweeps=max_sweeps,
+        gram, xy, l1, lsq.l2, max_sweeps=max_sweeps, start=start
     )
     return *lsq.original(theta / scale[:, None]), sweeps, converged
 

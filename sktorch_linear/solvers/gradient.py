@@ -75,14 +75,14 @@ def solve(problem, config):
     status = train(net, inputs, target)
     diagnostics = {}
     if gap is not None and status != "interrupted":
-        diagnostics["optimality_gap"] = gap(net)
+        diagnostics["optimality_gap"] = gap(net, final=True)
         solution = _solution(net, scaling)
         diagnostics.update(
             _certify.left_out(data, config, scaling, *solution, dtype) or {}
         )
         if "left_out" in diagnostics:
             status = "left_out"
-        elif diagnostics["optimality_gap"] <= config.tol:
+        elif np.max(diagnostics["optimality_gap"]) <= config.tol:
             status = "converged"
         elif status == "converged":  # measured in training, not by left_out
             status = "stalled"
@@ -113,7 +113,7 @@ def _warn(status, config, streaming, n_epochs, diagnostics):
             UserWarning,
         )
     elif "optimality_gap" in diagnostics and status != "converged":
-        gap = diagnostics["optimality_gap"]
+        gap = float(np.max(diagnostics["optimality_gap"]))
         _certify.warn_short(config, status, n_epochs, gap, "all the training data")
     elif status == "max_iter" and not streaming:
         warn(

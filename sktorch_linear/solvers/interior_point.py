@@ -33,18 +33,13 @@ within rounding of it). The method stops when the certified relative gap is
 at most ``GAP_TOL``.
 """
 
-import warnings
-
 import numpy as np
-import scipy.linalg
-import scipy.sparse
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-from .._data import host
 from .._device import float64_device
 from .._warnings import warn
-from . import _duality
+from . import _duality, _vertex
 from ._base import SolverResult
 from ._optimality import solve_psd
 from ._robust import advice_when_stopped, least_squares_fit, prepare
@@ -58,11 +53,8 @@ _CERTIFY_BELOW = 1e-10
 # the box is inside it (at the minimum the others are at an end, within
 # rounding).
 _INSIDE = 1e-8
-# Gaps are relative to the minimum, or to this fraction of the objective of
-# the zero model (the scale of the problem) when the minimum is smaller: data
-# that the model can fit exactly (more coefficients than rows of positive
-# weight) have a minimum of zero.
-_FLOOR = 1e-8
+# Objectives within this relative distance are the same to rounding.
+_SAME = 1e-12
 # Fraction of the distance to the boundary that a step goes.
 _STEP = 0.99
 
@@ -156,7 +148,9 @@ class InteriorPoint:
             self.sp = np.repeat(np.maximum(self.L1, 1.0)[:, None], self.p, 1)
             self.sm = self.sp.copy()
         self.value, self.vertices = np.inf, {}
-        self.floor = _FLOOR * self._objective(passes.t)  # per target
+        self.bounds = np.zeros(K)  # certified lower bounds of the minima
+        # per target, the objective at zero (the scale of gaps' floors)
+        self.at_zero = self._objective(passes.t) / n
 
     @property
     def beta(self):
@@ -172,7 +166,7 @@ class InteriorPoint:
         coefficients in ``x`` and their objective (per row) in ``value``, and
         return the iterations and the certified gap of each target."""
         self.vertices = {}
-        if not self.floor.any():  # the zero model fits exactly
+        if not self.at_zero.any():  # the zero model fits exactly
             self.value = 0.0
             return 0, np.zeros(len(self.x))
         best = None
@@ -185,7 +179,7 @@ class InteriorPoint:
                 best = certified
                 if certified[0].max() <= GAP_TOL or stalled:
                     break
-        gap, self.x, self.value, self.vertices = best
+        gap, self.x, self.value, self.vertices, self.bounds = best
         return iteration, gap
 
     def interpolant(self):
@@ -365,7 +359,7 @@ class InteriorPoint:
         live = self.live.sum().item()
         count = 2 * live + (2 * self.p if self.split else 0)
         violation = ((self.r - self.u + self.v).abs() * self.live).amax(0).cpu().numpy()
-        scale = np.maximum(value, self.floor)
+        scale = np.maximum(value, _duality.FLOOR * self.passes.n * self.at_zero)
         return float(np.max((mu * count + violation * live) / scale))
 
     def _objective(self, r):
@@ -379,8 +373,8 @@ class InteriorPoint:
     def certify(self):
         """Polish (without an L2 penalty) and bound every target's objective
         from below; return the certified relative gap of each target, the
-        coefficients (K, width), their objective per row, and the vertices
-        taken, in the original units, by target."""
+        coefficients (K, width), their objective per row, the vertices
+        taken, in the original units, by target, and the lower bounds."""
         passes = self.passes
         w = torch.ones_like(passes.t[:, 0]) if passes.w is None else passes.w
         solution, exact = self.x.copy(), {}
@@ -393,19 +387,20 @@ class InteriorPoint:
             r = problem.residual(coef)
             value = problem.objective(coef, r)
             if self.l2[k] == 0:
-                vertex = self._vertex(k, r)
+                vertex = _vertex.vertex(self, k, r)
                 if vertex is not None:
                     vertex_value = problem.objective(vertex[0])
-                    if vertex_value <= value:
+                    # the programme's own solution, taken within the rounding
+                    # of objectives evaluated in another order
+                    if vertex_value <= value + _SAME * abs(value):
                         coef, value = vertex[0], vertex_value
                         exact[k] = vertex[1]
             solution[k, : self.p] = coef[: self.p]
             if passes.bias:
                 solution[k, self.p] = coef[-1]
             values[k], bounds[k] = value, self._bound(problem, k, w, coef)
-        floor = np.maximum(self.floor / self.passes.n, np.finfo(float).tiny)
-        gaps = np.maximum(values - bounds, 0.0) / np.maximum(bounds, floor)
-        return gaps, solution, float(values.sum()), exact
+        gaps = _duality.relative(values, bounds, self.at_zero)
+        return gaps, solution, float(values.sum()), exact, bounds
 
     def _coefficients(self, k):
         """Target ``k``'s ``[beta, b]`` as ``_duality`` takes them."""
@@ -417,7 +412,7 @@ class InteriorPoint:
         to move; from all the rows when those few cannot restore it; 0 at
         least."""
         a, inside, free = self.dual_point(k, w)
-        return bound(problem, a, inside, free, coef[:-1])
+        return _duality.bound(problem, a, inside, free, coef[:-1])
 
     def dual_point(self, k, w, factor=1.0):
         """Target ``k``'s dual point times ``factor``: as the method has it,
@@ -435,59 +430,3 @@ class InteriorPoint:
         )
         inside = torch.where(free > 0, a, snapped * (w > 0))
         return factor * a, factor * inside, free
-
-    def _vertex(self, k, r):
-        """The vertex near the method's point: the coefficients, in the
-        original units, that fit exactly the rows with the smallest residuals,
-        as many as the non-zero coefficients (and the intercept), solved from
-        those rows as given (no rounding by the scaling: the solution of the
-        programme itself); and the same in the standardized units, as
-        ``_duality`` takes them. None when those rows do not determine them."""
-        passes = self.passes
-        support = np.arange(self.p)
-        if self.split:
-            support = np.flatnonzero(
-                np.maximum(self.pp[k], self.mm[k]) > np.maximum(self.sp[k], self.sm[k])
-            )
-        n_unknowns = len(support) + passes.bias
-        if not n_unknowns or n_unknowns > self.live.sum():
-            return None
-        size = torch.where(self.live[:, 0] > 0, r.abs(), torch.inf)
-        rows = torch.topk(size, n_unknowns, largest=False).indices.cpu().numpy()
-        rows.sort()
-        columns = passes.active[support]
-        x = host(passes.X[rows])[:, columns]
-        matrix = np.c_[x, np.ones(len(rows))] if passes.bias else x
-        try:
-            with warnings.catch_warnings():
-                # An ill-conditioned system (duplicated or one-hot columns)
-                # still gives a candidate: its objective decides if it is taken.
-                warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
-                solution = scipy.linalg.solve(matrix, passes.Y[rows, k])
-        except (scipy.linalg.LinAlgError, ValueError):
-            return None
-        if not np.all(np.isfinite(solution)):
-            return None
-        coef = np.zeros(len(passes.scaling.x_scale))
-        coef[columns] = solution[: len(support)]
-        intercept = solution[-1] if passes.bias else 0.0
-        scaling = passes.scaling
-        standardized = np.zeros(self.p + 1)
-        standardized[: self.p] = (coef * scaling.x_scale / scaling.y_scale[k])[
-            passes.active
-        ]
-        standardized[-1] = (
-            intercept - scaling.y_center[k] + coef @ scaling.x_center
-        ) / scaling.y_scale[k]
-        return standardized, (coef, intercept)
-
-
-def bound(problem, a, inside, free, beta):
-    """The lower bound of ``problem``'s minimum from the dual point
-    ``inside`` made feasible on the ``free`` rows, or from ``a`` on all the
-    rows when those cannot restore it (:func:`._duality._bound`); 0 at
-    least (the objective is never negative)."""
-    lower = _duality._bound(problem, inside, free, beta)
-    if lower == -np.inf:
-        lower = _duality._bound(problem, a, torch.ones_like(a), beta)
-    return max(lower, 0.0)

@@ -33,8 +33,7 @@ from .._device import float64_device
 from .._warnings import warn
 from . import _boundary, _duality
 from ._base import SolverResult
-from ._elastic_net import solve_elastic_net
-from ._optimality import pseudo_solve
+from ._optimality import proximal_step
 from ._robust import advice_when_stopped, least_squares_fit, prepare
 
 # A step promising a decrease below this fraction of the objective ends Newton.
@@ -47,10 +46,9 @@ _POLISH = 3
 # they are at most this share of the rows (a pass over all rows costs as much
 # as an update with about that many).
 _UPDATE_SHARE = 0.1
-# Gaps are relative to the minimum, or to this fraction of the objective at
-# zero coefficients and scale (``2 epsilon mean(w |t|)``) when it is smaller
-# (data fitted exactly: the rounding of the residuals).
-FLOOR = 1e-8
+# The smallest scale of Newton's steps, relative to the root mean square of
+# the standardized targets (smaller ones are the boundary's, sigma = 0).
+_SCALE_FLOOR = 1e-12
 # Halvings of a step at most.
 _MAX_HALVINGS = 40
 
@@ -149,8 +147,11 @@ class ScaledHuber:
         self.exact = np.zeros(K, dtype=bool)
         self._gram_all = None  # Z~' diag(w) Z~ of all rows, when formed
         self._inside = self._gram_in = None  # the rows inside and their Gram
+        self.spread = self._spread()
         if x is None:
             x, sigma = self._least_squares(statistics)
+        else:  # (a scale that Newton's steps can divide by)
+            sigma = np.maximum(sigma, _SCALE_FLOOR * self.spread)
         self.x, self.sigma = np.array(x, dtype=float), np.array(sigma, dtype=float)
         self.r = passes.t - passes.product(self.x)
         self.value = self._objective(self.r, self.x, self.sigma)
@@ -164,7 +165,7 @@ class ScaledHuber:
         x, self._gram_all, rms, exact = least_squares_fit(
             self.passes, self.l2, statistics
         )
-        spread = self._spread()
+        spread = self.spread
         # (targets of zero are fitted exactly by zero, whatever the penalty)
         self.exact = exact & (((self.l1 == 0) & (self.l2 == 0)) | (spread == 0))
         # (penalised, an exact fit is a start: Newton's from a small scale)
@@ -201,7 +202,7 @@ class ScaledHuber:
         until the certified gap is at most ``GAP_TOL`` or stops shrinking (the
         certificate is first order in the gradient, the decrease second
         order). Return the number of steps and the certified gap."""
-        active = ~self.exact
+        active = self._movable()
         steps, fresh = 0, False  # fresh: ``step`` is from the current point
         while steps < max_iter and active.any():
             self._best_scale(active)
@@ -215,11 +216,11 @@ class ScaledHuber:
                 steps += 1
         best = None
         for _ in range(_POLISH):
-            if steps < max_iter and not self.exact.all():
+            if steps < max_iter and self._movable().any():
                 if not fresh:
-                    self._best_scale(~self.exact)
+                    self._best_scale(self._movable())
                     step, _ = self._step()
-                self._move(step, ~self.exact)
+                self._move(step, self._movable())
                 fresh = False
                 steps += 1
             gap = self.certify()
@@ -237,6 +238,11 @@ class ScaledHuber:
         ``value``."""
         self.x[k], self.sigma[k], self.value[k] = x, 0.0, value
         self.r = self.passes.t - self.passes.product(self.x)
+
+    def _movable(self):
+        """The targets Newton's steps move: not fitted exactly, not zero, with a
+        positive scale (a scale of 0 is the boundary's, :mod:`._boundary`)."""
+        return ~self.exact & (self.spread > 0) & (self.sigma > 0)
 
     def _state(self):
         return self.x.copy(), self.sigma.copy(), self.r, self.value.copy()
@@ -284,7 +290,7 @@ class ScaledHuber:
             candidates = torch.where(valid, root, torch.inf)
             best = float(candidates.min())
             if np.isfinite(best) and best > 0:
-                self.sigma[k] = best
+                self.sigma[k] = max(best, _SCALE_FLOOR * self.spread[k])
         self.value = self._objective(self.r, self.x, self.sigma)
 
     def _step(self):
@@ -314,7 +320,7 @@ class ScaledHuber:
             hessian[:q, q] = hessian[q, :q] = 2 * crosses[K + k] / sigma**2
             hessian[q, q] = 2 * curvature[k] / sigma**3
             current = np.append(self.x[k], sigma)
-            steps[k], decreases[k] = _proximal_step(
+            steps[k], decreases[k] = proximal_step(
                 hessian, gradient, current, self.l1[k], self.p
             )
         return steps, decreases
@@ -325,7 +331,9 @@ class ScaledHuber:
         which targets moved."""
         length = np.ones(len(self.sigma))
         shrinking = step[:, -1] < 0  # no further than 0.99 of the way to 0
-        length[shrinking] = np.minimum(1.0, -0.99 * self.sigma / step[:, -1])[shrinking]
+        length[shrinking] = np.minimum(
+            1.0, -0.99 * self.sigma[shrinking] / step[shrinking, -1]
+        )
         moved = np.zeros(len(self.sigma), dtype=bool)
         pending = active.copy()
         for _ in range(_MAX_HALVINGS):
@@ -409,10 +417,9 @@ class ScaledHuber:
 
     def gaps(self, bounds):
         """The relative gap of each target above the lower bounds ``bounds``
-        of its minimum: relative to the bound, or to ``FLOOR`` of the
-        objective at zero coefficients when smaller."""
-        floor = np.maximum(FLOOR * self.at_zero, np.finfo(float).tiny)
-        return np.maximum(self.value - bounds, 0.0) / np.maximum(bounds, floor)
+        of its minimum (:func:`._duality.relative`; at zero coefficients and
+        scale the objective is ``2 epsilon mean(w |t|)``)."""
+        return _duality.relative(self.value, bounds, self.at_zero)
 
     def _free_gram(self):
         """``Z~' diag(w) Z~ / n`` in the layout of ``_duality`` (a column of
@@ -423,34 +430,3 @@ class ScaledHuber:
         gram = np.zeros((p + 1, p + 1))
         gram[:q, :q] = self._gram_all / self.n
         return gram
-
-
-def _proximal_step(hessian, gradient, current, l1, n_penalised):
-    """The step from ``current`` to the minimiser of the quadratic model
-    ``g'd + d'Hd/2`` plus ``l1 |current + d|_1`` over the first
-    ``n_penalised`` coordinates, and the decrease it promises."""
-    if l1 == 0:
-        step = -pseudo_solve(hessian, gradient)
-        return step, -0.5 * gradient @ step
-    penalised = np.arange(n_penalised)
-    free = np.arange(n_penalised, len(current))
-    linear = hessian @ current - gradient  # model(v) = v'Hv/2 - linear'v + l1|v_P|
-    h_ff = hessian[np.ix_(free, free)]
-    h_fp = hessian[np.ix_(free, penalised)]
-    # The free coordinates at their best for each v_P:
-    # v_F = h_ff^+ (linear_F - h_fp v_P).
-    eliminate_h = pseudo_solve(h_ff, h_fp)
-    eliminate_l = pseudo_solve(h_ff, linear[free])
-    reduced = hessian[np.ix_(penalised, penalised)] - h_fp.T @ eliminate_h
-    cross = linear[penalised] - h_fp.T @ eliminate_l
-    best, _, _ = solve_elastic_net(
-        reduced, cross[:, None], np.array([l1]), 0.0, max_sweeps=1000, tol=1e-15
-    )
-    new = np.empty_like(current)
-    new[penalised] = best[:, 0]
-    new[free] = eliminate_l - eliminate_h @ new[penalised]
-
-    def model(v):
-        return 0.5 * v @ hessian @ v - linear @ v + l1 * np.abs(v[penalised]).sum()
-
-    return new - current, model(current) - model(new)

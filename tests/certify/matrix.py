@@ -204,9 +204,15 @@ def violations(record, tol=TOL):
     reported, true = record.reported, record.true_gap
     if not np.isfinite(reported):
         broken.append("reported gap not finite")
-    elif max(reported, true) > tol / 100 and not (true <= reported * (1 + 1e-6) + 1e-9 and reported <= 10 * true):
+    elif max(reported, true) > tol / 100 and not within(reported, true):
         broken.append("reported gap off the true gap")
     return broken
+
+
+def within(reported, true):
+    """Whether ``reported`` lies between ``true`` (to the rounding of the
+    reference) and 10 times it."""
+    return true <= reported * (1 + 1e-6) + 1e-9 and reported <= 10 * true
 
 
 def needless(record, tol=TOL):

@@ -122,7 +122,7 @@ def floor(problem, loss, quantile):
         "absolute_error" if loss == "huber" else loss, problem.y, quantile
     )
     kind = "squared_error" if loss == "squared_error" else "robust"
-    return FLOOR[kind] * float(at_zero) + np.finfo(float).tiny
+    return FLOOR[kind] * float(at_zero) + 1e-280  # (zero targets: denormals)
 
 
 def minimum(problem, loss, penalties, quantile=0.5):
