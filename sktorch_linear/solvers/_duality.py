@@ -51,6 +51,10 @@ _MAX_ROWS = 2**16
 # Gaps are relative to the minimum, or to this fraction of the objective at
 # zero coefficients when the minimum is smaller (see relative).
 FLOOR = 1e-8
+# Free rows at most whose correction is solved from the rows themselves.
+_DIRECT_ROWS = 2000
+# Least-norm corrections of the dual point at most (each one pass).
+_CORRECTIONS = 3
 # Feasibility of the dual point: the relative size of what is left of the
 # constraints after the correction (rounding).
 _FEASIBILITY = 1e-11
@@ -301,16 +305,18 @@ def _bound(problem, a, free, beta, gram=None):
     equal = list(range(p)) if problem.l1 == 0 and problem.l2 == 0 else []
     if problem.bias:
         equal.append(p)
+    correct = None
     if equal:
+        correct = _correction(problem, w, free, equal, gram)
         v = problem.cross(w * a)
-        gram = problem.gram(w * free) if gram is None else gram
-        gram = gram[np.ix_(equal, equal)]
-        multiplier = np.zeros(p + 1)
-        multiplier[equal] = pseudo_solve(gram, v[equal])
-        a = a - free * problem.product(multiplier)
-    # v, and the size of its terms for the rounding test, in one pass
-    v, size = problem.cross(torch.stack([w * a, w * a.abs()], 1)).T
-    if equal and np.abs(v[equal]).max() > _FEASIBILITY * (size.max() + 1e-300):
+    for _ in range(_CORRECTIONS if equal else 1):
+        if equal:  # (repeated: collinear columns may leave part of it)
+            a = a - correct(v)
+        # v, and the size of its terms for the rounding test, in one pass
+        v, size = problem.cross(torch.stack([w * a, w * a.abs()], 1)).T
+        if not equal or np.abs(v[equal]).max() <= _FEASIBILITY * (size.max() + 1e-300):
+            break
+    else:
         return -np.inf
     theta = 1.0
     top, bottom = float(a.max()), float(a.min())
@@ -332,6 +338,38 @@ def _bound(problem, a, free, beta, gram=None):
         excess = np.maximum(np.abs(theta * v) - problem.l1, 0.0)
         penalty = excess @ excess / (2 * problem.l2)
     return theta * linear - penalty
+
+
+def _correction(problem, w, free, equal, gram):
+    """The least-norm change of ``a`` on the ``free`` rows that removes ``v =
+    Z~' w a / n`` on the columns ``equal``, as a function of ``v``: from the
+    rows themselves by a backward-stable least-squares solve when they are
+    few (a vertex: the Gram matrix would square their condition number, and
+    near-collinear columns then leave the constraints unmet), else from their
+    Gram matrix (``gram`` when given)."""
+    index = torch.nonzero(free > 0)[:, 0]
+    if len(index) <= _DIRECT_ROWS:
+        z = problem.rows(index.cpu().numpy())[:, equal]
+        matrix = (w[index].cpu().numpy()[:, None] * z).T / problem.n
+
+        def correct(v):
+            change = torch.zeros_like(free)
+            step = np.linalg.lstsq(matrix, v[equal], rcond=None)[0]
+            change[index] = torch.as_tensor(
+                step, dtype=change.dtype, device=change.device
+            )
+            return change
+
+        return correct
+    gram = problem.gram(w * free) if gram is None else gram
+    gram = gram[np.ix_(equal, equal)]
+
+    def correct(v):
+        multiplier = np.zeros(problem.n_columns)
+        multiplier[equal] = pseudo_solve(gram, v[equal])
+        return free * problem.product(multiplier)
+
+    return correct
 
 
 def _best_factor(linear, size, l1, l2, largest):

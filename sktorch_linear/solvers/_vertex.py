@@ -18,7 +18,8 @@ def vertex(method, k, r):
     as many as the non-zero coefficients (and the intercept), solved from
     those rows as given (no rounding by the scaling: the solution of the
     programme itself); and the same in the standardized units, as
-    ``_duality`` takes them. None when those rows do not determine them."""
+    ``_duality`` takes them, and those rows. None when the rows do not
+    determine them."""
     passes = method.passes
     if getattr(passes, "X", None) is None:  # rows of a gradient fit's tensors
         return None
@@ -58,4 +59,4 @@ def vertex(method, k, r):
     standardized[-1] = (
         intercept - scaling.y_center[k] + coef @ scaling.x_center
     ) / scaling.y_scale[k]
-    return standardized, (coef, intercept)
+    return standardized, (coef, intercept), rows
