@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format docs docs-check clean
+.PHONY: demo test lint format docs docs-check clean certify
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,16 @@ docs-check: docs
 	SKTORCH_LINEAR_RENDER_CHECK=1 $(PY) -m sphinx -W --keep-going -q -b html \
 		docs docs/_build/check-html
 	$(PY) docs/check_render.py docs/_build/check-html docs/_build/render $(RENDERED)
+
+# The whole certification matrix (tests/certify, ~15 min on 2 cores; make test
+# runs its fast slice), then its summary tables written into README.md and
+# docs/user_guide.rst.
+MATRIX_OUT ?= /tmp/sktorch-linear-matrix.jsonl
+
+certify: $(STAMP)
+	SKTORCH_LINEAR_MATRIX=full SKTORCH_LINEAR_MATRIX_OUT=$(MATRIX_OUT) \
+		$(PY) -m pytest -q tests/test_certification.py
+	cd tests && ../$(PY) -m certify $(MATRIX_OUT)
 
 # Benchmarks (benchmarks/README.md): `make bench` installs the plotting extra and
 # runs the full suite (~15-20 min); `make bench-quick` is the CI smoke run

@@ -256,14 +256,16 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
     outliers_ : ndarray of bool of shape (n_samples,) or (n_samples, n_targets)
         Training rows whose residual exceeds ``epsilon * scale_`` (Huber).
 
-    optimality_gap_ : float or None
-        How far the training objective is above its minimum, relative to the
-        minimum, measured on all the training data: exact for squared error, a
-        bound certified by duality for the other losses; ``inf`` when not
-        measurable. A ``ConvergenceWarning`` is raised exactly when it exceeds
-        ``tol``. None for exact least squares, early stopping and
-        ``partial_fit``. See :ref:`convergence`.
-
+    optimality_gap_ : float, ndarray of shape (n_targets,) or None
+        How far the training objective of each target is above its minimum,
+        relative to the minimum (or, when the model fits the data exactly, to
+        a small fraction of the objective at zero coefficients), measured on
+        all the training data: exact for squared error (for exact least
+        squares, the decrease left after refinement), a bound certified by
+        duality for the elastic net and the other losses. A
+        ``ConvergenceWarning`` is raised exactly when a target's exceeds
+        ``tol``. None for early stopping and gradient ``partial_fit``. See
+        :ref:`convergence` and :ref:`certification`.
     loss_curve_ : list of float
         Training objective per epoch on the standardized problem (``y``
         divided by its standard deviation too), as skorch records it; for the

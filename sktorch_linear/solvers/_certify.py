@@ -53,6 +53,9 @@ SWEEPS = 10_000
 _STATISTICS_FLOOR = 1e-12
 # The certified relative gap (duality) of a settled minimum of the statistics.
 _SETTLED = 1e-10
+# Gaps of the linear programme's bound above this fraction of tol are resolved
+# by the interior-point method at the end of a gradient fit.
+_RESOLVED = 0.01
 # Iterations of the interior-point method of the final check, at most.
 _INTERIOR_POINT_ITERATIONS = 200
 # Newton steps of the optimality check of Huber fits, at most.
@@ -85,9 +88,11 @@ class TrainingGap:
         """The gaps per target of the net's module (which may take a better
         minimiser, see the class); ``final``, at the end of training: for the
         absolute and quantile losses, targets whose linear programme leaves a
-        gap above ``tol`` (far from the minimum, or data it can interpolate)
-        are solved by the interior-point method, whose certified minimiser
-        the module takes when better."""
+        gap above ``tol * _RESOLVED`` (far from the minimum, data it can
+        interpolate, or a penalty with an L2 term, where that bound is first
+        order in the distance to the minimum: 10-1000 times the true gap) are
+        solved by the interior-point method, whose certified minimiser the
+        module takes when better."""
         if self.objective.loss == "huber":
             return self._huber(net.module_)
         if self.loss is not None:
@@ -98,7 +103,7 @@ class TrainingGap:
             )
             if better is not None:
                 net.module_.load_solution(*better)
-            if final and gap.max() > self.tol:
+            if final and gap.max() > self.tol * _RESOLVED:
                 gap = self._interior_point(net.module_, passes, gap)
             return gap
         gap, _, self.factor = _optimality.relative_gap(
@@ -139,12 +144,12 @@ class TrainingGap:
 
         # the method's bounds hold whatever the coefficients
         current, candidate = objectives(x), objectives(method.x)
-        take = (gap > self.tol) & (candidate <= current)
+        take = (gap > self.tol * _RESOLVED) & (candidate <= current)
         x[take] = method.x[take]
         bounded = _duality.relative(
             np.minimum(current, candidate), method.bounds, method.at_zero
         )
-        gap = np.where(gap > self.tol, np.minimum(gap, bounded), gap)
+        gap = np.where(gap > self.tol * _RESOLVED, np.minimum(gap, bounded), gap)
         intercept = x[:, -1] if linear.bias is not None else np.zeros(len(x))
         module.load_solution(x[:, : method.p], intercept)
         return gap

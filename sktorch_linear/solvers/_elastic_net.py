@@ -23,7 +23,7 @@ _CD_TOL = 1e-12
 # Sweeps between attempts of the exact solve on the active set.
 _POLISH_EVERY = 2
 # Slack of the optimality conditions of the coordinates outside the support,
-# relative to l1 (rounding of the products).
+# relative to l1 (with the rounding of the products).
 _KKT_SLACK = 1e-9
 
 
@@ -68,15 +68,13 @@ def solve_elastic_net(gram, cross, l1, l2, *, max_sweeps, tol=_CD_TOL, start=Non
         done, sweep = False, 0
         for sweep in range(1, max_sweeps + 1):
             largest_change = _sweep(gram, curvature, beta, residual, l1[target])
-            if largest_change <= tol * np.max(np.abs(beta), initial=0.0):
-                done = True
-                break
-            if sweep % _POLISH_EVERY == 0 or sweep == max_sweeps:
+            settled = largest_change <= tol * np.max(np.abs(beta), initial=0.0)
+            if settled or sweep % _POLISH_EVERY == 0 or sweep == max_sweeps:
                 moved, exact = _active_set(gram, cross[:, target], beta, l1[target], l2)
-                if moved is not None:
+                if moved is not None and (exact or not settled):
                     beta[:] = moved
                     residual[:] = cross[:, target] - gram @ beta
-                if exact:
+                if exact or settled:  # (settled: the solve is the finish)
                     done = True
                     break
         converged &= done
@@ -136,8 +134,10 @@ def _active_set(gram, cross, beta, l1, l2):
     solution[support] = values
     others = np.setdiff1d(np.arange(len(beta)), support)
     correlation = cross[others] - gram[others][:, support] @ values
-    scale = max(l1, np.abs(cross).max(initial=0.0))
-    return solution, not np.any(np.abs(correlation) > l1 + _KKT_SLACK * scale)
+    # (the rounding of the products, and a relative slack of l1: a penalty at
+    # the rounding level of the data is then checked as strictly as it can be)
+    slack = _KKT_SLACK * l1 + 64 * np.finfo(float).eps * np.abs(cross).max(initial=0.0)
+    return solution, not np.any(np.abs(correlation) > l1 + slack)
 
 
 def duality_gap(gram, cross, yy, l1, l2, coef):
@@ -154,10 +154,14 @@ def duality_gap(gram, cross, yy, l1, l2, coef):
         residual_norm2 = max(t - 2 * c @ b + b @ gb, 0.0)  # |y - X b|^2
         correlation = c - gb - l2 * b  # X' r - l2 b
         dual_norm = np.max(np.abs(correlation), initial=0.0)
-        const = l1[k] / dual_norm if dual_norm > l1[k] else 1.0
         l1_norm, l2_norm = np.abs(b).sum(), b @ b
         value = 0.5 * residual_norm2 + l1[k] * l1_norm + 0.5 * l2 * l2_norm
-        dual = -0.5 * const**2 * (residual_norm2 + l2 * l2_norm) + const * (t - c @ b)
+        # the dual objective of the residual scaled by ``const``, concave in
+        # it: its best in [0, the largest feasible]
+        curvature, linear = residual_norm2 + l2 * l2_norm, t - c @ b
+        largest = l1[k] / dual_norm if dual_norm > l1[k] else 1.0
+        const = min(largest, max(linear, 0.0) / curvature) if curvature > 0 else largest
+        dual = -0.5 * const**2 * curvature + const * linear
         gaps.append(max(value - dual, 0.0))
         values.append(value)
     return np.array(gaps), np.array(values)

@@ -188,19 +188,13 @@ class InteriorPoint:
         best = None
         for iteration in range(1, max_iter + 1):
             estimate, stalled = self.iterate()
-            periodic = estimate <= _CERTIFY_EVERY_BELOW and iteration % 5 == 0
-            if (
-                estimate <= _CERTIFY_BELOW
-                or stalled
-                or periodic
-                or iteration == max_iter
-            ):
+            final = estimate <= _CERTIFY_BELOW or stalled or iteration == max_iter
+            if final or (estimate <= _CERTIFY_EVERY_BELOW and iteration % 5 == 0):
                 certified = self.certify()
-                if best is not None and certified[0].max() >= best[0].max():
-                    break  # at the limit of the precision of the steps
-                best = certified
-                if certified[0].max() <= GAP_TOL or stalled:
-                    break
+                improved = best is None or certified[0].max() < best[0].max()
+                best = certified if improved else best
+                if best[0].max() <= GAP_TOL or stalled or (final and not improved):
+                    break  # (not improved: at the limit of the steps' precision)
         gap, self.x, self.value, self.vertices, self.bounds = best
         return iteration, gap
 
@@ -408,6 +402,7 @@ class InteriorPoint:
             coef = self._coefficients(k)
             r = problem.residual(coef)
             value = problem.objective(coef, r)
+            vertex = None
             if self.l2[k] == 0:
                 vertex = _vertex.vertex(self, k, r)
                 if vertex is not None:
@@ -421,8 +416,9 @@ class InteriorPoint:
             if passes.bias:
                 solution[k, self.p] = coef[-1]
             values[k], bounds[k] = value, self._bound(problem, k, w, coef)
-            if k in exact:  # and the dual of its basis (near-collinear columns)
-                bounds[k] = max(bounds[k], _basis_bound(problem, coef, vertex[2]))
+            if vertex is not None:  # the dual of its basis (collinear columns)
+                basis = _basis_bound(problem, vertex[0], vertex[2])
+                bounds[k] = max(bounds[k], basis)
         gaps = _duality.relative(values, bounds, self.at_zero)
         return gaps, solution, float(values.sum()), exact, bounds
 

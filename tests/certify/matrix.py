@@ -210,9 +210,9 @@ def violations(record, tol=TOL):
 
 
 def within(reported, true):
-    """Whether ``reported`` lies between ``true`` (to the rounding of the
-    reference) and 10 times it."""
-    return true <= reported * (1 + 1e-6) + 1e-9 and reported <= 10 * true
+    """Whether ``reported`` lies between ``true`` (to the accuracy of the
+    reference minimum: 1e-3 relative, 1e-7 absolute) and 10 times it."""
+    return true <= reported * (1 + 1e-3) + 1e-7 and reported <= 10 * true
 
 
 def needless(record, tol=TOL):

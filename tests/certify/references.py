@@ -54,10 +54,13 @@ class Problem:
         w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, float)
         weight = w / w.sum()
         intercept = params.get("fit_intercept", True)
-        x_center = weight @ X if intercept else np.zeros(X.shape[1])
-        x_var = weight @ (X - x_center) ** 2
-        constant = x_var <= (1e-13 * np.abs(x_center)) ** 2
+        # sigma: the weighted standard deviations (about the mean, with an
+        # intercept or not, as StandardScaler's), 1 for constant columns
+        x_mean = weight @ X
+        x_var = weight @ (X - x_mean) ** 2
+        constant = x_var <= (1e-13 * np.abs(x_mean)) ** 2
         x_scale = np.where(constant | (x_var == 0), 1.0, np.sqrt(x_var))
+        x_center = x_mean if intercept else np.zeros(X.shape[1])
         sigma = x_scale if params.get("standardize", True) else np.ones_like(x_scale)
         y_center = float(weight @ y) if intercept else 0.0
         y_var = float(weight @ (y - y_center) ** 2)
