@@ -363,10 +363,21 @@ def test_dask_gap_against_an_unsettled_minimum_is_not_convergence(monkeypatch):
     converged nor silent."""
     import dask
 
-    monkeypatch.setattr("sktorch_linear.solvers._certify.SWEEPS", 1)
-    # (no exact solve on the active set: one sweep of descent alone)
+    from sktorch_linear.solvers._elastic_net import solve_elastic_net
+
+    def one_sweep(lsq, l1, max_sweeps):
+        """One sweep of coordinate descent from zero, without the least-angle
+        start or the exact finish: a minimum that did not settle."""
+        gram, xy, _ = lsq.products()
+        scale = lsq.penalty_scale
+        theta, sweeps, converged = solve_elastic_net(
+            gram / np.outer(scale, scale), xy / scale[:, None], l1, lsq.l2, max_sweeps=1
+        )
+        return *lsq.original(theta / scale[:, None]), sweeps, converged
+
+    monkeypatch.setattr("sktorch_linear.solvers._certify.minimise", one_sweep)
     monkeypatch.setattr(
-        "sktorch_linear.solvers._elastic_net._active_set", lambda *args: None
+        "sktorch_linear.solvers._elastic_net._active_set", lambda *args: (None, False)
     )
     collinear = np.c_[X[:200], X[:200, 0] + 1e-3 * X[:200, 1]]
     reg = TorchLinearRegressor(

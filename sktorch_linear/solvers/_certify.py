@@ -113,8 +113,9 @@ class TrainingGap:
 
     def _interior_point(self, module, passes, gap):
         """The interior-point method's certified minimiser of the targets
-        whose ``gap`` exceeds ``tol``, taken by the module where its objective
-        is lower; the gaps of the coefficients kept."""
+        whose ``gap`` exceeds ``tol * _RESOLVED``, taken by the module where
+        its objective is lower; the gaps of the coefficients kept (the
+        method's lower bounds hold whatever the coefficients)."""
         linear = module.linear
         x = linear.weight.detach().cpu().double().numpy()
         if linear.bias is not None:
@@ -142,13 +143,11 @@ class TrainingGap:
                 [problem.objective(c) for problem, c in zip(problems, coef)]
             )
 
-        # the method's bounds hold whatever the coefficients
         current, candidate = objectives(x), objectives(method.x)
         take = (gap > self.tol * _RESOLVED) & (candidate <= current)
         x[take] = method.x[take]
-        bounded = _duality.relative(
-            np.minimum(current, candidate), method.bounds, method.at_zero
-        )
+        kept = np.where(take, candidate, current)
+        bounded = _duality.relative(kept, method.bounds, method.at_zero)
         gap = np.where(gap > self.tol * _RESOLVED, np.minimum(gap, bounded), gap)
         intercept = x[:, -1] if linear.bias is not None else np.zeros(len(x))
         module.load_solution(x[:, : method.p], intercept)
@@ -353,20 +352,21 @@ class StatisticsMinimum:
             coef, intercept = self.lsq.original(self.lsq.solver().initial())
             self.converged = True
         self.scaling = self.lsq.scaling
-        self.value = self.objective(coef, intercept)
+        self.values = self.objectives(coef, intercept)
 
-    def objective(self, coef, intercept):
-        """The objective of ``(coef, intercept)`` (original units): that of
-        ``coef`` with its best intercept, plus what the intercept's distance
-        from it adds."""
-        value = self.lsq.objective(coef, self.l1)
+    def objectives(self, coef, intercept):
+        """The objective of each target of ``(coef, intercept)`` (original
+        units): that of ``coef`` with its best intercept, plus what the
+        intercept's distance from it adds."""
+        values = self.lsq.objectives(coef, self.l1)
         if self.lsq.fit_intercept:
             scaling = self.scaling
             best = scaling.y_center - coef @ scaling.x_center
-            value += 0.5 * float(np.sum(((intercept - best) / scaling.y_scale) ** 2))
-        return value
+            values = values + 0.5 * ((intercept - best) / scaling.y_scale) ** 2
+        return values
 
-    def gap(self, value):
-        """The relative gap of an objective ``value`` above the minimum."""
-        floor = _STATISTICS_FLOOR * value
-        return max(value - self.value, 0.0) / max(self.value, floor)
+    def gaps(self, values):
+        """The relative gap of each target's objective (``values``) above its
+        minimum."""
+        floor = _STATISTICS_FLOOR * values
+        return np.maximum(values - self.values, 0.0) / np.maximum(self.values, floor)

@@ -16,6 +16,9 @@ from ._dask_passes import DaskPasses
 from ._optimality import pseudo_solve
 from ._passes import Passes, statistics_part
 
+# Whitened directions of variance below this fraction of the largest make the
+# columns nearly collinear for the certificates (condition number 1e5).
+_COLLINEAR = 1e-10
 # A root-mean-square residual of the least-squares fit below this fraction of
 # that of the targets: the model fits the data exactly.
 EXACT_FIT = 1e-12
@@ -97,9 +100,10 @@ def advice_when_stopped(data, objective, device):
     iterations, unless the standardized columns of ``data`` are collinear
     within the rounding of float64 (directions of variance below ``p eps``
     relative, as :meth:`Scaling.whitened` counts them; one more pass for their
-    Gram matrix). Then more iterations do not help (measured on NIST's Filip:
-    the same certified gap after 200 and 2,000), and a less collinear basis
-    does (Legendre polynomials of Filip's variable: a gap of 4e-15)."""
+    Gram matrix) or nearly (below ``_COLLINEAR``). Then more iterations do
+    not help (measured on NIST's Filip: the same certified gap after 200 and
+    2,000), and a less collinear basis does (Legendre polynomials of Filip's
+    variable: a gap of 4e-15)."""
     moments = data.map_reduce(
         partial(statistics_part, full=True), Moments.merge, device
     )
@@ -107,12 +111,17 @@ def advice_when_stopped(data, objective, device):
         moments, fit_intercept=objective.fit_intercept, standardize=True
     )
     whitened = scaling.whitened(moments, np.finfo(np.float64).eps)
-    kept = np.count_nonzero(whitened.whitened_variances)
-    collinear = int(np.sum(~scaling.constant)) - kept
+    variances = whitened.whitened_variances
+    kept = variances[variances > 0]
+    # directions left out, and those kept of variance below _COLLINEAR relative
+    # (a near-duplicate column: its dual constraint is met only to rounding)
+    collinear = int(np.sum(~scaling.constant)) - kept.size
+    if kept.size:
+        collinear += int(np.sum(kept < _COLLINEAR * kept.max()))
     if not collinear:
         return "Increase max_iter."
     return (
-        f"The columns of X are collinear within rounding ({collinear} direction(s) "
+        f"The columns of X are (nearly) collinear ({collinear} direction(s) "
         "of too small a variance relative to the largest), which this method "
         "cannot resolve: more iterations do not help. Make the columns less "
         "collinear (drop columns that depend on others; for powers of one "

@@ -47,12 +47,14 @@ def solve(problem, config):
     state, curve, status = _train(
         data, problem.previous, config, lr, minimum, (moments, whitened)
     )
-    diagnostics = {"optimality_gap": minimum.gap(curve[-1])}
+    diagnostics = {
+        "optimality_gap": minimum.gaps(minimum.objectives(state.coef, state.intercept))
+    }
     diagnostics.update(
         _certify.left_out(data, config, whitened, state.coef, state.intercept, dtype)
         or {}
     )
-    gap = diagnostics["optimality_gap"]
+    gap = float(np.max(diagnostics["optimality_gap"]))
     if "left_out" in diagnostics:
         _certify.warn_left_out(config, diagnostics)
     elif gap > config.tol:
@@ -80,8 +82,9 @@ def _train(data, previous, config, lr, minimum, all_rows):
     stall = Stall(config.tol, config.n_iter_no_change)
     for _ in range(config.max_iter):
         state = _epoch(data, state, replace(config, lr=lr), all_rows)
-        curve.append(minimum.objective(state.coef, state.intercept))
-        if minimum.gap(curve[-1]) <= config.tol:
+        values = minimum.objectives(state.coef, state.intercept)
+        curve.append(float(values.sum()))
+        if minimum.gaps(values).max() <= config.tol:
             return state, curve, "converged"
         if stall.observe(curve[-1]):
             if not stall.decay(curve[-1]):

@@ -69,6 +69,8 @@ def served(family, solver, loss, penalty, input="dense"):
     with an error, checked elsewhere)."""
     if solver != "exact" and not family.gradient:
         return False
+    if family.losses is not None and loss not in family.losses:
+        return False
     if input == "partial_fit" and not (solver == "exact" and loss == "squared_error"):
         return False
     if input == "dask" and solver == "lbfgs":
