@@ -9,6 +9,7 @@ import scipy.linalg
 import torch
 
 from .._data import host
+from . import _duality
 
 
 def vertex(method, k, r):
@@ -60,3 +61,15 @@ def vertex(method, k, r):
         intercept - scaling.y_center[k] + coef @ scaling.x_center
     ) / scaling.y_scale[k]
     return standardized, (coef, intercept), rows
+
+
+def basis_bound(problem, coef, rows):
+    """The bound of the dual point of the vertex ``coef`` that fits ``rows``
+    exactly: the subgradient on the other rows, the rows of the basis solved
+    for the constraints (backward stable, however collinear the columns)."""
+    r = problem.residual(coef)
+    a = problem.loss.derivative(r)
+    free = torch.zeros_like(a)
+    free[torch.as_tensor(rows, device=a.device)] = 1.0
+    a = a * (1 - free)
+    return _duality.bound(problem, a, a, free, coef[:-1])

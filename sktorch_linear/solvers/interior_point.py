@@ -112,18 +112,6 @@ def solve(problem, config):
     )
 
 
-def _basis_bound(problem, coef, rows):
-    """The bound of the dual point of the vertex ``coef`` that fits ``rows``
-    exactly: the subgradient on the other rows, the rows of the basis solved
-    for the constraints (backward stable, however collinear the columns)."""
-    r = problem.residual(coef)
-    a = problem.loss.derivative(r)
-    free = torch.zeros_like(a)
-    free[torch.as_tensor(rows, device=a.device)] = 1.0
-    a = a * (1 - free)
-    return _duality.bound(problem, a, a, free, coef[:-1])
-
-
 class InteriorPoint:
     """Mehrotra's predictor-corrector method for the programme of every target
     (see the module's docstring), with its state: the coefficients, the
@@ -417,7 +405,7 @@ class InteriorPoint:
                 solution[k, self.p] = coef[-1]
             values[k], bounds[k] = value, self._bound(problem, k, w, coef)
             if vertex is not None:  # the dual of its basis (collinear columns)
-                basis = _basis_bound(problem, vertex[0], vertex[2])
+                basis = _vertex.basis_bound(problem, vertex[0], vertex[2])
                 bounds[k] = max(bounds[k], basis)
         gaps = _duality.relative(values, bounds, self.at_zero)
         return gaps, solution, float(values.sum()), exact, bounds
