@@ -34,18 +34,6 @@ if FULL:
     OTHER_INPUTS["partial_fit"] += ["diabetes", "large_200000x20", "y_scale_1e10"]
     OTHER_INPUTS["dask"] += ["weights_lognormal_3", "multi_output_scales"]
 
-# Cells that break a rule today, and why (each must still break it: a cell
-# fixed is removed from here).
-KNOWN = {
-    ("near_collinear", "exact", loss, "none"): (
-        "a column equal to the sum of two others plus 1e-7 noise: the dual "
-        "constraint of that direction is met only to rounding, so the "
-        "certificate of the unpenalised robust fits is 10-1000 times the true "
-        "gap (the fit warns, advising less collinear columns)"
-    )
-    for loss in ("huber", "absolute_error", "quantile")
-}
-
 RECORDS = []
 _CACHE = {}
 
@@ -67,18 +55,12 @@ def test_every_cell_is_certified(family, input):
     either exceeds tol / 100 -- per target."""
     if input == "dask":
         pytest.importorskip("dask.array")
-    broken, known = [], set()
+    broken = []
     for cell in matrix.cells([family], (input,)):
         for record in matrix.run_cell(*cell, cache=_CACHE):
             RECORDS.append(record)
-            found = [(cell, record.target, v) for v in matrix.violations(record)]
-            if cell[:4] in KNOWN:
-                known |= {cell[:4]} if found else set()
-            else:
-                broken += found
+            broken += [(cell, record.target, v) for v in matrix.violations(record)]
     assert not broken, broken
-    stale = {key for key in KNOWN if key[0] == family and input == "dense"} - known
-    assert not stale, f"fixed, remove from KNOWN: {stale}"
 
 
 def test_gradient_solvers_rarely_warn_needlessly():

@@ -143,19 +143,20 @@ def test_no_runtime_warning_on_exactly_fitted_data():
                 assert _true_gap(reg, X, y)[0] <= 1e-4 or reg.optimality_gap_ > 1e-4
 
 
-def test_interior_point_gap_on_near_collinear_columns():
+@pytest.mark.parametrize("informative", [5, 6])
+def test_interior_point_gap_on_near_collinear_columns(informative):
     """Near-collinear columns (x5 = x0 + x1 + 1e-7 noise): the interior-point
-    method reported 5.3e7 for a true gap of 4.2e-6."""
+    method reported 5.3e7 for a true gap of 4.2e-6; with y depending on the
+    near-collinear column too, it stopped at a vertex it could not certify.
+    Unpenalised fits are solved again on the whitened columns."""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 5))
     X = np.c_[X, X[:, 0] + X[:, 1] + 1e-7 * rng.normal(size=200)]
-    y = X[:, :5] @ rng.normal(size=5) + rng.normal(size=200)
+    y = X[:, :informative] @ rng.normal(size=informative) + rng.normal(size=200)
     for loss in ("absolute_error", "quantile", "huber"):
         reg, warned = _fit(X, y, loss=loss)
         true = _true_gap(reg, X, y)[0]
-        assert np.isfinite(reg.optimality_gap_)
-        assert warned == (reg.optimality_gap_ > reg.tol)
-        assert not warned or true > 1e-5
+        assert not warned and reg.optimality_gap_ <= 1e-6 and true <= 1e-6
 
 
 def test_newton_with_a_weight_ratio_of_1e12():

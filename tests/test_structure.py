@@ -56,7 +56,7 @@ LAYERS = [
             "solvers.newton",
         ],
     ),
-    ("certification", ["solvers._certify"]),
+    ("certification", ["solvers._certify", "solvers._collinear"]),
     ("gradient families", ["solvers.gradient", "solvers.dask_gradient"]),
     ("dispatch", ["solvers"]),
     ("fitted models", ["_inference", "_export", "_fitted"]),

@@ -19,6 +19,7 @@ from dataclasses import replace
 
 from .._dask import DaskData
 from . import (
+    _collinear,
     _policy,
     coordinate_descent,
     dask_gradient,
@@ -58,7 +59,10 @@ def solve(problem, config):
     objective = config.objective
     dask = isinstance(problem.data, DaskData)
     family = _policy.family(objective, config.solver, dask)
-    result = _FAMILIES[family].solve(problem, config)
+    if family in ("newton", "interior_point"):
+        result = _collinear.solve(_FAMILIES[family], problem, config)
+    else:
+        result = _FAMILIES[family].solve(problem, config)
     if objective.loss == "huber":
         mask = outliers(
             problem.data,

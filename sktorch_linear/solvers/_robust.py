@@ -18,7 +18,7 @@ from ._passes import Passes, statistics_part
 
 # Whitened directions of variance below this fraction of the largest make the
 # columns nearly collinear for the certificates (condition number 1e5).
-_COLLINEAR = 1e-10
+COLLINEAR = 1e-10
 # A root-mean-square residual of the least-squares fit below this fraction of
 # that of the targets: the model fits the data exactly.
 EXACT_FIT = 1e-12
@@ -100,7 +100,7 @@ def advice_when_stopped(data, objective, device):
     iterations, unless the standardized columns of ``data`` are collinear
     within the rounding of float64 (directions of variance below ``p eps``
     relative, as :meth:`Scaling.whitened` counts them; one more pass for their
-    Gram matrix) or nearly (below ``_COLLINEAR``). Then more iterations do
+    Gram matrix) or nearly (below ``COLLINEAR``). Then more iterations do
     not help (measured on NIST's Filip: the same certified gap after 200 and
     2,000), and a less collinear basis does (Legendre polynomials of Filip's
     variable: a gap of 4e-15)."""
@@ -113,11 +113,11 @@ def advice_when_stopped(data, objective, device):
     whitened = scaling.whitened(moments, np.finfo(np.float64).eps)
     variances = whitened.whitened_variances
     kept = variances[variances > 0]
-    # directions left out, and those kept of variance below _COLLINEAR relative
+    # directions left out, and those kept of variance below COLLINEAR relative
     # (a near-duplicate column: its dual constraint is met only to rounding)
     collinear = int(np.sum(~scaling.constant)) - kept.size
     if kept.size:
-        collinear += int(np.sum(kept < _COLLINEAR * kept.max()))
+        collinear += int(np.sum(kept < COLLINEAR * kept.max()))
     if not collinear:
         return "Increase max_iter."
     return (
