@@ -181,8 +181,7 @@ class TrainingGap:
 
         huber = at_module()
         start = huber.value.sum()
-        huber.minimise(_NEWTON_STEPS)
-        bounds = huber.bounds()
+        _, bounds = huber.minimise(_NEWTON_STEPS)
         short = huber.gaps(bounds) > newton.GAP_TOL
         at_boundary, _ = _boundary.minimise(huber, _NEWTON_STEPS, short)
         bounds = np.maximum(bounds, at_boundary)

@@ -63,8 +63,7 @@ def solve(problem, config):
     huber = ScaledHuber(
         passes, objective.epsilon, l1, l2, statistics=_statistics(moments, passes)
     )
-    n_iter, _ = huber.minimise(config.max_iter)
-    bounds = huber.bounds()
+    n_iter, bounds = huber.minimise(config.max_iter)
     short = huber.gaps(bounds) > GAP_TOL
     at_boundary, more = _boundary.minimise(huber, config.max_iter, short)
     n_iter += more
@@ -201,7 +200,9 @@ class ScaledHuber:
         of ``F``, or ``max_iter``; then full steps (each squares the gradient)
         until the certified gap is at most ``GAP_TOL`` or stops shrinking (the
         certificate is first order in the gradient, the decrease second
-        order). Return the number of steps and the certified gap."""
+        order). Return the number of steps and the certified lower bounds of
+        each target's minimum (the best of those computed: each holds
+        whatever the point)."""
         active = self._movable()
         steps, fresh = 0, False  # fresh: ``step`` is from the current point
         while steps < max_iter and active.any():
@@ -214,7 +215,7 @@ class ScaledHuber:
                 active &= moved
                 fresh = not moved.any()
                 steps += 1
-        best = None
+        best, lower = None, np.zeros(len(self.sigma))
         for _ in range(_POLISH):
             if steps < max_iter and self._movable().any():
                 if not fresh:
@@ -223,14 +224,16 @@ class ScaledHuber:
                 self._move(step, self._movable())
                 fresh = False
                 steps += 1
-            gap = self.certify()
+            bounds = self.bounds()
+            lower = np.maximum(lower, bounds)
+            gap = float(self.gaps(bounds).max())
             if best is not None and gap >= best[0]:
                 break
             best = (gap, self._state())
             if gap <= GAP_TOL or steps >= max_iter:
                 break
         self._restore(best[1])
-        return steps, best[0]
+        return steps, lower
 
     def take(self, k, x, value):
         """Take coefficients ``x`` with a scale of 0 for target ``k`` (a
@@ -393,11 +396,6 @@ class ScaledHuber:
                 w = self.w[index]
                 gram[k] = (z.T @ (w * z)).cpu().numpy()
         return gram
-
-    def certify(self):
-        """The largest certified relative gap of the targets (targets
-        fitted exactly count as at their minimum)."""
-        return float(self.gaps(self.bounds()).max())
 
     def bounds(self):
         """The certified lower bound of each target's minimum, from the dual
