@@ -1,15 +1,11 @@
 """Resolve ``device`` and ``dtype`` requests against what this machine has."""
 
-import contextlib
 import warnings
 
 import numpy as np
 import torch
 
 from . import _warnings
-
-# Below this many values (rows x features) per operation, torch runs on one thread.
-_PARALLEL_MIN_ELEMENTS = 2**17
 
 
 def available_devices():
@@ -142,41 +138,6 @@ def float64_device(device):
     """Where float64 work on data held on ``device`` runs: ``device``, or the
     CPU for MPS, which has no float64."""
     return torch.device("cpu") if device.type == "mps" else device
-
-
-# Thread counts outside the innermost threads_for that changed them.
-_THREADS_OUTSIDE = []
-
-
-@contextlib.contextmanager
-def threads_for(elements):
-    """Run work on blocks of fewer than ``_PARALLEL_MIN_ELEMENTS`` values on one
-    CPU thread, and larger work on torch's threads, also inside the former.
-
-    The products of a small data set take microseconds; splitting them over
-    threads costs more in synchronisation than it saves, and when other
-    processes hold the cores, spinning threads cost many times the work (25 ms
-    instead of microseconds for diabetes' statistics, measured). Like
-    scikit-learn's estimators that limit BLAS threads in their inner loops,
-    torch's thread count is set to 1 meanwhile and restored afterwards. Large
-    work inside (the gathering of shuffled rows between small training steps)
-    gets the threads back while it runs.
-    """
-    current = torch.get_num_threads()
-    if elements >= _PARALLEL_MIN_ELEMENTS:
-        wanted = _THREADS_OUTSIDE[-1] if _THREADS_OUTSIDE else current
-    else:
-        wanted = 1
-    if wanted == current:
-        yield
-        return
-    _THREADS_OUTSIDE.append(current)
-    torch.set_num_threads(wanted)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(current)
-        _THREADS_OUTSIDE.pop()
 
 
 def to_numpy(value, dtype=None):

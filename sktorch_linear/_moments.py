@@ -34,9 +34,10 @@ import numpy as np
 import torch
 
 from . import _extended as ext
-from ._device import threads_for, to_numpy
+from ._device import to_numpy
 from ._linalg import cholesky, eigh, matmul, qr_r
 from ._scaling import constant_columns
+from ._threads import threads_for
 
 # A batch whose equilibrated (unit-diagonal) Gram matrix has a smaller
 # reciprocal condition number keeps an R factor instead of its Gram matrix.

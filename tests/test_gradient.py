@@ -212,7 +212,7 @@ def test_large_work_inside_small_work_gets_the_threads_back():
     """Check that threads_for gives work of 2**17 values or more, such as the
     gathering of shuffled rows between the steps, torch's threads back inside
     a one-thread region, and restores each count on the way out."""
-    from sktorch_linear._device import threads_for
+    from sktorch_linear._threads import threads_for
 
     before = torch.get_num_threads()
     torch.set_num_threads(2)

@@ -21,6 +21,7 @@ LAYERS = [
             "_checkpoint",
             "_module",
             "_device",
+            "_threads",
         ],
     ),
     (

@@ -15,9 +15,11 @@ peers; :mod:`._policy` says which one fits what.
   (the exact families run over such rows through :mod:`._dask_passes`).
 """
 
+import math
 from dataclasses import replace
 
 from .._dask import DaskData
+from .._threads import threads_for
 from . import (
     _collinear,
     _policy,
@@ -55,9 +57,15 @@ _FAMILIES = {
 
 def solve(problem, config):
     """Fit ``problem`` with the family that the policy gives ``config.solver``
-    (resolved) and the objective."""
-    objective = config.objective
+    (resolved) and the objective, on the CPU threads its size and the load of
+    the machine call for (:mod:`.._threads`; Dask's rows count as large)."""
     dask = isinstance(problem.data, DaskData)
+    with threads_for(math.inf if dask else math.prod(problem.data.shape[:2])):
+        return _solve(problem, config, dask)
+
+
+def _solve(problem, config, dask):
+    objective = config.objective
     family = _policy.family(objective, config.solver, dask)
     if family in ("newton", "interior_point"):
         result = _collinear.solve(_FAMILIES[family], problem, config)

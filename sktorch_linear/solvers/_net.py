@@ -16,8 +16,8 @@ from skorch.callbacks import Callback
 from skorch.utils import TeeGenerator
 
 from .._data import StandardizedRows
-from .._device import threads_for
 from .._module import AbsoluteLoss, HuberLoss, LinearModule, QuantileLoss, SquaredLoss
+from .._threads import threads_for
 from ._callbacks import (
     ConvergenceCheck,
     DivergenceGuard,

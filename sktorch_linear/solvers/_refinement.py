@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from .. import _extended as ext
-from .._device import accumulation_dtype, threads_for, to_numpy
+from .._device import accumulation_dtype, to_numpy
+from .._threads import threads_for
 from ._penalised import EPS
 
 # Problems with at most this many values in the active columns of X are always

@@ -18,9 +18,10 @@ from skorch.history import History
 
 from .. import _checkpoint
 from .._data import split, training_tensors, warn_float32_resolution
-from .._device import accumulation_dtype, resolve_dtype, threads_for
+from .._device import accumulation_dtype, resolve_dtype
 from .._moments import accumulate
 from .._scaling import Scaling
+from .._threads import threads_for
 from .._warnings import warn
 from . import _certify
 from ._base import SolverResult

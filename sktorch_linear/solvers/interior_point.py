@@ -38,6 +38,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from .._device import float64_device
+from .._threads import where
 from .._warnings import warn
 from . import _duality, _vertex
 from ._base import SolverResult
@@ -92,8 +93,8 @@ def solve(problem, config):
         )
     if config.verbose:
         print(
-            f"[TorchLinearRegressor] interior-point method on {device}: {n_iter} "
-            f"iterations, certified relative gap {gap:.1e}"
+            f"[TorchLinearRegressor] interior-point method on {where(device)}: "
+            f"{n_iter} iterations, certified relative gap {gap:.1e}"
         )
     coef, intercept = scaling.unstandardize(weight, intercept)
     for k, (vertex_coef, vertex_intercept) in method.vertices.items():

@@ -17,6 +17,7 @@ from .._data import check_finite, warn_float32_resolution
 from .._device import accumulation_dtype
 from .._moments import statistics
 from .._scaling import Scaling
+from .._threads import where
 from .._warnings import warn
 from ._base import SolverResult
 from ._optimality import OPTIMUM_FLOOR
@@ -148,7 +149,7 @@ def result(
     if config.verbose:
         active = int((~lsq.scaling.constant).sum())
         print(
-            f"[TorchLinearRegressor] exact solver on {config.device}: {path} "
+            f"[TorchLinearRegressor] exact solver on {where(config.device)}: {path} "
             f"({_PATH_REASONS[path]}) on {active} standardized features, "
             f"rank {rank}, objective {objective:.6g}, estimated relative error "
             f"{error:.1e}"

@@ -30,6 +30,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from .._device import float64_device
+from .._threads import where
 from .._warnings import warn
 from . import _boundary, _duality
 from ._base import SolverResult
@@ -78,8 +79,8 @@ def solve(problem, config):
         )
     if config.verbose:
         print(
-            f"[TorchLinearRegressor] Newton's method on {device}: {n_iter} steps, "
-            f"certified relative gap {gap:.1e}"
+            f"[TorchLinearRegressor] Newton's method on {where(device)}: {n_iter} "
+            f"steps, certified relative gap {gap:.1e}"
         )
     weight = np.zeros((data.shape[2], data.shape[1]))
     weight[:, passes.active] = huber.x[:, : huber.p]
