@@ -79,6 +79,17 @@ def refine(source, lsq, solver, coef, intercept):
     return coef, intercept, (error if extended else working_error), passes, decrease
 
 
+def needed(source, lsq, solver, gamma):
+    """Whether refining the solution ``gamma`` of the statistics against
+    ``source`` is needed: always for small problems and exact statistics,
+    otherwise only where the solution's estimated relative error exceeds what
+    working precision is taken for (a well-conditioned large problem has its
+    digits from the statistics already; a pass would only cost time)."""
+    if source.always_extended(lsq):
+        return True
+    return solver.unrefined_error(gamma) > _WORKING_PRECISION_ERROR
+
+
 def _refinement_step(source, lsq, solver, coef, intercept, extended):
     """One correction: the refined ``(coef, intercept)``, the relative size
     of the correction (``_relative_change``) and the decrease of the

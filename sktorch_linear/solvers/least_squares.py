@@ -22,7 +22,7 @@ from .._warnings import warn
 from ._base import SolverResult
 from ._optimality import OPTIMUM_FLOOR
 from ._penalised import LeastSquares
-from ._refinement import DataPass, ExactStatistics, refine
+from ._refinement import DataPass, ExactStatistics, needed, refine
 
 # A LinAlgWarning is raised when the estimated relative error of the coefficients
 # (of the fitted values, for a rank-deficient fit) exceeds this.
@@ -57,6 +57,8 @@ def solve_statistics(problem, config, lsq, l1, n_passes):
     elif not problem.streaming:
         source = DataPass(problem.data, config.device)
     values = lsq.objectives(coef, l1)
+    if source is not None and not needed(source, lsq, solver, gamma):
+        source = None
     if source is None:
         error, n_refinements = solver.unrefined_error(gamma), 0
         # the error bound of the coefficients, squared, of what they explain
