@@ -8,7 +8,9 @@ contender, against which ``ratio_to_reference`` is computed by the runner.
 One module per family of workloads: ``exact`` (exact fits), ``costs`` (the
 passes of an exact fit), ``predict``, ``gradient`` (an epoch of Adam),
 ``accuracy`` (training to accuracy, defaults), ``robust`` (quantile and Huber
-regression), ``memory`` (peak memory) and ``parquet`` (Dask). :data:`WORKLOADS`
+regression), ``shapes`` (a grid search on small data, more columns than rows,
+the lasso with many columns), ``load`` (fits beside a busy process),
+``memory`` (peak memory) and ``parquet`` (Dask). :data:`WORKLOADS`
 lists them in the order the runner runs them.
 """
 
@@ -27,10 +29,12 @@ from .exact import (
     partial_fit,
 )
 from .gradient import adam_epoch
+from .load import contention
 from .memory import memory_exact, memory_gradient
 from .parquet import dask_parquet
 from .predict import predict_batch, predict_one_row
 from .robust import huber, quantile
+from .shapes import degenerate, grid_search, lasso_wide
 
 __all__ = [
     "FLOOR",
@@ -79,11 +83,15 @@ WORKLOADS = [
     Workload("predict_one_row", predict_one_row, ("tall",)),
     Workload("exact_wide", exact_wide),
     Workload("exact_ill_conditioned", exact_ill_conditioned),
+    Workload("grid_search", grid_search),
+    Workload("lasso_wide", lasso_wide),
     Workload("adam_epoch", adam_epoch),
     Workload("to_accuracy", to_accuracy),
     Workload("to_accuracy_huber", to_accuracy_huber),
     Workload("quantile", quantile),
     Workload("huber", huber),
+    Workload("degenerate", degenerate),
+    Workload("contention", contention, ("tall",)),
     Workload("defaults", defaults),
     Workload("memory_exact", memory_exact),
     Workload("memory_gradient", memory_gradient),

@@ -29,6 +29,7 @@ SIZES = {
         # quantile_in_process rows and with a time limit beyond.
         "quantile": [(20_000, 50), (200_000, 100)],
         "huber": (200_000, 100),
+        "lasso": (5_000, 1_000),
         # Rows, columns and files of the parquet data set read through Dask.
         "dask": (10_000_000, 20, 40),
         "quantile_in_process": 20_000,
@@ -48,6 +49,7 @@ SIZES = {
         "ill_conditioned": (100_000, 100),
         "quantile": [(2_000, 20), (20_000, 50)],
         "huber": (20_000, 50),
+        "lasso": (1_000, 300),
         "dask": (200_000, 20, 4),
         "quantile_in_process": 2_000,
         "highs_limit_s": 0,
