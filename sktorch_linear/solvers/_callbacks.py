@@ -116,15 +116,19 @@ class DivergenceGuard(Callback):
 class Stall:
     """The stall rule of the gradient solvers: a metric (lower is better) has
     stalled when it has not improved on its best value by ``tol`` (relative to
-    that value, or absolute) for ``n_iter_no_change`` consecutive epochs; a
-    stall may then divide the learning rate by ``LR_DECAY``, up to
-    ``MAX_LR_DECAYS`` times, and the count starts again."""
+    that value, or to ``floor`` where the value is below it; or absolute) for
+    ``n_iter_no_change`` consecutive epochs; a stall may then divide the
+    learning rate by ``LR_DECAY``, up to ``MAX_LR_DECAYS`` times, and the count
+    starts again. The floor is where the optimality gap stops telling values
+    apart: an objective whose minimum is 0 (data interpolated) improves by a
+    steady fraction of itself for ever."""
 
     LR_DECAY = 10.0
     MAX_LR_DECAYS = 6
 
-    def __init__(self, tol, n_iter_no_change, relative=True):
+    def __init__(self, tol, n_iter_no_change, relative=True, floor=0.0):
         self.tol, self.n_iter_no_change, self.relative = tol, n_iter_no_change, relative
+        self.floor = floor
         self.best = np.inf
         self.since = 0  # epochs without improvement by tol
         self.flat = 0  # epochs without any improvement
@@ -132,7 +136,9 @@ class Stall:
 
     def observe(self, metric):
         """Record an epoch's ``metric``; return whether training has stalled."""
-        margin = self.tol * abs(self.best) if self.relative else self.tol
+        margin = (
+            self.tol * max(abs(self.best), self.floor) if self.relative else self.tol
+        )
         self.since = 0 if metric < self.best - margin else self.since + 1
         if metric < self.best:
             self.best, self.flat = metric, 0
@@ -210,10 +216,20 @@ class ConvergenceCheck(Callback):
     gap : callable or None, default=None
         The optimality measure; dropped when training ends (it holds the
         training data).
+    floor : float, default=0.0
+        The objective below which improvements count relative to it (see
+        :class:`Stall`).
     """
 
     def __init__(
-        self, tol, n_iter_no_change, decay_lr, validating, enabled=True, gap=None
+        self,
+        tol,
+        n_iter_no_change,
+        decay_lr,
+        validating,
+        enabled=True,
+        gap=None,
+        floor=0.0,
     ):
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
@@ -221,11 +237,14 @@ class ConvergenceCheck(Callback):
         self.validating = validating
         self.enabled = enabled
         self.gap = gap
+        self.floor = floor
 
     def initialize(self):
         self.converged_ = False
         self.stalled_ = False
-        self.stall_ = Stall(self.tol, self.n_iter_no_change, not self.validating)
+        self.stall_ = Stall(
+            self.tol, self.n_iter_no_change, not self.validating, self.floor
+        )
         self.average_ = None
         self.averaged_steps_ = 0
         return self

@@ -18,6 +18,7 @@ from skorch.utils import TeeGenerator
 from .._data import StandardizedRows
 from .._module import AbsoluteLoss, HuberLoss, LinearModule, QuantileLoss, SquaredLoss
 from .._threads import threads_for
+from . import _duality, _optimality
 from ._callbacks import (
     ConvergenceCheck,
     DivergenceGuard,
@@ -53,6 +54,9 @@ _INITIAL_LOSS = {
     "absolute_error": 1.0,
     "quantile": 1.0,
 }
+# The fraction of the objective at zero below which the optimality gap of a
+# robust loss (False) and of squared error (True) floors the minimum.
+_GAP_FLOOR = {False: _duality.FLOOR, True: _optimality.OPTIMUM_FLOOR}
 _EVENTS = tuple(name for name in vars(Callback) if name.startswith("on_"))
 _CRITERIA = {
     "squared_error": SquaredLoss,
@@ -377,6 +381,7 @@ def _callbacks(config, lr, n_targets, penalty, streaming, extra, gap):
         validating=validating,
         enabled=not streaming,
         gap=gap,
+        floor=initial_loss * _GAP_FLOOR[objective.loss == "squared_error"],
     )
     callbacks.append(("convergence", check))
     if validating:
