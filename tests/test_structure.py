@@ -41,6 +41,7 @@ LAYERS = [
             "solvers._passes",
             "solvers._dask_passes",
             "solvers._robust",
+            "solvers._scale",
             "solvers._vertex",
             "solvers._callbacks",
             "solvers._net",

@@ -36,6 +36,7 @@ from . import _boundary, _duality
 from ._base import SolverResult
 from ._optimality import proximal_step
 from ._robust import advice_when_stopped, least_squares_fit, prepare
+from ._scale import best_scale
 
 # A step promising a decrease below this fraction of the objective ends Newton.
 _DECREASE_TOL = 1e-15
@@ -265,35 +266,14 @@ class ScaledHuber:
 
     def _best_scale(self, active):
         """Set the scale of every active target to its best for the current
-        coefficients, and update the objective.
-
-        The derivative of ``F`` in ``sigma``, ``(W - S(sigma) / sigma^2 -
-        epsilon^2 (W - W_in(sigma))) / n`` with ``W`` the weight of all rows,
-        ``W_in`` that of the rows inside ``epsilon sigma`` and ``S`` their sum
-        of ``w r^2``, increases with ``sigma`` (from ``(1 - epsilon^2) W < 0``
-        with every row outside). With the residuals sorted by size, each
-        number ``k`` of rows inside gives one candidate root, ``sigma^2 =
-        S_k / (W - epsilon^2 (W - W_k))``; the root is the candidate that
-        keeps exactly those ``k`` rows inside. A Newton step from there never
-        collapses the scale, and has rows inside ``epsilon sigma`` to curve
-        with (a share of the weight of at least ``1 - 1 / epsilon^2``).
-        """
-        eps = self.epsilon
+        coefficients (:func:`._scale.best_scale`, from the current scale), and
+        update the objective. A Newton step from there never collapses the
+        scale, and has rows inside ``epsilon sigma`` to curve with (a share of
+        the weight of at least ``1 - 1 / epsilon^2``)."""
         for k in np.flatnonzero(active):
-            size, order = torch.sort(self.r[:, k].abs())
-            w = self.w[order, 0]
-            zero = size.new_zeros(1)
-            weight = torch.cat([zero, torch.cumsum(w, 0)])
-            squares = torch.cat([zero, torch.cumsum(w * size.square(), 0)])
-            total = weight[-1]
-            denominator = total - eps**2 * (total - weight)
-            root = torch.sqrt(squares / torch.where(denominator > 0, denominator, 1.0))
-            low = torch.cat([zero, size]) / eps
-            high = torch.cat([size, size.new_full((1,), torch.inf)]) / eps
-            valid = (denominator > 0) & (root >= low) & (root < high)
-            candidates = torch.where(valid, root, torch.inf)
-            best = float(candidates.min())
-            if np.isfinite(best) and best > 0:
+            size, w = self.r[:, k].abs(), self.w[:, 0]
+            best = best_scale(size, w, self.epsilon, float(self.sigma[k]))
+            if best is not None:
                 self.sigma[k] = max(best, _SCALE_FLOOR * self.spread[k])
         self.value = self._objective(self.r, self.x, self.sigma)
 
