@@ -397,7 +397,8 @@ def _centred(totals, shift, shape, full):
     mean = shift + sums / weight_sum
     if full:
         gram = products - np.outer(sums, sums) / weight_sum
-        gram = (gram + gram.T) / 2  # a GEMM need not round (i, j) and (j, i) alike
+        gram += gram.T.copy()  # a GEMM need not round (i, j) and (j, i) alike
+        gram *= 0.5
         sumsq = np.clip(np.diag(gram), 0.0, None)
         np.fill_diagonal(gram, sumsq)
     else:

@@ -137,3 +137,35 @@ def test_fit_in_a_grid_search_worker_keeps_to_the_worker_share(data, capfd):
     share = max(_threads._cores() // 2, 1)
     assert len(reported) == 5  # 4 fits in the workers, the refit here
     assert max(reported[:-1]) <= share
+
+
+@needs_two_cores
+def test_numpy_blas_runs_on_one_thread_inside_a_fit(monkeypatch):
+    """Check that the statistics-sized NumPy work of a fit (here the lasso
+    path) sees NumPy's BLAS on one thread, and that the caller's count is
+    back after the fit."""
+    from threadpoolctl import threadpool_info
+
+    from sktorch_linear.solvers import coordinate_descent
+
+    def blas_threads():
+        return {
+            lib["filepath"]: lib["num_threads"]
+            for lib in threadpool_info()
+            if lib["user_api"] == "blas"
+        }
+
+    before = blas_threads()
+    seen = []
+    lars = coordinate_descent.lars_path_gram
+
+    def spy(*args, **kwargs):
+        seen.append(blas_threads())
+        return lars(*args, **kwargs)
+
+    monkeypatch.setattr(coordinate_descent, "lars_path_gram", spy)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 40))
+    TorchLinearRegressor(alpha=0.1, l1_ratio=1.0).fit(X, X[:, 0] + rng.normal(size=300))
+    assert seen and all(set(counts.values()) == {1} for counts in seen)
+    assert blas_threads() == before

@@ -19,7 +19,7 @@ import math
 from dataclasses import replace
 
 from .._dask import DaskData
-from .._threads import threads_for
+from .._threads import one_blas_thread, threads_for
 from . import (
     _collinear,
     _policy,
@@ -58,9 +58,11 @@ _FAMILIES = {
 def solve(problem, config):
     """Fit ``problem`` with the family that the policy gives ``config.solver``
     (resolved) and the objective, on the CPU threads its size and the load of
-    the machine call for (:mod:`.._threads`; Dask's rows count as large)."""
+    the machine call for (:mod:`.._threads`; Dask's rows count as large), with
+    NumPy's BLAS on one thread."""
     dask = isinstance(problem.data, DaskData)
-    with threads_for(math.inf if dask else math.prod(problem.data.shape[:2])):
+    elements = math.inf if dask else math.prod(problem.data.shape[:2])
+    with threads_for(elements), one_blas_thread():
         return _solve(problem, config, dask)
 
 

@@ -19,6 +19,7 @@ Two factorisations share one interface:
 """
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -84,7 +85,13 @@ class LeastSquares:
 
     def products(self):
         """Per unit weight, the equilibrated Gram matrix of the active columns,
-        their cross-products with the scaled targets, and the targets' own."""
+        their cross-products with the scaled targets, and the targets' own
+        (computed once and shared, so never to be written to: a solve reads
+        them several times, each a few passes over a ``p x p`` matrix)."""
+        return self._products
+
+    @cached_property
+    def _products(self):
         p, active = self.n_features, self.active
         cross = self.moments.about(self.center) / self.moments.weight_sum
         y_scale = self.scaling.y_scale

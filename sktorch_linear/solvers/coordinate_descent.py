@@ -61,11 +61,17 @@ def minimise(lsq, l1, max_sweeps):
     gram, xy = gram / np.outer(scale, scale), xy / scale[:, None]
     start = np.zeros_like(xy)
     ridge = gram + lsq.l2 * np.eye(len(gram))
+    last = xy.shape[1] - 1
     for k in range(xy.shape[1]):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # degenerate paths: descent finishes
             _, _, path = lars_path_gram(
-                xy[:, k], ridge, n_samples=1, alpha_min=l1[k], method="lasso"
+                xy[:, k],
+                ridge if k == last else ridge.copy(),  # it may be reordered
+                n_samples=1,
+                alpha_min=l1[k],
+                method="lasso",
+                copy_Gram=False,
             )
         start[:, k] = path[:, -1]
     theta, sweeps, converged = solve_elastic_net(
