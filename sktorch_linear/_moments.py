@@ -356,10 +356,7 @@ def _groups(width):
     more of the symmetric half, smaller products run less efficiently
     (measured on torch's CPU kernels, blocks of ``BLOCK_BYTES``: 3 groups ran
     0.72x one product at 504 columns, 6 groups 0.53x at 1 008)."""
-    for limit, groups in _GROUPS:
-        if width < limit:
-            return groups
-    return _GROUPS[-1][1]
+    return next(groups for limit, groups in _GROUPS if width < limit)
 
 
 def _assemble(parts):
@@ -397,8 +394,7 @@ def _centred(totals, shift, shape, full):
     mean = shift + sums / weight_sum
     if full:
         gram = products - np.outer(sums, sums) / weight_sum
-        gram += gram.T.copy()  # a GEMM need not round (i, j) and (j, i) alike
-        gram *= 0.5
+        gram = (gram + gram.T) / 2  # a GEMM need not round (i, j) and (j, i) alike
         sumsq = np.clip(np.diag(gram), 0.0, None)
         np.fill_diagonal(gram, sumsq)
     else:

@@ -54,9 +54,6 @@ _INITIAL_LOSS = {
     "absolute_error": 1.0,
     "quantile": 1.0,
 }
-# The fraction of the objective at zero below which the optimality gap of a
-# robust loss (False) and of squared error (True) floors the minimum.
-_GAP_FLOOR = {False: _duality.FLOOR, True: _optimality.OPTIMUM_FLOOR}
 _EVENTS = tuple(name for name in vars(Callback) if name.startswith("on_"))
 _CRITERIA = {
     "squared_error": SquaredLoss,
@@ -374,6 +371,10 @@ def _callbacks(config, lr, n_targets, penalty, streaming, extra, gap):
     initial_loss = n_targets * _INITIAL_LOSS[objective.loss]
     callbacks.append(("divergence", DivergenceGuard(initial_loss, lr)))
     validating = "validation" in extra
+    # Where the optimality gap floors the minimum, as a fraction of the
+    # objective at zero: an improvement below it cannot be told from 0.
+    squared = objective.loss == "squared_error"
+    gap_floor = _optimality.OPTIMUM_FLOOR if squared else _duality.FLOOR
     check = ConvergenceCheck(
         config.tol,
         config.n_iter_no_change,
@@ -381,7 +382,7 @@ def _callbacks(config, lr, n_targets, penalty, streaming, extra, gap):
         validating=validating,
         enabled=not streaming,
         gap=gap,
-        floor=initial_loss * _GAP_FLOOR[objective.loss == "squared_error"],
+        floor=initial_loss * gap_floor,
     )
     callbacks.append(("convergence", check))
     if validating:
