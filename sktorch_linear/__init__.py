@@ -1,6 +1,7 @@
 """A scikit-learn linear regressor on PyTorch, with exact and gradient solvers."""
 
 from ._checkpoint import CheckpointError
+from ._cv import TorchLinearRegressorCV
 from ._inference import RegressionSummary
 from ._onnx import register_onnx_converter
 from ._regressor import TorchLinearRegressor
@@ -11,6 +12,7 @@ __all__ = [
     "InconsistentVersionWarning",
     "RegressionSummary",
     "TorchLinearRegressor",
+    "TorchLinearRegressorCV",
     "__version__",
     "register_onnx_converter",
 ]

@@ -728,8 +728,8 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         of dimensions of ``y``; None for a zero-weight chunk of a gradient
         solver."""
         reset = previous is None
+        several = quantiles(self.loss, self.quantile)
         if is_dask(X):
-            several = quantiles(self.loss, self.quantile)
             data, y_ndim = dask_data(
                 self, X, y, sample_weight, reset=reset, quantiles=several
             )
@@ -742,6 +742,7 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
             reset=reset,
             check_finite=route.check_finite,
             allow_all_zero=streaming and previous is not None,
+            quantiles=several,
         )
         zero_weight = sample_weight is not None and not sample_weight.any()
         if zero_weight and route.solver != "exact":

@@ -19,12 +19,22 @@ FLOAT_DTYPES = [np.float64, np.float32]
 SPARSE = ("csr", "csc")
 
 
-def validate(estimator, X, y, sample_weight, *, reset, check_finite, allow_all_zero):
+def validate(
+    estimator,
+    X,
+    y,
+    sample_weight,
+    *,
+    reset,
+    check_finite,
+    allow_all_zero,
+    quantiles=None,
+):
     """Validated ``X`` (dense, a tensor or CSR), ``Y`` as float64 of shape
-    (n_samples, n_targets; a column per quantile of a fit of several), the
-    sample weights, and the number of dimensions of ``y`` (2 for several
-    quantiles), with ``estimator``'s feature bookkeeping; ``X`` is scanned for
-    non-finite values when ``check_finite``."""
+    (n_samples, n_targets; a column per quantile of a fit of several
+    ``quantiles``), the sample weights, and the number of dimensions of ``y``
+    (2 for several quantiles), with ``estimator``'s feature bookkeeping; ``X``
+    is scanned for non-finite values when ``check_finite``."""
     if isinstance(X, torch.Tensor):  # validated where it lies
         X = validated_tensor(X, check_finite=check_finite)
         validate_data(estimator, X, skip_check_array=True, reset=reset)
@@ -44,10 +54,9 @@ def validate(estimator, X, y, sample_weight, *, reset, check_finite, allow_all_z
         )
     if scipy.sparse.issparse(X):
         X = X.tocsr()
-    several = quantiles(estimator.loss, estimator.quantile)
-    Y = targets(y, X.shape[0], several)
+    Y = targets(y, X.shape[0], quantiles)
     sample_weight = weights(sample_weight, X, allow_all_zero=allow_all_zero)
-    return X, Y, sample_weight, 2 if several is not None else y.ndim
+    return X, Y, sample_weight, 2 if quantiles is not None else y.ndim
 
 
 def validate_X(estimator, X):

@@ -26,7 +26,7 @@ LAYERS = [
     ),
     (
         "data",
-        ["_scaling", "_moments", "_data", "_config", "_validation", "_dask"],
+        ["_scaling", "_moments", "_folds", "_data", "_config", "_validation", "_dask"],
     ),
     (
         "solver parts",
@@ -56,13 +56,14 @@ LAYERS = [
             "solvers.interior_point",
             "solvers._boundary",
             "solvers.newton",
+            "solvers.path",
         ],
     ),
     ("certification", ["solvers._certify", "solvers._collinear"]),
     ("gradient families", ["solvers.gradient", "solvers.dask_gradient"]),
     ("dispatch", ["solvers"]),
     ("fitted models", ["_inference", "_export", "_fitted"]),
-    ("estimator", ["_regressor"]),
+    ("estimator", ["_regressor", "_cv"]),
     ("entry points", ["_onnx", "", "__main__"]),
 ]
 LAYER = {module: i for i, (_, modules) in enumerate(LAYERS) for module in modules}

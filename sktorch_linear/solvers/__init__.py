@@ -42,6 +42,7 @@ __all__ = [
     "portable",
     "route",
     "solve",
+    "solve_statistics",
     "with_net",
 ]
 
@@ -84,3 +85,15 @@ def _solve(problem, config, dask):
         )
         result = replace(result, outliers=mask)
     return result
+
+
+def solve_statistics(moments, config, n_passes, data):
+    """Fit ``config``'s squared-error objective from the statistics ``moments``
+    of ``data``: coordinate descent with an L1 penalty, the exact solver
+    otherwise, whose solution is refined against ``data`` only where ``fit``
+    would refine it (small or ill-conditioned problems). ``n_passes`` are the
+    passes over the data that gave the statistics."""
+    problem = Problem(data)
+    lsq, l1 = least_squares.penalised(moments, config.objective)
+    family = coordinate_descent if config.objective.has_l1 else least_squares
+    return family.solve_statistics(problem, config, lsq, l1, n_passes)

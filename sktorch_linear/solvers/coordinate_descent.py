@@ -21,7 +21,14 @@ def solve(problem, config):
 
     ``n_iter`` of the result counts the sweeps of the slowest target.
     """
-    lsq, l1, n_passes = least_squares.penalised_problem(problem, config)
+    return solve_statistics(
+        problem, config, *least_squares.penalised_problem(problem, config)
+    )
+
+
+def solve_statistics(problem, config, lsq, l1, n_passes):
+    """:func:`solve` once the statistics are in: ``lsq``, ``l1`` and
+    ``n_passes`` as :func:`.least_squares.penalised_problem` returns them."""
     if not lsq.n_active:  # no column varies: the exact solution is all there is
         return least_squares.solve_statistics(problem, config, lsq, l1, n_passes)
     coef, intercept, sweeps, _ = minimise(lsq, l1, config.max_iter)

@@ -1,0 +1,187 @@
+"""Statistics of the splits of a cross-validation from one pass over the data,
+and the held-out errors they give for any coefficients.
+
+The splits partition the rows into *atoms*: the rows that every split puts on
+the same side (training, test or neither). The statistics of each atom are
+gathered in one pass; a split's training statistics are the merge of its
+training atoms (never a subtraction, which loses digits) and its held-out
+errors come from its test atoms' statistics, ``(y - b - X c)' (y - b - X c)``
+expanded about the test means. Splits that share few rows (many atoms) are
+gathered split by split instead.
+"""
+
+from dataclasses import dataclass
+from functools import reduce
+
+import numpy as np
+import torch
+
+from ._device import to_numpy
+from ._moments import accumulate, cancels, centred, first_shift
+
+# At most this many values (atoms times the squared width of the statistics)
+# are gathered by atom; splits with more atoms are gathered split by split.
+_MAX_ATOM_VALUES = 2**25
+# Most splits whose membership codes are packed into one integer per row.
+_PACKED_SPLITS = 31
+
+
+@dataclass(frozen=True)
+class Folds:
+    """The weighted statistics of the splits: per split those of its training
+    rows and of its test rows, those of all rows, and the passes over ``X``
+    they took."""
+
+    train: list
+    test: list
+    total: object
+    n_passes: int
+
+
+def fold_statistics(data, splits, *, device, dtype):
+    """The :class:`Folds` of ``splits`` (pairs of row indices) of ``data``."""
+    n_samples, n_features, n_targets = data.shape
+    width = n_features + n_targets + 1
+    atoms = _atoms(splits, n_samples) if len(splits) * n_samples <= 2**28 else None
+    if atoms is None or (atoms[0].max(initial=0) + 1) * width**2 > _MAX_ATOM_VALUES:
+        return _by_split(data, splits, device=device, dtype=dtype)
+    labels, train, test = atoms
+    n_atoms = int(labels.max(initial=-1)) + 1
+    moments, n_passes = _atom_statistics(
+        data, labels, n_atoms, device=device, dtype=dtype
+    )
+    return Folds(
+        train=_training(moments, train, test),
+        test=[_merged(moments, ids) for ids in test],
+        total=_merged(moments, range(n_atoms)),
+        n_passes=n_passes,
+    )
+
+
+def held_out_errors(moments, coef, intercept):
+    """Per candidate and target, the sum of squared errors of the predictions
+    ``X @ coef.T + intercept`` on the rows of ``moments`` (weighted as they are),
+    and per target the sum of squares of ``y`` about its mean.
+
+    ``coef`` has shape ``(..., n_targets, n_features)``, ``intercept``
+    ``(..., n_targets)``. The residuals about their mean are ``[X Y] - mean``
+    times ``[-coef_k, e_k]``, whose sum of squares is a quadratic form of the
+    cross-products; the mean residual adds ``weight_sum`` times its square.
+    """
+    p, k = moments.n_features, coef.shape[-2]
+    products = moments.about(moments.mean)
+    direction = np.concatenate(
+        [-coef, np.broadcast_to(np.eye(k), (*coef.shape[:-2], k, k))], axis=-1
+    )
+    spread = np.einsum("...ki,ij,...kj->...k", direction, products, direction)
+    offset = moments.mean_y - intercept - coef @ moments.mean_x
+    errors = np.maximum(spread, 0.0) + moments.weight_sum * offset**2
+    return errors, np.diag(products)[p:]
+
+
+def _atoms(splits, n_samples):
+    """Each row's atom, and per split the atoms of its training and of its test
+    rows."""
+    codes = np.zeros((n_samples, len(splits)), dtype=np.int64)
+    for s, (train, test) in enumerate(splits):
+        codes[train, s] |= 1
+        codes[test, s] |= 2
+    if len(splits) <= _PACKED_SPLITS:
+        packed = codes @ (4 ** np.arange(len(splits), dtype=np.int64))
+        _, first, labels = np.unique(packed, return_index=True, return_inverse=True)
+        signatures = codes[first]
+    else:
+        signatures, labels = np.unique(codes, axis=0, return_inverse=True)
+    labels = labels.reshape(-1)
+    columns = range(len(splits))
+    train = [np.flatnonzero(signatures[:, s] & 1) for s in columns]
+    test = [np.flatnonzero(signatures[:, s] & 2) for s in columns]
+    return labels, train, test
+
+
+def _merged(moments, ids):
+    return reduce(lambda a, b: a.merge(b), [moments[i] for i in ids])
+
+
+def _training(moments, train, test):
+    """Per split, the merge of its training atoms. Where every split trains on
+    every atom but its one test atom (k-fold, leave-one-out), from the merges
+    of the atoms before and after that one: three merges per atom, not one per
+    atom and split."""
+    n_atoms = len(moments)
+    tests = [ids[0] if len(ids) == 1 else -1 for ids in test]
+    if sorted(tests) != list(range(n_atoms)) or any(
+        len(ids) != n_atoms - 1 for ids in train
+    ):
+        return [_merged(moments, ids) for ids in train]
+    before, after = [None], [None]
+    for a in range(n_atoms - 1):
+        before.append(_merge(before[-1], moments[a]))
+        after.append(_merge(moments[n_atoms - 1 - a], after[-1]))
+    after.reverse()
+    return [_merge(before[a], after[a]) for a in tests]
+
+
+def _merge(a, b):
+    return b if a is None else a if b is None else a.merge(b)
+
+
+def _by_split(data, splits, *, device, dtype):
+    """:class:`Folds` from the rows of each split in turn (two passes a split,
+    and one over all rows)."""
+
+    def statistics(indices):
+        return accumulate(data.rows(indices), device=device, dtype=dtype)
+
+    return Folds(
+        train=[statistics(train) for train, _ in splits],
+        test=[statistics(test) for _, test in splits],
+        total=accumulate(data, device=device, dtype=dtype),
+        n_passes=2 * len(splits) + 1,
+    )
+
+
+def _atom_statistics(data, labels, n_atoms, *, device, dtype):
+    """Per atom, the statistics of its rows, in one pass; two where a shift
+    proves far from an atom's mean (as :func:`.._moments.accumulate`)."""
+    counts = np.bincount(labels, minlength=n_atoms)
+    shapes = [(int(count), *data.shape[1:]) for count in counts]
+    shift = None
+    for n_passes in (1, 2):
+        totals, shift = _atom_products(data, labels, n_atoms, shift, device, dtype)
+        with np.errstate(over="ignore", invalid="ignore"):
+            moments = [
+                centred(totals[a], shift[a], shapes[a], True) for a in range(n_atoms)
+            ]
+            far = [cancels(m, shift[a]) for a, m in enumerate(moments)]
+        if not any(far):
+            break
+        old = to_numpy(shift, torch.float64)
+        means = [m.mean if m.weight_sum else old[a] for a, m in enumerate(moments)]
+        shift = torch.as_tensor(np.array(means), device=device, dtype=dtype)
+    return moments, n_passes
+
+
+def _atom_products(data, labels, n_atoms, shift, device, dtype):
+    """Per atom, the products of ``[sqrt(w) (z - shift), sqrt(w)]`` with
+    themselves, ``z = [x y]``, the rows of a block sorted by atom; the shift
+    per atom (the first block's mean for all when None)."""
+    width = sum(data.shape[1:]) + 1
+    totals = torch.zeros((n_atoms, width, width), device=device, dtype=dtype)
+    labels_t = torch.as_tensor(labels, device=device)
+    start = 0
+    for x, y, w in data.blocks(device=device, dtype=dtype):
+        rows = labels_t[start : start + x.shape[0]]
+        start += x.shape[0]
+        if shift is None:
+            shift = first_shift(x, y, w).expand(n_atoms, -1).clone()
+        order = torch.argsort(rows, stable=True)
+        z = torch.cat([x, y], dim=1)[order] - shift[rows[order]]
+        block = torch.cat([z, torch.ones_like(z[:, :1])], dim=1)
+        if w is not None:
+            block.mul_(w[order].sqrt().unsqueeze(1))
+        bounds = np.cumsum([0, *torch.bincount(rows, minlength=n_atoms).tolist()])
+        for a in np.flatnonzero(np.diff(bounds)):
+            rows_a = block[bounds[a] : bounds[a + 1]]
+            totals[a].add_(rows_a.T @ rows_a)
+    return totals, shift

@@ -1,0 +1,239 @@
+"""TorchLinearRegressorCV against GridSearchCV over TorchLinearRegressor (the
+same splits, candidates and scorers, each fit on its own), and the passes over
+the data it takes."""
+
+import pickle
+
+import numpy as np
+import pytest
+import scipy.sparse
+from numpy.testing import assert_allclose
+from sklearn.datasets import load_diabetes
+from sklearn.linear_model import RidgeCV
+from sklearn.model_selection import (
+    GridSearchCV,
+    GroupKFold,
+    KFold,
+    LeaveOneOut,
+    ShuffleSplit,
+)
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import sktorch_linear._folds as folds_module
+from sktorch_linear import TorchLinearRegressor, TorchLinearRegressorCV
+from sktorch_linear._data import Data
+
+X, y = load_diabetes(return_X_y=True)
+WEIGHTS = np.random.default_rng(0).uniform(0.2, 3.0, len(y))
+GROUPS = np.arange(len(y)) % 7
+ALPHAS = [1e-3, 1e-2, 0.1, 1.0]
+SPLITTERS = {
+    "kfold": KFold(5, shuffle=True, random_state=0),
+    "group_kfold": GroupKFold(4),
+    "shuffle_split": ShuffleSplit(4, test_size=0.25, random_state=1),
+}
+
+
+def _search(X, y, candidates, cv, scoring, sample_weight=None, groups=None):
+    """GridSearchCV over TorchLinearRegressor: one fit per split and candidate."""
+    grid = [{"alpha": [c["alpha"]], "l1_ratio": [c["l1_ratio"]]} for c in candidates]
+    search = GridSearchCV(
+        TorchLinearRegressor(device="cpu"), grid, cv=cv, scoring=scoring
+    )
+    return search.fit(X, y, sample_weight=sample_weight, groups=groups)
+
+
+def _assert_same_search(ours, theirs):
+    """Same candidates, per-split scores to 1e-10 relative (R² is unitless:
+    1e-12 absolute), same choice, and the refit model of the choice."""
+    assert ours.cv_results_["params"] == theirs.cv_results_["params"]
+    for s in range(ours.n_splits_):
+        assert_allclose(
+            ours.cv_results_[f"split{s}_test_score"],
+            theirs.cv_results_[f"split{s}_test_score"],
+            rtol=1e-10,
+            atol=1e-12,
+        )
+    assert ours.best_index_ == theirs.best_index_
+    assert ours.alpha_ == theirs.best_params_["alpha"]
+    assert ours.l1_ratio_ == theirs.best_params_["l1_ratio"]
+    best = theirs.best_estimator_
+    scale = np.max(np.abs(best.coef_))
+    assert_allclose(ours.coef_, best.coef_, rtol=0, atol=1e-10 * scale)
+    assert_allclose(ours.intercept_, best.intercept_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("l1_ratio", [0.0, 0.5, 1.0])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("splitter", list(SPLITTERS))
+def test_scores_equal_grid_search(l1_ratio, weighted, sparse, splitter):
+    """Check every split's R² of every candidate against GridSearchCV's, for
+    ridge, elastic net and lasso, weighted or not, dense or CSR, and three
+    kinds of splits."""
+    data = scipy.sparse.csr_matrix(X) if sparse else X
+    weight = WEIGHTS if weighted else None
+    cv = SPLITTERS[splitter]
+    groups = GROUPS if splitter == "group_kfold" else None
+    ours = TorchLinearRegressorCV(alphas=ALPHAS, l1_ratio=l1_ratio, cv=cv, device="cpu")
+    ours.fit(data, y, sample_weight=weight, groups=groups)
+    theirs = _search(data, y, ours.cv_results_["params"], cv, None, weight, groups)
+    _assert_same_search(ours, theirs)
+
+
+@pytest.mark.parametrize(
+    "scoring",
+    [
+        "neg_mean_squared_error",
+        "neg_root_mean_squared_error",
+        "neg_mean_absolute_error",
+    ],
+)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_other_scorers_equal_grid_search(scoring, weighted):
+    """Check the mean squared error (from statistics) and scorers that need
+    predictions against GridSearchCV's, over an automatic grid of two
+    mixes."""
+    weight = WEIGHTS if weighted else None
+    cv = KFold(4, shuffle=True, random_state=2)
+    ours = TorchLinearRegressorCV(
+        alphas=6, l1_ratio=[0.3, 1.0], cv=cv, scoring=scoring, device="cpu"
+    ).fit(X, y, sample_weight=weight)
+    theirs = _search(X, y, ours.cv_results_["params"], cv, scoring, weight)
+    _assert_same_search(ours, theirs)
+
+
+def test_several_targets_equal_grid_search():
+    """Check R² averaged over several targets (an elastic net, two targets)."""
+    Y = np.c_[y, X[:, 2] * 100 + y / 3]
+    cv = KFold(3, shuffle=True, random_state=3)
+    ours = TorchLinearRegressorCV(alphas=ALPHAS, l1_ratio=0.7, cv=cv, device="cpu")
+    ours.fit(X, Y)
+    theirs = _search(X, Y, ours.cv_results_["params"], cv, None)
+    _assert_same_search(ours, theirs)
+    assert ours.coef_.shape == (2, X.shape[1])
+
+
+def test_results_have_grid_search_layout():
+    """Check the keys and ranks of cv_results_ and the automatic grid: from
+    the smallest strength that zeroes the lasso, down to eps times it."""
+    ours = TorchLinearRegressorCV(alphas=5, l1_ratio=1.0, cv=3, device="cpu").fit(X, y)
+    results = ours.cv_results_
+    for key in ["params", "param_alpha", "param_l1_ratio", "mean_test_score"]:
+        assert key in results
+    assert {f"split{s}_test_score" for s in range(3)} <= set(results)
+    mean = results["mean_test_score"]
+    assert results["rank_test_score"][np.argmax(mean)] == 1
+    assert ours.best_score_ == mean.max()
+    assert_allclose(ours.alphas_[0][-1] / ours.alphas_[0][0], 1e-3)
+    largest = TorchLinearRegressor(alpha=ours.alphas_[0][0], l1_ratio=1.0).fit(X, y)
+    assert not np.any(largest.coef_)
+    smaller = TorchLinearRegressor(alpha=ours.alphas_[0][0] * 0.99, l1_ratio=1.0)
+    assert np.count_nonzero(smaller.fit(X, y).coef_) == 1
+
+
+def test_many_atoms_and_far_shifts_equal_grid_search(monkeypatch):
+    """Check the split-by-split statistics (splits sharing few rows) and the
+    second pass of atoms whose means are far from the first block's (data
+    sorted by a column with a jump per fold)."""
+    X_far = X.copy()
+    X_far[:, 0] += np.repeat(np.arange(4) * 1e6, -(-len(y) // 4))[: len(y)]
+    cv = KFold(4)
+    for limit in (folds_module._MAX_ATOM_VALUES, 0):
+        monkeypatch.setattr(folds_module, "_MAX_ATOM_VALUES", limit)
+        ours = TorchLinearRegressorCV(alphas=ALPHAS, l1_ratio=0.5, cv=cv, device="cpu")
+        ours.fit(X_far, y, sample_weight=WEIGHTS)
+        theirs = _search(X_far, y, ours.cv_results_["params"], cv, None, WEIGHTS)
+        _assert_same_search(ours, theirs)
+
+
+def _count_rows_read(monkeypatch):
+    """A counter of the rows of X read through Data.blocks and Data.rows."""
+    counter = {"rows": 0}
+    blocks, rows = Data.blocks, Data.rows
+
+    def counting_blocks(self, **kwargs):
+        for block in blocks(self, **kwargs):
+            counter["rows"] += block[0].shape[0]
+            yield block
+
+    def counting_rows(self, indices):
+        counter["rows"] += len(indices)
+        return rows(self, indices)
+
+    monkeypatch.setattr(Data, "blocks", counting_blocks)
+    monkeypatch.setattr(Data, "rows", counting_rows)
+    return counter
+
+
+@pytest.mark.parametrize(
+    "scoring, passes", [(None, 1), ("neg_mean_squared_error", 1), ("neg_max_error", 2)]
+)
+def test_passes_over_the_data(monkeypatch, scoring, passes):
+    """Check that a search of 5 folds x 10 strengths x 2 mixes reads each row
+    once with R² or the mean squared error, and twice with a scorer that needs
+    predictions (20 000 x 10, large enough that the chosen ridge model is not
+    refined against the rows)."""
+    rng = np.random.default_rng(4)
+    X_big = rng.normal(size=(20_000, 10))
+    y_big = X_big @ rng.normal(size=10) + rng.normal(size=20_000)
+    counter = _count_rows_read(monkeypatch)
+    search = TorchLinearRegressorCV(
+        alphas=10, l1_ratio=[0.0, 1.0], scoring=scoring, device="cpu"
+    )
+    search.fit(X_big, y_big)
+    assert counter["rows"] == passes * len(y_big)
+    assert search.cv_results_["mean_test_score"].shape == (20,)
+
+
+def test_leave_one_out_matches_ridge_cv():
+    """Check leave-one-out with ridge against RidgeCV's efficient leave-one-out
+    (``alpha * n_samples`` in RidgeCV's units without standardizing)."""
+    ours = TorchLinearRegressorCV(
+        alphas=ALPHAS,
+        cv=LeaveOneOut(),
+        scoring="neg_mean_squared_error",
+        standardize=False,
+        device="cpu",
+    ).fit(X, y)
+    theirs = RidgeCV(alphas=np.array(ALPHAS) * len(y)).fit(X, y)
+    assert ours.alpha_ * len(y) == theirs.alpha_
+    assert_allclose(ours.best_score_, theirs.best_score_, rtol=1e-10)
+
+
+def test_pipeline_and_pickle():
+    """Check the estimator as a Pipeline step, and its pickle."""
+    pipe = make_pipeline(StandardScaler(), TorchLinearRegressorCV(device="cpu"))
+    pipe.fit(X, y)
+    restored = pickle.loads(pickle.dumps(pipe))
+    assert_allclose(restored.predict(X), pipe.predict(X), rtol=0, atol=0)
+    search = restored[-1]
+    assert search.best_estimator_.alpha == search.alpha_
+
+
+def test_failed_fit_leaves_the_model_as_it_was():
+    """Check that a fit that raises keeps the previous fit's attributes."""
+    search = TorchLinearRegressorCV(alphas=ALPHAS, device="cpu").fit(X, y)
+    before = dict(vars(search))
+    bad = X.copy()
+    bad[3, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        search.fit(bad, y)
+    assert vars(search).keys() == before.keys()
+    assert search.alpha_ == before["alpha_"]
+    assert search.coef_ is before["coef_"]
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"alphas": [0.1, -1.0]}, "alphas must be"),
+        ({"alphas": [0.1, np.inf]}, "alphas must be"),
+        ({"l1_ratio": [0.5, 2.0]}, "l1_ratio must be in"),
+    ],
+)
+def test_bad_grids_are_refused(params, message):
+    """Check that negative, infinite or out-of-range candidates are refused."""
+    with pytest.raises(ValueError, match=message):
+        TorchLinearRegressorCV(device="cpu", **params).fit(X, y)
