@@ -7,33 +7,30 @@ test rows' statistics (a second pass only for scorers that need predictions),
 and the chosen model is solved from the statistics of all rows.
 """
 
-from inspect import signature
+import math
 from numbers import Integral, Real
 
 import numpy as np
 import torch
-from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import get_scorer, get_scorer_names
+from sklearn.metrics import get_scorer_names
 from sklearn.model_selection import check_cv
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import solvers
 from ._config import Config
+from ._dask import DaskData, check_features, concatenate, dask_data, is_dask
+from ._dask import predict as dask_predict
 from ._data import Data, matmul
 from ._device import accumulation_dtype, resolve_device
 from ._fitted import set_fitted
-from ._folds import fold_statistics, held_out_errors
+from ._folds import fold_statistics
 from ._regressor import TorchLinearRegressor
+from ._scores import FROM_STATISTICS
+from ._search import Search, results
 from ._threads import one_blas_thread, threads_for
 from ._validation import validate, validate_X
-from ._warnings import warn
-from .solvers.path import alpha_grid, penalty_path
-
-# Scorers computed from the statistics of the test rows, without predictions.
-_FROM_STATISTICS = {None, "r2", "neg_mean_squared_error", "neg_root_mean_squared_error"}
 
 
 class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
@@ -68,10 +65,16 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
     eps : float, default=1e-3
         Ratio of the smallest to the largest strength of an automatic grid.
 
-    cv : int, cross-validation generator or iterable, default=5
+    cv : int, cross-validation generator, iterable or None, default=5
         The splits, as ``GridSearchCV`` takes them: a number of folds
         (``KFold``), a scikit-learn splitter (``groups`` passed to its
-        ``split``), or an iterable of ``(train, test)`` index arrays.
+        ``split``), or an iterable of ``(train, test)`` index arrays. None is
+        ridge's efficient leave-one-out, as ``RidgeCV``'s: each row's error
+        from the fit on all rows and its leverage, in two passes, every row
+        left out under the scaling and penalty of all rows (``RidgeCV``'s
+        ``alpha`` is this ``alpha`` times the sum of the weights, with
+        ``standardize=False``); R² and the mean squared error are those of
+        all rows' leave-one-out predictions.
 
     scoring : str or callable, default=None
         How held-out rows are scored: None (R², the estimator's ``score``),
@@ -198,8 +201,10 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like or sparse matrix of shape (n_samples, n_features)
-            Training data.
+        X : {array-like, sparse matrix, Dask collection}, shape (n_samples, n_features)
+            Training data. A Dask array or data frame (``y`` and
+            ``sample_weight`` partitioned alike) stays on the workers: one task
+            per part gathers its statistics.
 
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Target values.
@@ -228,8 +233,8 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like or sparse matrix of shape (n_samples, n_features)
-            Samples.
+        X : {array-like, sparse matrix, Dask collection}, shape (n_samples, n_features)
+            Samples (a Dask collection gives a lazy Dask array).
 
         Returns
         -------
@@ -237,6 +242,9 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
             float64 predictions.
         """
         check_is_fitted(self)
+        if is_dask(X):  # lazy, part by part
+            check_features(self, X, reset=False)
+            return dask_predict(X, self.coef_, self.intercept_)
         return matmul(validate_X(self, X), self.coef_.T) + self.intercept_
 
     def summary(self, alpha=0.05, cov_type="nonrobust", data=None):
@@ -253,119 +261,60 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
 
     def _fit(self, X, y, sample_weight, groups):
         device = resolve_device(self.device)
-        dtype = accumulation_dtype(device)
-        X, Y, sample_weight, y_ndim = validate(
-            self,
-            X,
-            y,
-            sample_weight,
-            reset=True,
-            check_finite=True,
-            allow_all_zero=False,
-        )
-        data = Data(X, Y, sample_weight)
-        y = Y[:, 0] if y_ndim == 1 else Y
-        splits = list(check_cv(self.cv, y).split(X, y, groups))
-        with threads_for(np.prod(X.shape)), one_blas_thread():
-            folds = fold_statistics(data, splits, device=device, dtype=dtype)
-            grid = self._grid(folds.total)
-            scores, n_passes = self._scores(folds, grid, data, y, splits)
-            self._set_results(grid, scores)
-            self._refit(folds.total, data, y_ndim, device, folds.n_passes + n_passes)
+        accumulation_dtype(device)  # warns where float64 is missing
+        data, y, y_ndim = self._data(X, y, sample_weight, device)
+        dask = isinstance(data, DaskData)
+        if dask and self.scoring not in FROM_STATISTICS:
+            raise ValueError(
+                f"With a Dask collection, scoring must be one of R², the mean "
+                f"squared error or its root (from the statistics); got "
+                f"{self.scoring!r}."
+            )
+        search = Search.of(self)
+        elements = math.inf if dask else math.prod(data.shape[:2])
+        with threads_for(elements), one_blas_thread():
+            if self.cv is None:
+                total, grid, scores, n_passes = search.leave_one_out(data, device)
+            else:
+                rows = np.empty((len(y), 0)) if dask else data.X
+                splits = list(check_cv(self.cv, y).split(rows, y, groups))
+                folds = fold_statistics(data, splits, device=device)
+                total, grid = folds.total, search.grid(folds.total)
+                scores, n_passes = search.split_scores(folds, grid, data, y, splits)
+                n_passes += folds.n_passes
+            self._set_results(grid, scores, len(y) if self.cv is None else None)
+            self._refit(total, data, y_ndim, device, n_passes)
         return self
 
-    def _grid(self, moments):
-        """``[(l1_ratio, alphas), ...]``: the strengths tried with each mix."""
-        ratios = np.atleast_1d(np.asarray(self.l1_ratio, dtype=np.float64))
-        if ratios.ndim != 1 or not np.all((ratios >= 0) & (ratios <= 1)):
-            raise ValueError(f"l1_ratio must be in [0, 1]; got {self.l1_ratio!r}.")
-        if isinstance(self.alphas, Integral):
-            options = {"n_alphas": self.alphas, "eps": self.eps}
-            options.update(
-                fit_intercept=self.fit_intercept, standardize=self.standardize
+    def _data(self, X, y, sample_weight, device):
+        """The validated :class:`Data` (or Dask's parts, held by the workers),
+        the targets on the host (1-D for a 1-D ``y``) and ``y``'s dimensions."""
+        if is_dask(X):
+            data, y_ndim = dask_data(
+                self, X, y, sample_weight, reset=True, quantiles=None
             )
-            return [(r, alpha_grid(moments, l1_ratio=r, **options)) for r in ratios]
-        alphas = np.asarray(self.alphas, dtype=np.float64).ravel()
-        if not (alphas.size and np.all(np.isfinite(alphas)) and np.all(alphas >= 0)):
-            raise ValueError(
-                f"alphas must be a positive int or non-negative finite floats; got "
-                f"{self.alphas!r}."
+            data = data.persist()
+            Y = data.map_reduce(_targets, concatenate, device)
+        else:
+            X, Y, sample_weight, y_ndim = validate(
+                self,
+                X,
+                y,
+                sample_weight,
+                reset=True,
+                check_finite=True,
+                allow_all_zero=False,
             )
-        return [(r, alphas) for r in ratios]
+            data = Data(X, Y, sample_weight)
+        return data, (Y[:, 0] if y_ndim == 1 else Y), y_ndim
 
-    def _scores(self, folds, grid, data, y, splits):
-        """Held-out scores, shape ``(n_splits, n_candidates)``, and the passes
-        over ``X`` the predictions took."""
-        scores, unsettled = [], False
-        for s, (train, test) in enumerate(splits):
-            coef, intercept, settled = penalty_path(
-                folds.train[s],
-                grid,
-                fit_intercept=self.fit_intercept,
-                standardize=self.standardize,
-                max_sweeps=self.max_iter,
-            )
-            unsettled |= not settled
-            if self.scoring in _FROM_STATISTICS:
-                scores.append(
-                    _statistics_scores(folds.test[s], coef, intercept, self.scoring)
-                )
-            else:
-                scores.append(self._predicted_scores(data, y, test, coef, intercept))
-        if unsettled:
-            warn(
-                f"Coordinate descent reached max_iter={self.max_iter} sweeps for "
-                "some candidates before settling; their scores are of unfinished "
-                "fits. Increase max_iter.",
-                ConvergenceWarning,
-            )
-        return np.array(scores), int(self.scoring not in _FROM_STATISTICS)
-
-    def _predicted_scores(self, data, y, test, coef, intercept):
-        """Every candidate's ``scoring`` of its predictions of the test rows
-        (with their sample weights where the scorer takes them, as
-        ``GridSearchCV`` scores)."""
-        scorer = get_scorer(self.scoring)
-        rows = data.rows(test)
-        m, k, p = coef.shape
-        predictions = np.asarray(matmul(rows.X, coef.reshape(m * k, p).T))
-        predictions = predictions.reshape(-1, m, k) + intercept
-        y_test = y[test]
-        weight = {}
-        if rows.sample_weight is not None and _accepts_weights(scorer):
-            weight["sample_weight"] = rows.sample_weight
-        return [
-            scorer(
-                _Predictions(predictions[:, c].reshape(y_test.shape)),
-                rows.X,
-                y_test,
-                **weight,
-            )
-            for c in range(m)
-        ]
-
-    def _set_results(self, grid, scores):
-        alphas = [a for _, group in grid for a in group]
-        ratios = [r for r, group in grid for _ in group]
-        mean, std = scores.mean(axis=0), scores.std(axis=0)
-        results = {
-            "params": [
-                {"alpha": float(a), "l1_ratio": float(r)}
-                for a, r in zip(alphas, ratios)
-            ],
-            "param_alpha": np.ma.MaskedArray(np.array(alphas), mask=False),
-            "param_l1_ratio": np.ma.MaskedArray(np.array(ratios), mask=False),
-        }
-        results.update({f"split{s}_test_score": row for s, row in enumerate(scores)})
-        results["mean_test_score"], results["std_test_score"] = mean, std
-        results["rank_test_score"] = rankdata(-mean, method="min").astype(np.int32)
-        self.cv_results_ = results
-        self.best_index_ = int(np.argmin(results["rank_test_score"]))
-        self.best_score_ = float(mean[self.best_index_])
-        self.alpha_ = float(alphas[self.best_index_])
-        self.l1_ratio_ = float(ratios[self.best_index_])
-        self.alphas_ = np.array([group for _, group in grid])
-        self.n_splits_ = scores.shape[0]
+    def _set_results(self, grid, scores, n_splits):
+        self.cv_results_, self.best_index_ = results(grid, scores, n_splits)
+        best = self.cv_results_["params"][self.best_index_]
+        self.alpha_, self.l1_ratio_ = best["alpha"], best["l1_ratio"]
+        self.best_score_ = float(self.cv_results_["mean_test_score"][self.best_index_])
+        self.alphas_ = np.array([alphas for _, alphas in grid])
+        self.n_splits_ = len(scores) if n_splits is None else n_splits
 
     def _refit(self, moments, data, y_ndim, device, n_passes):
         """The chosen model, solved from the statistics of all rows (refined
@@ -391,32 +340,5 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
         self.n_iter_ = best.n_iter_
 
 
-def _statistics_scores(moments, coef, intercept, scoring):
-    """Held-out R² or (root) mean squared error per candidate, averaged over the
-    targets, from the statistics of the test rows."""
-    errors, spread = held_out_errors(moments, coef, intercept)
-    if scoring in (None, "r2"):
-        # r2_score gives 0 where the test targets are constant (1 for a fit
-        # without error, which statistics cannot tell from rounding)
-        r2 = np.where(spread > 0, 1 - errors / np.where(spread > 0, spread, 1), 0.0)
-        return r2.mean(axis=-1)
-    mse = errors / moments.weight_sum
-    if scoring == "neg_root_mean_squared_error":
-        return -np.sqrt(mse).mean(axis=-1)
-    return -mse.mean(axis=-1)
-
-
-def _accepts_weights(scorer):
-    if hasattr(scorer, "_accept_sample_weight"):
-        return scorer._accept_sample_weight()
-    return "sample_weight" in signature(scorer).parameters
-
-
-class _Predictions(RegressorMixin, BaseEstimator):
-    """One candidate, as a scorer sees it: its predictions of the test rows."""
-
-    def __init__(self, values=None):
-        self.values = values
-
-    def predict(self, X):
-        return self.values
+def _targets(data, device):
+    return data.Y

@@ -11,12 +11,12 @@ gathered split by split instead.
 """
 
 from dataclasses import dataclass
-from functools import reduce
+from functools import partial, reduce
 
 import numpy as np
 import torch
 
-from ._device import to_numpy
+from ._device import accumulation_dtype, to_numpy
 from ._moments import accumulate, cancels, centred, first_shift
 
 # At most this many values (atoms times the squared width of the statistics)
@@ -38,17 +38,21 @@ class Folds:
     n_passes: int
 
 
-def fold_statistics(data, splits, *, device, dtype):
-    """The :class:`Folds` of ``splits`` (pairs of row indices) of ``data``."""
+def fold_statistics(data, splits, *, device):
+    """The :class:`Folds` of ``splits`` (pairs of row indices) of ``data``
+    (in memory, or held in parts by Dask: one task per part)."""
     n_samples, n_features, n_targets = data.shape
     width = n_features + n_targets + 1
     atoms = _atoms(splits, n_samples) if len(splits) * n_samples <= 2**28 else None
     if atoms is None or (atoms[0].max(initial=0) + 1) * width**2 > _MAX_ATOM_VALUES:
-        return _by_split(data, splits, device=device, dtype=dtype)
+        return _by_split(data, splits, device=device)
     labels, train, test = atoms
     n_atoms = int(labels.max(initial=-1)) + 1
-    moments, n_passes = _atom_statistics(
-        data, labels, n_atoms, device=device, dtype=dtype
+    moments, n_passes = data.map_reduce(
+        partial(_part_atoms, n_atoms=n_atoms),
+        _merge_atoms,
+        device,
+        per_part=_slices(data, labels),
     )
     return Folds(
         train=_training(moments, train, test),
@@ -126,9 +130,16 @@ def _merge(a, b):
     return b if a is None else a if b is None else a.merge(b)
 
 
-def _by_split(data, splits, *, device, dtype):
+def _by_split(data, splits, *, device):
     """:class:`Folds` from the rows of each split in turn (two passes a split,
     and one over all rows)."""
+    if not hasattr(data, "rows"):
+        raise ValueError(
+            f"These {len(splits)} splits share too few rows to be gathered in one "
+            "pass over the parts of a Dask collection. Use splits that partition "
+            "the rows into a few folds (KFold, GroupKFold), or data in memory."
+        )
+    dtype = accumulation_dtype(device, warn=False)
 
     def statistics(indices):
         return accumulate(data.rows(indices), device=device, dtype=dtype)
@@ -139,6 +150,26 @@ def _by_split(data, splits, *, device, dtype):
         total=accumulate(data, device=device, dtype=dtype),
         n_passes=2 * len(splits) + 1,
     )
+
+
+def _slices(data, labels):
+    """Each part's slice of the atoms of the rows (one part in memory)."""
+    lengths = getattr(data, "lengths", None)
+    if lengths is None:
+        return [(labels,)]
+    offsets = np.r_[0, np.cumsum(lengths)]
+    return [(labels[a:b],) for a, b in zip(offsets[:-1], offsets[1:])]
+
+
+def _part_atoms(data, device, labels, *, n_atoms):
+    dtype = accumulation_dtype(device, warn=False)
+    return _atom_statistics(data, labels, n_atoms, device=device, dtype=dtype)
+
+
+def _merge_atoms(a, b):
+    """The atoms' statistics of two parts of the rows merged (their passes ran
+    side by side)."""
+    return [x.merge(y) for x, y in zip(a[0], b[0], strict=True)], max(a[1], b[1])
 
 
 def _atom_statistics(data, labels, n_atoms, *, device, dtype):

@@ -1,9 +1,9 @@
 """scikit-learn's estimator checks, at default settings, for the default and for
-each solver and loss."""
+each solver and loss, and for the cross-validated estimator."""
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sktorch_linear import TorchLinearRegressor
+from sktorch_linear import TorchLinearRegressor, TorchLinearRegressorCV
 
 # Mini-batch solvers see different batches when a row is repeated instead of
 # weighted, and stop at their tolerance, so the two fits of squared error agree
@@ -29,11 +29,14 @@ ESTIMATORS = [
     TorchLinearRegressor(device="cpu", loss="absolute_error"),
     TorchLinearRegressor(device="cpu", loss="quantile"),
     TorchLinearRegressor(device="cpu", alpha=0.01, l1_ratio=0.5),
+    TorchLinearRegressorCV(device="cpu"),
+    TorchLinearRegressorCV(device="cpu", alphas=5, l1_ratio=[0.5, 1.0]),
+    TorchLinearRegressorCV(device="cpu", cv=None),
 ]
 
 
 def _expected_failures(estimator):
-    mini_batch = estimator.solver in ("adam", "sgd")
+    mini_batch = getattr(estimator, "solver", None) in ("adam", "sgd")
     return _MINI_BATCH_XFAILS if mini_batch else {}
 
 

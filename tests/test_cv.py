@@ -148,6 +148,29 @@ def test_many_atoms_and_far_shifts_equal_grid_search(monkeypatch):
         _assert_same_search(ours, theirs)
 
 
+def test_leave_one_out_splitter_equals_grid_search():
+    """Check explicit leave-one-out splits (every training set merged from the
+    atoms before and after its row) against GridSearchCV."""
+    rows = slice(0, 40)
+    cv = LeaveOneOut()
+    ours = TorchLinearRegressorCV(
+        alphas=ALPHAS,
+        l1_ratio=0.5,
+        cv=cv,
+        scoring="neg_mean_squared_error",
+        device="cpu",
+    ).fit(X[rows], y[rows], sample_weight=WEIGHTS[rows])
+    theirs = _search(
+        X[rows],
+        y[rows],
+        ours.cv_results_["params"],
+        cv,
+        "neg_mean_squared_error",
+        WEIGHTS[rows],
+    )
+    _assert_same_search(ours, theirs)
+
+
 def _count_rows_read(monkeypatch):
     """A counter of the rows of X read through Data.blocks and Data.rows."""
     counter = {"rows": 0}
@@ -187,19 +210,66 @@ def test_passes_over_the_data(monkeypatch, scoring, passes):
     assert search.cv_results_["mean_test_score"].shape == (20,)
 
 
-def test_leave_one_out_matches_ridge_cv():
-    """Check leave-one-out with ridge against RidgeCV's efficient leave-one-out
-    (``alpha * n_samples`` in RidgeCV's units without standardizing)."""
+@pytest.mark.parametrize("scoring", [None, "r2", "neg_mean_squared_error"])
+def test_leave_one_out_matches_ridge_cv(scoring):
+    """Check ``cv=None`` against RidgeCV's efficient leave-one-out (``alpha *
+    n_samples`` in RidgeCV's units without standardizing; RidgeCV's default
+    score is the negative mean squared error, ours R²)."""
     ours = TorchLinearRegressorCV(
-        alphas=ALPHAS,
-        cv=LeaveOneOut(),
-        scoring="neg_mean_squared_error",
-        standardize=False,
-        device="cpu",
+        alphas=ALPHAS, cv=None, scoring=scoring, standardize=False, device="cpu"
     ).fit(X, y)
-    theirs = RidgeCV(alphas=np.array(ALPHAS) * len(y)).fit(X, y)
+    theirs = RidgeCV(
+        alphas=np.array(ALPHAS) * len(y),
+        scoring="r2" if scoring is None else scoring,
+    ).fit(X, y)
     assert ours.alpha_ * len(y) == theirs.alpha_
     assert_allclose(ours.best_score_, theirs.best_score_, rtol=1e-10)
+    assert ours.n_splits_ == len(y)
+    assert_allclose(ours.coef_, theirs.coef_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_leave_one_out_equals_refits_without_each_row(fit_intercept):
+    """Check the weighted, standardized leave-one-out errors against fits
+    without each row (by lstsq), with the scaling and penalty of all rows."""
+    rows = slice(0, 60)
+    X_small, y_small, w = X[rows], y[rows], WEIGHTS[rows]
+    alphas = [1e-3, 0.05, 2.0]
+    ours = TorchLinearRegressorCV(
+        alphas=alphas,
+        cv=None,
+        scoring="neg_mean_squared_error",
+        fit_intercept=fit_intercept,
+        device="cpu",
+    ).fit(X_small, y_small, sample_weight=w)
+    center = np.average(X_small, axis=0, weights=w) if fit_intercept else 0
+    y_center = np.average(y_small, weights=w) if fit_intercept else 0
+    sigma = np.sqrt(np.average((X_small - np.average(X_small, 0, w)) ** 2, 0, w))
+    Z, t = (X_small - center) / sigma, y_small - y_center
+    for alpha, score in zip(alphas, ours.cv_results_["mean_test_score"]):
+        errors = []
+        for i in range(len(y_small)):
+            keep = np.arange(len(y_small)) != i
+            root = np.sqrt(w[keep])[:, None]
+            design = np.c_[np.ones(keep.sum()), Z[keep]] if fit_intercept else Z[keep]
+            ridge = np.sqrt(alpha * w.sum()) * np.eye(design.shape[1])
+            if fit_intercept:
+                ridge = ridge[1:]
+            A = np.r_[design * root, ridge]
+            b = np.r_[t[keep] * root[:, 0], np.zeros(len(ridge))]
+            beta = np.linalg.lstsq(A, b, rcond=None)[0]
+            row = np.r_[1.0, Z[i]] if fit_intercept else Z[i]
+            errors.append(t[i] - row @ beta)
+        expected = -np.average(np.square(errors), weights=w)
+        assert_allclose(score, expected, rtol=1e-10)
+
+
+def test_leave_one_out_refuses_what_it_cannot_do():
+    """Check that cv=None refuses an L1 penalty and prediction scorers."""
+    with pytest.raises(ValueError, match="for ridge"):
+        TorchLinearRegressorCV(l1_ratio=0.5, cv=None, device="cpu").fit(X, y)
+    with pytest.raises(ValueError, match="leave-one-out errors with"):
+        TorchLinearRegressorCV(cv=None, scoring="neg_max_error").fit(X, y)
 
 
 def test_pipeline_and_pickle():

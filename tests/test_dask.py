@@ -21,7 +21,7 @@ import nist  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.model_selection import GridSearchCV  # noqa: E402
 
-from sktorch_linear import TorchLinearRegressor  # noqa: E402
+from sktorch_linear import TorchLinearRegressor, TorchLinearRegressorCV  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -268,6 +268,33 @@ def test_grid_search_on_the_dask_joblib_backend(client):
         assert_allclose(
             distributed_search.cv_results_[key], sequential.cv_results_[key], rtol=1e-12
         )
+
+
+@pytest.mark.parametrize("cv", [5, None])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cross_validation_on_dask_equals_numpy(client, cv, weighted):
+    """Check TorchLinearRegressorCV on a Dask array in 20 uneven parts against
+    the same search on NumPy arrays: k-fold over an elastic-net grid (one task
+    per part gathers every atom's statistics) and ridge's leave-one-out."""
+    weight = W if weighted else None
+    params = {"alphas": 5, "cv": cv, "l1_ratio": 0.0 if cv is None else [0.0, 0.5]}
+    ours = TorchLinearRegressorCV(**params).fit(
+        _dask(X), _dask(Y), sample_weight=None if weight is None else _dask(weight)
+    )
+    numpy = TorchLinearRegressorCV(**params).fit(X, Y, sample_weight=weight)
+    assert_allclose(
+        ours.cv_results_["mean_test_score"],
+        numpy.cv_results_["mean_test_score"],
+        rtol=1e-12,
+        atol=1e-12,  # R² is unitless; the largest strengths explain nothing
+    )
+    # the same choice (the automatic grids agree to the rounding of the statistics)
+    assert (ours.best_index_, ours.l1_ratio_) == (numpy.best_index_, numpy.l1_ratio_)
+    assert_allclose(ours.alpha_, numpy.alpha_, rtol=1e-12)
+    scale = np.abs(numpy.coef_).max()  # (the elastic net zeroes some)
+    assert_allclose(ours.coef_, numpy.coef_, rtol=0, atol=1e-12 * scale)
+    predictions = ours.predict(_dask(X)).compute()
+    assert_allclose(predictions, numpy.predict(X), rtol=0, atol=1e-12 * np.abs(Y).max())
 
 
 def test_refusals_are_clear(client):

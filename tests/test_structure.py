@@ -63,6 +63,7 @@ LAYERS = [
     ("gradient families", ["solvers.gradient", "solvers.dask_gradient"]),
     ("dispatch", ["solvers"]),
     ("fitted models", ["_inference", "_export", "_fitted"]),
+    ("model selection", ["_scores", "_search"]),
     ("estimator", ["_regressor", "_cv"]),
     ("entry points", ["_onnx", "", "__main__"]),
 ]

@@ -1,12 +1,18 @@
-"""Squared error along a path of penalties, from statistics alone: every
-``(l1_ratio, alpha)`` of a grid solved on one set of statistics, as the exact
-solver would solve each (what cross-validation needs per training set)."""
+"""Squared error along a path of penalties: every ``(l1_ratio, alpha)`` of a
+grid solved on one set of statistics, as the exact solver would solve each
+(what cross-validation needs per training set), and ridge's leave-one-out
+errors for every strength from one pass."""
+
+from functools import partial
 
 import numpy as np
+import torch
 
+from .._device import accumulation_dtype, to_numpy
+from .._linalg import eigh
 from .._scaling import Scaling
 from ._elastic_net import solve_elastic_net
-from ._penalised import LeastSquares
+from ._penalised import EPS, LeastSquares
 
 # For an automatic grid of ridge strengths, the largest is that of the lasso
 # with this mix (glmnet's rule), where the lasso's would be infinite.
@@ -79,3 +85,57 @@ def _standardized(lsq):
     gram, cross, _ = lsq.products()
     scale = lsq.penalty_scale
     return gram / np.outer(scale, scale), cross / scale[:, None]
+
+
+def leave_one_out(data, moments, alphas, *, fit_intercept, standardize, device):
+    """Per ridge strength and target, the weighted sum of squared leave-one-out
+    errors (units of ``y``) of the penalty of all rows, in one pass over
+    ``data`` (whose statistics are ``moments``; in memory or in Dask's parts);
+    as scikit-learn's ``RidgeCV`` computes them (``cv=None``).
+
+    Each row's error is its residual ``e_i`` of the fit on all rows divided by
+    ``1 - h_i``, ``h_i = w_i / sum(w) * (1 + sum_j u_ij^2 / (lam_j + l2))``: the
+    leverages of the penalised fit from the eigendecomposition ``V diag(lam)
+    V'`` of the standardized Gram matrix (per unit weight), ``u_i = z_i V``
+    for the standardized row ``z_i`` (the 1 is the intercept's, when fitted).
+    The rows left out keep the scaling and the penalty of all rows.
+    """
+    base = _base(moments, fit_intercept, standardize)
+    gram, cross = _standardized(base)
+    lam, vectors = eigh(gram)
+    kept = lam > max(lam.max(initial=0.0) * len(lam) * EPS, 0.0)  # minimum norm
+    lam, vectors = lam[kept], vectors[:, kept]
+    l2 = np.array([base.scaling.penalty("squared_error", a, 0.0)[1][0] for a in alphas])
+    inverse = 1.0 / (lam + l2[:, None])  # (n_alphas, rank)
+    part = partial(
+        _leave_one_out_part,
+        scaling=base.scaling,
+        active=base.active,
+        to_u=vectors / (base.unit * base.penalty_scale)[:, None],
+        inverse=inverse,
+        weights=inverse[:, :, None] * (vectors.T @ cross),  # fitted = u @ weights[a]
+        leverage_scale=np.array([1.0 / moments.weight_sum, float(fit_intercept)]),
+    )
+    return data.map_reduce(part, np.add, device)
+
+
+def _leave_one_out_part(
+    data, device, *, scaling, active, to_u, inverse, weights, leverage_scale
+):
+    """:func:`leave_one_out`'s sums over some rows."""
+    dtype = accumulation_dtype(device, warn=False)
+    as_tensor = partial(torch.as_tensor, device=device, dtype=dtype)
+    center, y_center = as_tensor(scaling.x_center[active]), as_tensor(scaling.y_center)
+    to_u, inverse, weights = as_tensor(to_u), as_tensor(inverse), as_tensor(weights)
+    y_scale = as_tensor(scaling.y_scale)
+    per_weight, intercept = leverage_scale
+    errors = 0.0
+    for x, y, w in data.blocks(device=device, dtype=dtype):
+        u = (x[:, active] - center) @ to_u
+        fitted = torch.einsum("br,ark->bak", u, weights)
+        residual = ((y - y_center) / y_scale).unsqueeze(1) - fitted
+        w = torch.ones_like(y[:, 0]) if w is None else w
+        leverage = (w * per_weight).unsqueeze(1) * ((u * u) @ inverse.T + intercept)
+        loo = residual * y_scale / (1 - leverage).unsqueeze(2)
+        errors = errors + torch.einsum("b,bak->ak", w, loo * loo)
+    return to_numpy(errors, torch.float64)

@@ -1,0 +1,147 @@
+"""The candidates of a cross-validation and their held-out scores: the grid of
+penalties, every split's path of solutions from its training statistics, and
+the results in the layout of scikit-learn's searches."""
+
+from dataclasses import dataclass
+from numbers import Integral
+
+import numpy as np
+from scipy.stats import rankdata
+from sklearn.exceptions import ConvergenceWarning
+
+from ._device import accumulation_dtype
+from ._moments import accumulate
+from ._scores import FROM_STATISTICS, error_scores, predicted_scores, statistics_scores
+from ._warnings import warn
+from .solvers.path import alpha_grid, leave_one_out, penalty_path
+
+
+@dataclass(frozen=True)
+class Search:
+    """What a cross-validation tries and how it scores, from the estimator's
+    parameters of the same names."""
+
+    alphas: object
+    l1_ratio: object
+    eps: float
+    scoring: object
+    fit_intercept: bool
+    standardize: bool
+    max_iter: int
+
+    @classmethod
+    def of(cls, estimator):
+        params = estimator.get_params()
+        return cls(**{name: params[name] for name in cls.__dataclass_fields__})
+
+    def grid(self, moments):
+        """``[(l1_ratio, alphas), ...]``: the strengths tried with each mix
+        (an automatic grid from the statistics of all rows, ``moments``)."""
+        ratios = np.atleast_1d(np.asarray(self.l1_ratio, dtype=np.float64))
+        if ratios.ndim != 1 or not np.all((ratios >= 0) & (ratios <= 1)):
+            raise ValueError(f"l1_ratio must be in [0, 1]; got {self.l1_ratio!r}.")
+        if isinstance(self.alphas, Integral):
+            options = {"n_alphas": self.alphas, "eps": self.eps}
+            options.update(
+                fit_intercept=self.fit_intercept, standardize=self.standardize
+            )
+            return [(r, alpha_grid(moments, l1_ratio=r, **options)) for r in ratios]
+        alphas = np.asarray(self.alphas, dtype=np.float64).ravel()
+        if not (alphas.size and np.all(np.isfinite(alphas)) and np.all(alphas >= 0)):
+            raise ValueError(
+                f"alphas must be a positive int or non-negative finite floats; got "
+                f"{self.alphas!r}."
+            )
+        return [(r, alphas) for r in ratios]
+
+    def split_scores(self, folds, grid, data, y, splits):
+        """Held-out scores, shape ``(n_splits, n_candidates)``, and the passes
+        over ``X`` the predictions took (for scorers that need them)."""
+        scores, unsettled = [], False
+        for s, (_, test) in enumerate(splits):
+            coef, intercept, settled = penalty_path(
+                folds.train[s],
+                grid,
+                fit_intercept=self.fit_intercept,
+                standardize=self.standardize,
+                max_sweeps=self.max_iter,
+            )
+            unsettled |= not settled
+            if self.scoring in FROM_STATISTICS:
+                scores.append(
+                    statistics_scores(folds.test[s], coef, intercept, self.scoring)
+                )
+            else:
+                rows, y_test = data.rows(test), y[test]
+                scores.append(
+                    predicted_scores(self.scoring, rows, y_test, coef, intercept)
+                )
+        if unsettled:
+            warn(
+                f"Coordinate descent reached max_iter={self.max_iter} sweeps for "
+                "some candidates before settling; their scores are of unfinished "
+                "fits. Increase max_iter.",
+                ConvergenceWarning,
+            )
+        return np.array(scores), int(self.scoring not in FROM_STATISTICS)
+
+    def leave_one_out(self, data, device):
+        """``cv=None``: ridge's leave-one-out errors of every strength (the
+        scaling and penalty of all rows, as ``RidgeCV``'s) in two passes. The
+        statistics of all rows, the grid, the scores (one row) and the passes."""
+        if np.any(np.asarray(self.l1_ratio) != 0):
+            raise ValueError(
+                "cv=None (efficient leave-one-out) is for ridge, l1_ratio=0. Pass "
+                "a number of folds or a splitter as cv for an L1 penalty."
+            )
+        if self.scoring not in FROM_STATISTICS:
+            raise ValueError(
+                f"cv=None scores leave-one-out errors with R² or the (root) mean "
+                f"squared error, not {self.scoring!r}. Pass a number of folds or a "
+                "splitter as cv for other scorers."
+            )
+        total = data.map_reduce(_statistics, _merge, device)
+        grid = self.grid(total)
+        errors = leave_one_out(
+            data,
+            total,
+            grid[0][1],
+            fit_intercept=self.fit_intercept,
+            standardize=self.standardize,
+            device=device,
+        )
+        spread = total.sumsq[total.n_features :]
+        scores = [error_scores(errors, spread, total.weight_sum, self.scoring)]
+        return total, grid, scores, 2
+
+
+def results(grid, scores, n_splits=None):
+    """``cv_results_`` (as ``GridSearchCV``'s) and the index of the best
+    candidate, from the scores per split and candidate; with ``n_splits``, one
+    row of scores over all splits (leave-one-out: splits of one row have no R²
+    of their own, and no split columns)."""
+    scores = np.asarray(scores)
+    alphas = [a for _, group in grid for a in group]
+    ratios = [r for r, group in grid for _ in group]
+    mean = scores.mean(axis=0)
+    std = scores.std(axis=0) if n_splits is None else np.full_like(mean, np.nan)
+    cv_results = {
+        "params": [
+            {"alpha": float(a), "l1_ratio": float(r)} for a, r in zip(alphas, ratios)
+        ],
+        "param_alpha": np.ma.MaskedArray(np.array(alphas), mask=False),
+        "param_l1_ratio": np.ma.MaskedArray(np.array(ratios), mask=False),
+    }
+    if n_splits is None:
+        cv_results.update({f"split{s}_test_score": row for s, row in enumerate(scores)})
+    cv_results["mean_test_score"], cv_results["std_test_score"] = mean, std
+    cv_results["rank_test_score"] = rankdata(-mean, method="min").astype(np.int32)
+    return cv_results, int(np.argmin(cv_results["rank_test_score"]))
+
+
+def _statistics(data, device):
+    return accumulate(data, device=device, dtype=accumulation_dtype(device, warn=False))
+
+
+def _merge(a, b):
+    return a.merge(b)
