@@ -62,8 +62,8 @@ def test_gradient_fit_copies_nothing_before_the_transfer(monkeypatch):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("solver, bound", [("adam", 1.2), ("lbfgs", 1.35)])
-def test_gradient_fit_peak_memory_is_one_copy_of_X(solver, bound):
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_gradient_fit_peak_memory_is_one_copy_of_X(solver):
     """Check, in a fresh process, that a gradient fit on the CPU needs at most
     about one more X of memory (the standardized tensor): no host copies, and
     L-BFGS's full-batch steps computed in blocks of rows."""
@@ -86,8 +86,11 @@ def test_gradient_fit_peak_memory_is_one_copy_of_X(solver, bound):
     out = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
-    # It was 2.2 (Adam) and 2.4 (L-BFGS) when X was copied before moving.
-    assert float(out.stdout) < bound
+    # It was 2.2 (Adam) and 2.4 (L-BFGS) when X was copied before moving. The
+    # rest varies with the allocator's per-thread arenas: 1.11-1.31 (Adam) and
+    # 1.23-1.28 (L-BFGS) in repeated runs of the same code. Another copy of X
+    # would add 1.
+    assert float(out.stdout) < 1.5
 
 
 def test_split_without_overlap():
