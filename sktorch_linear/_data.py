@@ -80,24 +80,25 @@ class Data:
         w = self.sample_weight
         return Data(self.X[indices], self.Y[indices], None if w is None else w[indices])
 
-    def blocks(self, *, device, dtype, block_bytes=None):
+    def blocks(self, *, device, dtype, block_bytes=None, indices=None):
         """Yield ``(x, y, w)`` tensors on ``device`` for consecutive blocks of
         rows of about ``block_bytes`` (default ``BLOCK_BYTES``); ``w`` is None
         without weights. A sparse block is densified on its own: the whole of
-        ``X`` never is."""
+        ``X`` never is. With ``indices``, the blocks hold those rows, in that
+        order (gathered a block at a time)."""
         n_samples, n_features, n_targets = self.shape
         block_bytes = BLOCK_BYTES if block_bytes is None else block_bytes
         rows = max(1, block_bytes // (8 * (n_features + n_targets + 1)))
+        if indices is not None:
+            n_samples = len(indices)
         for start in range(0, n_samples, rows):
             stop = min(start + rows, n_samples)
-            x = dense(self.X[start:stop])
+            taken = slice(start, stop) if indices is None else indices[start:stop]
             w = self.sample_weight
             yield (
-                as_tensor(x, device=device, dtype=dtype),
-                as_tensor(self.Y[start:stop], device=device, dtype=dtype),
-                None
-                if w is None
-                else as_tensor(w[start:stop], device=device, dtype=dtype),
+                as_tensor(dense(self.X[taken]), device=device, dtype=dtype),
+                as_tensor(self.Y[taken], device=device, dtype=dtype),
+                None if w is None else as_tensor(w[taken], device=device, dtype=dtype),
             )
 
 

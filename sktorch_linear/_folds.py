@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from functools import partial, reduce
 
 import numpy as np
-import torch
 
-from ._device import accumulation_dtype, to_numpy
-from ._moments import accumulate, cancels, centred, first_shift
+from ._device import accumulation_dtype
+from ._moments import accumulate, empty
 
 # At most this many values (atoms times the squared width of the statistics)
 # are gathered by atom; splits with more atoms are gathered split by split.
@@ -173,46 +172,30 @@ def _merge_atoms(a, b):
 
 
 def _atom_statistics(data, labels, n_atoms, *, device, dtype):
-    """Per atom, the statistics of its rows, in one pass; two where a shift
-    proves far from an atom's mean (as :func:`.._moments.accumulate`)."""
-    counts = np.bincount(labels, minlength=n_atoms)
-    shapes = [(int(count), *data.shape[1:]) for count in counts]
-    shift = None
-    for n_passes in (1, 2):
-        totals, shift = _atom_products(data, labels, n_atoms, shift, device, dtype)
-        with np.errstate(over="ignore", invalid="ignore"):
-            moments = [
-                centred(totals[a], shift[a], shapes[a], True) for a in range(n_atoms)
-            ]
-            far = [cancels(m, shift[a]) for a, m in enumerate(moments)]
-        if not any(far):
-            break
-        old = to_numpy(shift, torch.float64)
-        means = [m.mean if m.weight_sum else old[a] for a, m in enumerate(moments)]
-        shift = torch.as_tensor(np.array(means), device=device, dtype=dtype)
-    return moments, n_passes
+    """Per atom, the statistics of its rows (:func:`.._moments.accumulate` of
+    each atom's rows, gathered a block at a time): together one pass over
+    ``data``."""
+    order = np.argsort(labels, kind="stable")
+    bounds = np.r_[0, np.cumsum(np.bincount(labels, minlength=n_atoms))]
+    moments = [
+        accumulate(_Rows(data, order[a:b]), device=device, dtype=dtype)
+        if b > a
+        else empty(0, *data.shape[1:])
+        for a, b in zip(bounds[:-1], bounds[1:])
+    ]
+    return moments, 1
 
 
-def _atom_products(data, labels, n_atoms, shift, device, dtype):
-    """Per atom, the products of ``[sqrt(w) (z - shift), sqrt(w)]`` with
-    themselves, ``z = [x y]``, the rows of a block sorted by atom; the shift
-    per atom (the first block's mean for all when None)."""
-    width = sum(data.shape[1:]) + 1
-    totals = torch.zeros((n_atoms, width, width), device=device, dtype=dtype)
-    labels_t = torch.as_tensor(labels, device=device)
-    start = 0
-    for x, y, w in data.blocks(device=device, dtype=dtype):
-        rows = labels_t[start : start + x.shape[0]]
-        start += x.shape[0]
-        if shift is None:
-            shift = first_shift(x, y, w).expand(n_atoms, -1).clone()
-        order = torch.argsort(rows, stable=True)
-        z = torch.cat([x, y], dim=1)[order] - shift[rows[order]]
-        block = torch.cat([z, torch.ones_like(z[:, :1])], dim=1)
-        if w is not None:
-            block.mul_(w[order].sqrt().unsqueeze(1))
-        bounds = np.cumsum([0, *torch.bincount(rows, minlength=n_atoms).tolist()])
-        for a in np.flatnonzero(np.diff(bounds)):
-            rows_a = block[bounds[a] : bounds[a + 1]]
-            totals[a].add_(rows_a.T @ rows_a)
-    return totals, shift
+@dataclass(frozen=True)
+class _Rows:
+    """Some rows of ``data``, as :func:`.._moments.accumulate` reads them."""
+
+    data: object
+    indices: np.ndarray
+
+    @property
+    def shape(self):
+        return (len(self.indices), *self.data.shape[1:])
+
+    def blocks(self, **options):
+        return self.data.blocks(indices=self.indices, **options)

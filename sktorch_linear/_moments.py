@@ -199,8 +199,8 @@ def accumulate(data, *, device, dtype, full=True):
         # Data whose squares overflow give non-finite statistics, which the
         # caller reports; numpy need not warn on the way.
         with np.errstate(over="ignore", invalid="ignore"):
-            moments = centred(totals, shift, data.shape, full)
-            if not cancels(moments, shift):
+            moments = _centred(totals, shift, data.shape, full)
+            if not _cancels(moments, shift):
                 break
         shift = torch.as_tensor(moments.mean, device=device, dtype=dtype)
     return moments
@@ -313,7 +313,7 @@ def _shifted_products(data, shift, device, dtype, full):
     totals, buffer = None, None
     for x, y, w in data.blocks(device=device, dtype=dtype):
         if shift is None:
-            shift = first_shift(x, y, w)
+            shift = _first_shift(x, y, w)
         if buffer is None:
             buffer = torch.zeros((x.shape[0], width), device=device, dtype=dtype)
         block = buffer[: x.shape[0]]
@@ -371,7 +371,7 @@ def _assemble(parts):
     return torch.cat([torch.cat(row, dim=1) for row in rows])
 
 
-def first_shift(x, y, w):
+def _first_shift(x, y, w):
     """The (weighted) column means of a block, computed as offsets from its first
     row so that a constant column gets its value exactly."""
     z = torch.cat([x, y], dim=1)
@@ -381,9 +381,7 @@ def first_shift(x, y, w):
     return z[0] + offsets.mean(dim=0)
 
 
-def centred(totals, shift, shape, full):
-    """The :class:`Moments` of rows of ``shape`` from their products ``totals``
-    about ``shift`` (as :func:`_shifted_products` forms them)."""
+def _centred(totals, shift, shape, full):
     n_samples, n_features, n_targets = shape
     totals = to_numpy(totals, torch.float64)
     shift = to_numpy(shift, torch.float64)
@@ -392,7 +390,7 @@ def centred(totals, shift, shape, full):
     else:
         weight_sum, sums, products = totals[1, -1], totals[1, :-1], totals[0, :-1]
     if weight_sum == 0:
-        return _empty(n_samples, n_features, n_targets, full)
+        return empty(n_samples, n_features, n_targets, full)
     mean = shift + sums / weight_sum
     if full:
         gram = products - np.outer(sums, sums) / weight_sum
@@ -411,7 +409,7 @@ def centred(totals, shift, shape, full):
     )
 
 
-def cancels(moments, shift):
+def _cancels(moments, shift):
     """Whether a column's shift was too far from its mean (see
     ``_MAX_CANCELLATION``)."""
     offset = moments.mean - to_numpy(shift, torch.float64)
@@ -422,7 +420,8 @@ def cancels(moments, shift):
     return bool(np.any(ratio > _MAX_CANCELLATION))
 
 
-def _empty(n_samples, n_features, n_targets, full):
+def empty(n_samples, n_features, n_targets, full=True):
+    """The statistics of rows of zero weight (or of no rows)."""
     width = n_features + n_targets
     return Moments(
         n_samples=n_samples,
