@@ -9,7 +9,8 @@ One module per family of workloads: ``exact`` (exact fits), ``costs`` (the
 passes of an exact fit), ``predict``, ``gradient`` (an epoch of Adam),
 ``accuracy`` (training to accuracy, defaults), ``robust`` (quantile and Huber
 regression), ``shapes`` (a grid search on small data, more columns than rows,
-the lasso with many columns), ``load`` (fits beside a busy process),
+the lasso with many columns), ``tuning`` (cross-validation of the penalty),
+``load`` (fits beside a busy process),
 ``memory`` (peak memory) and ``parquet`` (Dask). :data:`WORKLOADS`
 lists them in the order the runner runs them.
 """
@@ -35,6 +36,7 @@ from .parquet import dask_parquet
 from .predict import predict_batch, predict_one_row
 from .robust import huber, quantile
 from .shapes import degenerate, grid_search, lasso_wide
+from .tuning import cv_diabetes, cv_tall
 
 __all__ = [
     "FLOOR",
@@ -84,6 +86,8 @@ WORKLOADS = [
     Workload("exact_wide", exact_wide),
     Workload("exact_ill_conditioned", exact_ill_conditioned),
     Workload("grid_search", grid_search),
+    Workload("cv_diabetes", cv_diabetes),
+    Workload("cv_tall", cv_tall, ("tall",)),
     Workload("lasso_wide", lasso_wide),
     Workload("adam_epoch", adam_epoch),
     Workload("to_accuracy", to_accuracy),

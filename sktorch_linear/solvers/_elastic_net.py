@@ -82,6 +82,42 @@ def solve_elastic_net(gram, cross, l1, l2, *, max_sweeps, tol=_CD_TOL, start=Non
     return coef, sweeps, converged
 
 
+def next_on_path(gram, cross, previous, l1, l2, *, max_sweeps):
+    """:func:`solve_elastic_net` at the next strength of a decreasing path,
+    from the minimiser at the previous one: first the exact solve on the
+    previous support, with the signs it had, plus the coordinates whose
+    optimality conditions the previous minimiser breaks at the new strength
+    (with the signs of their gradients), taken per target where it is the
+    minimiser (:func:`_active_set` checks); coordinate descent from the
+    previous minimiser for the targets where it is not. Returns the
+    minimisers and whether every target settled."""
+    gradient = cross - gram @ previous - l2 * previous
+    theta, missed = previous.copy(), []
+    for k in range(cross.shape[1]):
+        guess = previous[:, k].copy()
+        entering = (guess == 0) & (np.abs(gradient[:, k]) > l1[k])
+        guess[entering] = np.sign(gradient[entering, k])
+        if not guess.any():  # the minimiser stays at zero
+            continue
+        solution, exact = _active_set(gram, cross[:, k], guess, l1[k], l2)
+        if exact:
+            theta[:, k] = solution
+        else:
+            missed.append(k)
+    if not missed:
+        return theta, True
+    solved, _, settled = solve_elastic_net(
+        gram,
+        cross[:, missed],
+        l1[missed],
+        l2,
+        max_sweeps=max_sweeps,
+        start=previous[:, missed],
+    )
+    theta[:, missed] = solved
+    return theta, settled
+
+
 def _sweep(gram, curvature, beta, residual, l1):
     """One cyclic sweep, in place; the largest change of a coefficient."""
     largest_change = 0.0
@@ -115,7 +151,7 @@ def _active_set(gram, cross, beta, l1, l2):
             # (ill conditioned: the checks below decide)
             warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
             values = scipy.linalg.solve(
-                matrix, cross[support] - l1 * signs, assume_a="pos"
+                matrix, cross[support] - l1 * signs, assume_a="pos", check_finite=False
             )
     except (scipy.linalg.LinAlgError, ValueError):
         return None, False
@@ -132,7 +168,7 @@ def _active_set(gram, cross, beta, l1, l2):
         solution[support] = values
         return solution, False
     solution[support] = values
-    others = np.setdiff1d(np.arange(len(beta)), support)
+    others = beta == 0
     correlation = cross[others] - gram[others][:, support] @ values
     # (the rounding of the products, and a relative slack of l1: a penalty at
     # the rounding level of the data is then checked as strictly as it can be)

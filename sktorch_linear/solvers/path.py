@@ -11,7 +11,7 @@ import torch
 from .._device import accumulation_dtype, to_numpy
 from .._linalg import eigh
 from .._scaling import Scaling
-from ._elastic_net import solve_elastic_net
+from ._elastic_net import next_on_path
 from ._penalised import EPS, LeastSquares
 
 # For an automatic grid of ridge strengths, the largest is that of the lasso
@@ -43,9 +43,10 @@ def penalty_path(moments, grid, *, fit_intercept, standardize, max_sweeps):
     whether coordinate descent settled for every candidate.
 
     Ridge strengths are solved by the exact solver's factorisation of each
-    (Cholesky, or the SVD of an R factor); elastic-net strengths by coordinate
-    descent with exact active-set solves, each started from the solution of
-    the next larger strength (warm starts along the path).
+    (Cholesky, or the SVD of an R factor); elastic-net strengths from the
+    solution of the next larger strength (warm starts along the path): the
+    exact solve on its support where that is the minimiser, coordinate
+    descent with exact active-set solves otherwise.
     """
     base = _base(moments, fit_intercept, standardize)
     gram, cross = _standardized(base)
@@ -62,8 +63,8 @@ def penalty_path(moments, grid, *, fit_intercept, standardize, max_sweeps):
                 )
                 solutions[alpha] = lsq.original(lsq.solver().initial())
                 continue
-            theta, _, converged = solve_elastic_net(
-                gram, cross, l1, float(l2[0]), max_sweeps=max_sweeps, start=theta
+            theta, converged = next_on_path(
+                gram, cross, theta, l1, float(l2[0]), max_sweeps=max_sweeps
             )
             settled &= converged
             solutions[alpha] = base.original(theta / scale)
