@@ -213,21 +213,25 @@ def test_passes_over_the_data(monkeypatch, scoring, passes):
 
 
 @pytest.mark.parametrize("scoring", [None, "r2", "neg_mean_squared_error"])
-def test_leave_one_out_matches_ridge_cv(scoring):
+@pytest.mark.parametrize("weighted", [False, True])
+def test_leave_one_out_matches_ridge_cv(scoring, weighted):
     """Check ``cv=None`` against RidgeCV's efficient leave-one-out (``alpha *
-    n_samples`` in RidgeCV's units without standardizing; RidgeCV's default
-    score is the negative mean squared error, ours R²)."""
+    sum(sample_weight)`` in RidgeCV's units without standardizing), each
+    given the same scorer (RidgeCV's default is the negative mean squared
+    error, ours R²)."""
+    weight = WEIGHTS if weighted else None
+    total = len(y) if weight is None else WEIGHTS.sum()
     ours = TorchLinearRegressorCV(
         alphas=ALPHAS, cv=None, scoring=scoring, standardize=False, device="cpu"
-    ).fit(X, y)
+    ).fit(X, y, sample_weight=weight)
     theirs = RidgeCV(
-        alphas=np.array(ALPHAS) * len(y),
+        alphas=np.array(ALPHAS) * total,
         scoring="r2" if scoring is None else scoring,
-    ).fit(X, y)
-    assert ours.alpha_ * len(y) == theirs.alpha_
-    assert_allclose(ours.best_score_, theirs.best_score_, rtol=1e-10)
-    assert ours.n_splits_ == len(y)
+    ).fit(X, y, sample_weight=weight)
+    assert ours.alpha_ * total == theirs.alpha_
     assert_allclose(ours.coef_, theirs.coef_, rtol=1e-10)
+    assert ours.n_splits_ == len(y)
+    assert_allclose(ours.best_score_, theirs.best_score_, rtol=1e-10)
 
 
 @pytest.mark.parametrize("fit_intercept", [True, False])
