@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.metrics import get_scorer_names
 from sklearn.model_selection import check_cv
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from . import solvers
@@ -25,12 +26,27 @@ from ._dask import predict as dask_predict
 from ._data import Data, matmul
 from ._device import accumulation_dtype, resolve_device
 from ._fitted import set_fitted
-from ._folds import fold_statistics
+from ._folds import fold_statistics, stream_folds, stream_labels
 from ._regressor import TorchLinearRegressor
 from ._scores import FROM_STATISTICS
 from ._search import Search, results
 from ._threads import one_blas_thread, threads_for
 from ._validation import validate, validate_X
+
+
+def _streams(estimator):
+    """Whether ``partial_fit`` can tune a stream (see its docstring)."""
+    if not isinstance(estimator.cv, Integral) or isinstance(estimator.cv, bool):
+        raise AttributeError(
+            f"partial_fit takes cv as a number of folds (each row's fold is a hash "
+            f"of its position or group); got cv={estimator.cv!r}."
+        )
+    if estimator.scoring not in FROM_STATISTICS:
+        raise AttributeError(
+            "partial_fit scores with R² or the (root) mean squared error, from the "
+            f"statistics of the folds; got scoring={estimator.scoring!r}."
+        )
+    return True
 
 
 class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
@@ -228,6 +244,59 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
             vars(self).update(saved)
             raise
 
+    @available_if(_streams)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None, groups=None):
+        """Add a chunk of rows to the statistics of the folds, and choose again.
+
+        Each row's fold is a fixed hash of its position in the stream, or of
+        its group (``groups``: a group's rows share a fold, whichever chunks
+        they come in); ``cv`` is the number of folds. Every candidate is
+        scored from the folds' statistics merged over the chunks (R², the
+        (root) mean squared error), and the chosen model is solved from the
+        statistics of all rows seen, as ``TorchLinearRegressor.partial_fit``
+        solves it. A failed update leaves the estimator as it was.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            A chunk of training data.
+
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Its target values.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the chunk's rows.
+
+        groups : array-like of shape (n_samples,), default=None
+            Group labels of the chunk's rows.
+
+        Returns
+        -------
+        self : TorchLinearRegressorCV
+            The updated estimator.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sktorch_linear import TorchLinearRegressorCV
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(3000, 5))
+        >>> y = X @ [1.0, 0.5, 0.0, 0.0, -2.0] + rng.normal(size=3000)
+        >>> search = TorchLinearRegressorCV(alphas=20, l1_ratio=1.0, device="cpu")
+        >>> for rows in np.array_split(np.arange(3000), 3):  # chunks, as they arrive
+        ...     search = search.partial_fit(X[rows], y[rows])
+        >>> int(np.count_nonzero(search.coef_))
+        3
+        """
+        saved = dict(vars(self))
+        try:
+            return self._partial_fit(X, y, sample_weight, groups)
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(saved)
+            raise
+
     def predict(self, X):
         """Predict with the chosen model.
 
@@ -260,6 +329,7 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
         return tags
 
     def _fit(self, X, y, sample_weight, groups):
+        vars(self).pop("_stream", None)  # a fit starts afresh
         device = resolve_device(self.device)
         accumulation_dtype(device)  # warns where float64 is missing
         data, y, y_ndim = self._data(X, y, sample_weight, device)
@@ -284,6 +354,42 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
                 n_passes += folds.n_passes
             self._set_results(grid, scores, len(y) if self.cv is None else None)
             self._refit(total, data, y_ndim, device, n_passes)
+        return self
+
+    def _partial_fit(self, X, y, sample_weight, groups):
+        if is_dask(X):
+            raise ValueError(
+                "partial_fit takes chunks in memory; fit takes Dask collections."
+            )
+        stream = getattr(self, "_stream", None)
+        device = resolve_device(self.device)
+        accumulation_dtype(device)  # warns where float64 is missing
+        X, Y, sample_weight, y_ndim = validate(
+            self,
+            X,
+            y,
+            sample_weight,
+            reset=stream is None,
+            check_finite=True,
+            allow_all_zero=stream is not None,
+        )
+        start, previous, passes = (0, None, 0) if stream is None else stream
+        if previous is not None and Y.shape[1] != previous[0].mean_y.size:
+            raise ValueError(
+                f"y has {Y.shape[1]} target(s), but the search was fitted with "
+                f"{previous[0].mean_y.size}. Pass the same targets in every call."
+            )
+        data = Data(X, Y, sample_weight)
+        labels = stream_labels(start, len(Y), self.cv, groups)
+        search = Search.of(self)
+        with threads_for(math.prod(data.shape[:2])), one_blas_thread():
+            folds, atoms = stream_folds(previous, data, labels, self.cv, device=device)
+            grid = search.grid(folds.total)
+            splits = [(None, None)] * len(folds.test)
+            scores, _ = search.split_scores(folds, grid, None, None, splits)
+            self._set_results(grid, scores, None)
+            self._refit(folds.total, None, y_ndim, device, passes + 1)
+        self._stream = (start + len(Y), atoms, passes + 1)
         return self
 
     def _data(self, X, y, sample_weight, device):

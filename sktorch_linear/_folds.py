@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import partial, reduce
 
 import numpy as np
+from sklearn.utils import murmurhash3_32
 
 from ._device import accumulation_dtype
 from ._moments import accumulate, empty
@@ -59,6 +60,57 @@ def fold_statistics(data, splits, *, device):
         total=_merged(moments, range(n_atoms)),
         n_passes=n_passes,
     )
+
+
+def stream_labels(start, n_rows, n_folds, groups=None):
+    """The folds of rows ``start`` to ``start + n_rows`` of a stream: a fixed
+    hash of each row's position, or of its group (``groups``: a group's rows
+    share a fold, whichever chunks they come in)."""
+    if groups is None:
+        keys = np.arange(start, start + n_rows, dtype=np.uint64)
+    else:
+        names, inverse = np.unique(np.asarray(groups), return_inverse=True)
+        hashed = [murmurhash3_32(str(name), positive=True) for name in names]
+        keys = np.asarray(hashed, dtype=np.uint64)[inverse.reshape(-1)]
+    return (_mixed(keys) % np.uint64(n_folds)).astype(np.int64)
+
+
+def stream_folds(previous, data, labels, n_folds, *, device):
+    """The :class:`Folds` of ``n_folds`` folds (each trained on the others)
+    after the rows of ``data`` in the folds ``labels`` are merged into the
+    folds' statistics ``previous`` (None for the first chunk), and the folds'
+    statistics. Folds without weight yet take no part."""
+    moments, n_passes = data.map_reduce(
+        partial(_part_atoms, n_atoms=n_folds),
+        _merge_atoms,
+        device,
+        per_part=_slices(data, labels),
+    )
+    if previous is not None:
+        moments = [a.merge(b) for a, b in zip(previous, moments, strict=True)]
+    kept = [fold for fold in moments if fold.weight_sum > 0]
+    if len(kept) < 2:
+        raise ValueError(
+            f"Only {len(kept)} of the {n_folds} folds have rows of positive weight "
+            "so far: cross-validation needs two. Pass more rows (or, with "
+            "groups, more groups) before reading the scores."
+        )
+    others = [[j for j in range(len(kept)) if j != i] for i in range(len(kept))]
+    folds = Folds(
+        train=_training(kept, others, [[i] for i in range(len(kept))]),
+        test=kept,
+        total=_merged(moments, range(n_folds)),
+        n_passes=n_passes,
+    )
+    return folds, moments
+
+
+def _mixed(keys):
+    """SplitMix64's finaliser: well-spread 64-bit hashes of ``keys``."""
+    z = keys.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
 
 
 def held_out_errors(moments, coef, intercept):

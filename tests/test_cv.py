@@ -23,6 +23,7 @@ from sklearn.preprocessing import StandardScaler
 import sktorch_linear._folds as folds_module
 from sktorch_linear import TorchLinearRegressor, TorchLinearRegressorCV
 from sktorch_linear._data import Data
+from sktorch_linear._folds import stream_labels
 
 X, y = load_diabetes(return_X_y=True)
 WEIGHTS = np.random.default_rng(0).uniform(0.2, 3.0, len(y))
@@ -276,6 +277,75 @@ def test_leave_one_out_refuses_what_it_cannot_do():
         TorchLinearRegressorCV(l1_ratio=0.5, cv=None, device="cpu").fit(X, y)
     with pytest.raises(ValueError, match="leave-one-out errors with"):
         TorchLinearRegressorCV(cv=None, scoring="neg_max_error").fit(X, y)
+
+
+def _splits_of(labels):
+    """Each fold trained on the others, as index arrays."""
+    rows = np.arange(len(labels))
+    folds = np.unique(labels)
+    return [(rows[labels != f], rows[labels == f]) for f in folds]
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+def test_partial_fit_equals_fit_on_the_same_folds(grouped):
+    """Check that chunks of a stream (weighted, folds from a hash of the row's
+    position or of its group) give the scores, choice and model of ``fit``
+    with the same folds."""
+    groups = GROUPS * 3 + 1 if grouped else None
+    labels = stream_labels(0, len(y), 4, groups)
+    if grouped:  # a group's rows share a fold
+        assert all(len(set(labels[GROUPS == g])) == 1 for g in np.unique(GROUPS))
+    params = {"alphas": 8, "l1_ratio": [0.5, 1.0], "device": "cpu"}
+    stream = TorchLinearRegressorCV(cv=4, **params)
+    for rows in np.array_split(np.arange(len(y)), 5):
+        stream.partial_fit(
+            X[rows],
+            y[rows],
+            sample_weight=WEIGHTS[rows],
+            groups=None if groups is None else groups[rows],
+        )
+    batch = TorchLinearRegressorCV(cv=_splits_of(labels), **params)
+    batch.fit(X, y, sample_weight=WEIGHTS)
+    assert_allclose(stream.alphas_, batch.alphas_, rtol=1e-12)
+    for s in range(4):
+        assert_allclose(
+            stream.cv_results_[f"split{s}_test_score"],
+            batch.cv_results_[f"split{s}_test_score"],
+            rtol=1e-10,
+            atol=1e-12,
+        )
+    assert (stream.best_index_, stream.l1_ratio_) == (
+        batch.best_index_,
+        batch.l1_ratio_,
+    )
+    scale = np.abs(batch.coef_).max()
+    assert_allclose(stream.coef_, batch.coef_, rtol=0, atol=1e-10 * scale)
+    assert stream.n_iter_ == stream.best_estimator_.n_iter_ >= 1  # its sweeps
+
+
+def test_partial_fit_refuses_what_it_cannot_do():
+    """Check the refusals of partial_fit: splitters, prediction scorers, other
+    columns or targets, and fewer than two folds with rows; a fit afterwards
+    starts afresh."""
+    for params, reason in [
+        ({"cv": KFold(3)}, "number of folds"),
+        ({"cv": None}, "number of folds"),
+        ({"scoring": "neg_max_error"}, "R²"),
+    ]:
+        with pytest.raises(AttributeError, match="partial_fit") as refused:
+            TorchLinearRegressorCV(**params).partial_fit(X, y)
+        assert reason in str(refused.value.__cause__)
+    with pytest.raises(ValueError, match="folds have rows"):
+        TorchLinearRegressorCV(device="cpu").partial_fit(X[:1], y[:1])
+    search = TorchLinearRegressorCV(alphas=ALPHAS, device="cpu").partial_fit(X, y)
+    with pytest.raises(ValueError, match="features"):
+        search.partial_fit(X[:, :5], y)
+    with pytest.raises(ValueError, match="target"):
+        search.partial_fit(X, np.c_[y, y])
+    assert search.cv_results_["params"][0]["alpha"] == ALPHAS[0]
+    refit = search.fit(X[:100], y[:100])
+    assert not hasattr(refit, "_stream")
+    assert refit.best_estimator_.scaler_.n_samples_seen_ == 100
 
 
 def test_pipeline_and_pickle():

@@ -31,6 +31,8 @@ def test_demo_runs_and_agrees_with_linear_regression():
     assert 0 <= float(adam.group(1)) < 1e-6  # a converged fit
     assert "Pipeline(SimpleImputer, TorchLinearRegressor)" in out
     assert "GridSearchCV" in out
+    tuned = re.search(r"largest difference of a mean score (\S+)", out)
+    assert float(tuned.group(1)) < 1e-10  # TorchLinearRegressorCV's = GridSearchCV's
     assert "predictions identical after reloading" in out
 
 

@@ -91,9 +91,10 @@ def solve_statistics(moments, config, n_passes, data):
     """Fit ``config``'s squared-error objective from the statistics ``moments``
     of ``data``: coordinate descent with an L1 penalty, the exact solver
     otherwise, whose solution is refined against ``data`` only where ``fit``
-    would refine it (small or ill-conditioned problems). ``n_passes`` are the
-    passes over the data that gave the statistics."""
-    problem = Problem(data)
+    would refine it (small or ill-conditioned problems; never without
+    ``data``, as after ``partial_fit``). ``n_passes`` are the passes over the
+    data that gave the statistics."""
+    problem = Problem(data, streaming=data is None)
     lsq, l1 = least_squares.penalised(moments, config.objective)
     family = coordinate_descent if config.objective.has_l1 else least_squares
     return family.solve_statistics(problem, config, lsq, l1, n_passes)
