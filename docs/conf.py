@@ -54,7 +54,8 @@ numpydoc_xref_aliases = {
 # Words of the type descriptions that name no object.
 numpydoc_xref_ignore = set(
     "of or shape instance tuples estimator structured Moments "
-    "n_samples n_features n_targets n_outputs".split()
+    "n_samples n_features n_targets n_outputs n_l1_ratios n_alphas "
+    "sparse matrix Dask collection".split()
 )
 
 # -- sphinx-gallery ----------------------------------------------------------

@@ -153,7 +153,7 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
         an L1 penalty, the sweeps of coordinate descent of the chosen model).
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Names of features seen during fit, when ``X`` has string column names.
 
     See Also

@@ -32,7 +32,8 @@ search = TorchLinearRegressorCV(
     alphas=30, l1_ratio=[0.1, 0.5, 1.0], cv=folds, device="cpu"
 ).fit(X, y)
 seconds = time.perf_counter() - start
-print(f"{len(search.cv_results_['params'])} candidates x 5 folds in {seconds:.3f} s")
+n_candidates = len(search.cv_results_["params"])
+print(f"{n_candidates} candidates x 5 folds in {seconds:.3f} s")
 print(f"chosen: alpha={search.alpha_:.4g}, l1_ratio={search.l1_ratio_}")
 print(f"cross-validated R^2: {search.best_score_:.4f}")
 
@@ -47,7 +48,8 @@ ratios = np.asarray(results["param_l1_ratio"], dtype=float)
 fig, ax = plt.subplots(figsize=(7, 4.5))
 for l1_ratio in np.unique(ratios):
     rows = ratios == l1_ratio
-    mean, std = results["mean_test_score"][rows], results["std_test_score"][rows]
+    mean = results["mean_test_score"][rows]
+    std = results["std_test_score"][rows]
     ax.semilogx(alphas[rows], mean, label=f"l1_ratio={l1_ratio:g}")
     ax.fill_between(alphas[rows], mean - std, mean + std, alpha=0.15)
 ax.plot(search.alpha_, search.best_score_, "ko")
@@ -63,9 +65,10 @@ plt.show()
 # ----------------------------------------------
 # ``GridSearchCV`` over :class:`~sktorch_linear.TorchLinearRegressor` with the
 # same folds and candidates fits 450 models; its scores are the same.
-grid = [{name: [value] for name, value in c.items()} for c in results["params"]]
+grid = [{key: [value] for key, value in c.items()} for c in results["params"]]
 start = time.perf_counter()
-reference = GridSearchCV(TorchLinearRegressor(device="cpu"), grid, cv=folds).fit(X, y)
+reference = GridSearchCV(TorchLinearRegressor(device="cpu"), grid, cv=folds)
+reference.fit(X, y)
 reference_seconds = time.perf_counter() - start
 difference = max(
     np.max(np.abs(results[key] - reference.cv_results_[key]))
@@ -87,5 +90,5 @@ loo = TorchLinearRegressorCV(
     alphas=np.logspace(-4, 1, 20), cv=None, standardize=False, device="cpu"
 ).fit(X, y)
 ridge = RidgeCV(alphas=loo.alphas_[0] * len(y), scoring="r2").fit(X, y)
-print(f"alpha: {loo.alpha_ * len(y):.4g} (ours, mapped), {ridge.alpha_:.4g} (RidgeCV)")
-print(f"leave-one-out R^2: {loo.best_score_:.10f} (ours), {ridge.best_score_:.10f}")
+print(f"alpha: {loo.alpha_ * len(y):.4g} (ours), {ridge.alpha_:.4g} (RidgeCV)")
+print(f"leave-one-out R^2: {loo.best_score_:.10f}, {ridge.best_score_:.10f}")
