@@ -19,15 +19,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from . import solvers
-from ._config import Config
 from ._dask import DaskData, check_features, concatenate, dask_data, is_dask
 from ._dask import predict as dask_predict
 from ._data import Data, matmul
 from ._device import accumulation_dtype, resolve_device
-from ._fitted import set_fitted
 from ._folds import fold_statistics, stream_folds, stream_labels
-from ._regressor import TorchLinearRegressor
+from ._refit import refit
 from ._scores import FROM_STATISTICS
 from ._search import Search, results
 from ._threads import one_blas_thread, threads_for
@@ -119,28 +116,36 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
     device : str or torch.device, default="auto"
         Where the statistics are gathered, as :class:`TorchLinearRegressor`'s.
 
+    alpha_per_target : bool, default=False
+        With several targets, whether each chooses its own ``(alpha,
+        l1_ratio)`` by its own held-out score (R² or the (root) mean squared
+        error), and is solved with it (``estimators_``).
+
     Attributes
     ----------
-    alpha_ : float
-        The chosen strength.
-    l1_ratio_ : float
+    alpha_ : float or ndarray of shape (n_targets,)
+        The chosen strength (per target with ``alpha_per_target``).
+    l1_ratio_ : float or ndarray of shape (n_targets,)
         The chosen mix.
     alphas_ : ndarray of shape (n_l1_ratios, n_alphas)
         The strengths tried for each mix.
-    best_score_ : float
+    best_score_ : float or ndarray of shape (n_targets,)
         Mean held-out score of the chosen candidate.
-    best_index_ : int
+    best_index_ : int or ndarray of shape (n_targets,)
         Its index in ``cv_results_``.
     cv_results_ : dict of ndarray
         As ``GridSearchCV.cv_results_``: ``params``, ``param_alpha``,
         ``param_l1_ratio``, ``split{k}_test_score``, ``mean_test_score``,
-        ``std_test_score`` and ``rank_test_score``.
+        ``std_test_score`` and ``rank_test_score`` (with ``alpha_per_target``,
+        of the targets' average; ``mean_test_score_per_target`` too).
     n_splits_ : int
         Number of splits.
     best_estimator_ : TorchLinearRegressor
         The chosen model, solved from the statistics of all rows, as ``fit``
-        would solve it; its
-        ``summary()`` and ``to_torch()`` are available.
+        would solve it; its ``summary()`` and ``to_torch()`` are available.
+        Not set with ``alpha_per_target``.
+    estimators_ : list of TorchLinearRegressor
+        With ``alpha_per_target``, each target's chosen model.
     coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
         Coefficients of the chosen model, in the original units.
     intercept_ : float or ndarray of shape (n_targets,)
@@ -184,6 +189,7 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "device": [str, torch.device],
+        "alpha_per_target": ["boolean"],
     }
 
     def __init__(
@@ -199,6 +205,7 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
         max_iter=200,
         tol=1e-4,
         device="auto",
+        alpha_per_target=False,
     ):
         self.alphas = alphas
         self.l1_ratio = l1_ratio
@@ -210,6 +217,7 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
         self.max_iter = max_iter
         self.tol = tol
         self.device = device
+        self.alpha_per_target = alpha_per_target
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, groups=None):
@@ -286,8 +294,8 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
         >>> search = TorchLinearRegressorCV(alphas=20, l1_ratio=1.0, device="cpu")
         >>> for rows in np.array_split(np.arange(3000), 3):  # chunks, as they arrive
         ...     search = search.partial_fit(X[rows], y[rows])
-        >>> int(np.count_nonzero(search.coef_))
-        3
+        >>> (search.coef_.round(1) + 0.0).tolist()
+        [1.0, 0.5, 0.0, 0.0, -2.0]
         """
         saved = dict(vars(self))
         try:
@@ -320,6 +328,11 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
         """The chosen model's :meth:`TorchLinearRegressor.summary` (available
         where it is: a strength of 0)."""
         check_is_fitted(self)
+        if hasattr(self, "estimators_"):
+            raise ValueError(
+                "With alpha_per_target, each target has its model and summary: "
+                "estimators_[k].summary()."
+            )
         return self.best_estimator_.summary(alpha=alpha, cov_type=cov_type, data=data)
 
     def __sklearn_tags__(self):
@@ -340,7 +353,7 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
                 f"squared error or its root (from the statistics); got "
                 f"{self.scoring!r}."
             )
-        search = Search.of(self)
+        search = Search.of(self, y_ndim)
         elements = math.inf if dask else math.prod(data.shape[:2])
         with threads_for(elements), one_blas_thread():
             if self.cv is None:
@@ -353,7 +366,7 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
                 scores, n_passes = search.split_scores(folds, grid, data, y, splits)
                 n_passes += folds.n_passes
             self._set_results(grid, scores, len(y) if self.cv is None else None)
-            self._refit(total, data, y_ndim, device, n_passes)
+            refit(self, total, data, y_ndim, device, n_passes)
         return self
 
     def _partial_fit(self, X, y, sample_weight, groups):
@@ -381,14 +394,14 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
             )
         data = Data(X, Y, sample_weight)
         labels = stream_labels(start, len(Y), self.cv, groups)
-        search = Search.of(self)
+        search = Search.of(self, y_ndim)
         with threads_for(math.prod(data.shape[:2])), one_blas_thread():
             folds, atoms = stream_folds(previous, data, labels, self.cv, device=device)
             grid = search.grid(folds.total)
             splits = [(None, None)] * len(folds.test)
             scores, _ = search.split_scores(folds, grid, None, None, splits)
             self._set_results(grid, scores, None)
-            self._refit(folds.total, None, y_ndim, device, passes + 1)
+            refit(self, folds.total, None, y_ndim, device, passes + 1)
         self._stream = (start + len(Y), atoms, passes + 1)
         return self
 
@@ -416,34 +429,19 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
 
     def _set_results(self, grid, scores, n_splits):
         self.cv_results_, self.best_index_ = results(grid, scores, n_splits)
-        best = self.cv_results_["params"][self.best_index_]
-        self.alpha_, self.l1_ratio_ = best["alpha"], best["l1_ratio"]
-        self.best_score_ = float(self.cv_results_["mean_test_score"][self.best_index_])
+        params = np.array(self.cv_results_["params"])[self.best_index_]
+        mean = self.cv_results_.get("mean_test_score_per_target")
+        if mean is None:
+            self.alpha_, self.l1_ratio_ = params["alpha"], params["l1_ratio"]
+            self.best_score_ = float(
+                self.cv_results_["mean_test_score"][self.best_index_]
+            )
+        else:
+            self.alpha_ = np.array([c["alpha"] for c in params])
+            self.l1_ratio_ = np.array([c["l1_ratio"] for c in params])
+            self.best_score_ = mean[self.best_index_, np.arange(mean.shape[1])]
         self.alphas_ = np.array([alphas for _, alphas in grid])
         self.n_splits_ = len(scores) if n_splits is None else n_splits
-
-    def _refit(self, moments, data, y_ndim, device, n_passes):
-        """The chosen model, solved from the statistics of all rows (refined
-        against them only where ``fit`` would be)."""
-        best = TorchLinearRegressor(
-            alpha=self.alpha_,
-            l1_ratio=self.l1_ratio_,
-            fit_intercept=self.fit_intercept,
-            standardize=self.standardize,
-            max_iter=self.max_iter,
-            tol=self.tol,
-            device=self.device,
-        )
-        best.n_features_in_ = self.n_features_in_
-        if hasattr(self, "feature_names_in_"):
-            best.feature_names_in_ = self.feature_names_in_
-        config = Config.from_params(best.get_params(), solver="exact", device=device)
-        result = solvers.solve_statistics(moments, config, n_passes, data)
-        set_fitted(best, result, config, y_ndim)
-        self.best_estimator_ = best
-        self.coef_, self.intercept_ = best.coef_, best.intercept_
-        self.optimality_gap_ = best.optimality_gap_
-        self.n_iter_ = best.n_iter_
 
 
 def _targets(data, device):

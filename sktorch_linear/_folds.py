@@ -10,13 +10,14 @@ expanded about the test means. Splits that share few rows (many atoms) are
 gathered split by split instead.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial, reduce
 
 import numpy as np
 from sklearn.utils import murmurhash3_32
 
 from ._device import accumulation_dtype
+from ._linalg import qr_r
 from ._moments import accumulate, empty
 
 # At most this many values (atoms times the squared width of the statistics)
@@ -111,6 +112,21 @@ def _mixed(keys):
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     return z ^ (z >> np.uint64(31))
+
+
+def of_target(moments, k):
+    """The statistics of ``X`` and the ``k``-th target alone."""
+    p, width = moments.n_features, len(moments.mean)
+    keep = np.r_[np.arange(p), p + k]
+    changes = {"mean": moments.mean[keep], "sumsq": moments.sumsq[keep]}
+    if moments.gram is not None:
+        changes["gram"] = moments.gram[np.ix_(keep, keep)]
+    if moments.factor is not None:  # R' R restricted, triangular again
+        changes["factor"] = qr_r(moments.factor[:, keep])
+    if moments.exact is not None:  # [X Y 1]: the ones' column last
+        rows = np.r_[keep, width]
+        changes["exact"] = tuple(part[np.ix_(rows, rows)] for part in moments.exact)
+    return replace(moments, **changes)
 
 
 def held_out_errors(moments, coef, intercept):

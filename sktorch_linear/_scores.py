@@ -2,6 +2,7 @@
 squared error from the statistics of the test rows, any other scorer from the
 candidates' predictions."""
 
+from functools import partial
 from inspect import signature
 
 import numpy as np
@@ -15,26 +16,28 @@ from ._folds import held_out_errors
 FROM_STATISTICS = {None, "r2", "neg_mean_squared_error", "neg_root_mean_squared_error"}
 
 
-def statistics_scores(moments, coef, intercept, scoring):
+def statistics_scores(moments, coef, intercept, scoring, per_target=False):
     """Held-out scores per candidate (``coef`` of shape ``(n_candidates,
     n_targets, n_features)``) from the statistics of the test rows."""
     errors, spread = held_out_errors(moments, coef, intercept)
-    return error_scores(errors, spread, moments.weight_sum, scoring)
+    return error_scores(errors, spread, moments.weight_sum, scoring, per_target)
 
 
-def error_scores(errors, spread, weight_sum, scoring):
+def error_scores(errors, spread, weight_sum, scoring, per_target=False):
     """R² or the (root) mean squared error per candidate, averaged over the
-    targets, of the sums of squared errors ``errors`` (candidates, targets)
-    of rows whose targets' sums of squares about their means are ``spread``."""
+    targets (or per target), of the sums of squared errors ``errors``
+    (candidates, targets) of rows whose targets' sums of squares about their
+    means are ``spread``."""
+    average = (lambda values: values) if per_target else partial(np.mean, axis=-1)
     if scoring in (None, "r2"):
         # r2_score gives 0 where the test targets are constant (1 for a fit
         # without error, which statistics cannot tell from rounding)
         r2 = np.where(spread > 0, 1 - errors / np.where(spread > 0, spread, 1), 0.0)
-        return r2.mean(axis=-1)
+        return average(r2)
     mse = errors / weight_sum
     if scoring == "neg_root_mean_squared_error":
-        return -np.sqrt(mse).mean(axis=-1)
-    return -mse.mean(axis=-1)
+        return -average(np.sqrt(mse))
+    return -average(mse)
 
 
 def predicted_scores(scoring, rows, y_test, coef, intercept):

@@ -2,7 +2,7 @@
 penalties, every split's path of solutions from its training statistics, and
 the results in the layout of scikit-learn's searches."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from numbers import Integral
 
 import numpy as np
@@ -28,11 +28,26 @@ class Search:
     fit_intercept: bool
     standardize: bool
     max_iter: int
+    alpha_per_target: bool
 
     @classmethod
-    def of(cls, estimator):
+    def of(cls, estimator, y_ndim):
+        """The search of ``estimator``'s parameters, for a ``y`` of ``y_ndim``
+        dimensions (one target chooses one candidate)."""
         params = estimator.get_params()
-        return cls(**{name: params[name] for name in cls.__dataclass_fields__})
+        search = cls(**{name: params[name] for name in cls.__dataclass_fields__})
+        return replace(search, alpha_per_target=search.alpha_per_target and y_ndim > 1)
+
+    @property
+    def per_target(self):
+        """Whether each target chooses its own candidate (scores per target,
+        which only the statistics give)."""
+        if self.alpha_per_target and self.scoring not in FROM_STATISTICS:
+            raise ValueError(
+                "alpha_per_target=True scores each target on its own: use R² or "
+                f"the (root) mean squared error as scoring, not {self.scoring!r}."
+            )
+        return self.alpha_per_target
 
     def grid(self, moments):
         """``[(l1_ratio, alphas), ...]``: the strengths tried with each mix
@@ -57,7 +72,7 @@ class Search:
     def split_scores(self, folds, grid, data, y, splits):
         """Held-out scores, shape ``(n_splits, n_candidates)``, and the passes
         over ``X`` the predictions took (for scorers that need them)."""
-        scores, unsettled = [], False
+        scores, unsettled, per_target = [], False, self.per_target
         for s, (_, test) in enumerate(splits):
             coef, intercept, settled = penalty_path(
                 folds.train[s],
@@ -69,7 +84,9 @@ class Search:
             unsettled |= not settled
             if self.scoring in FROM_STATISTICS:
                 scores.append(
-                    statistics_scores(folds.test[s], coef, intercept, self.scoring)
+                    statistics_scores(
+                        folds.test[s], coef, intercept, self.scoring, per_target
+                    )
                 )
             else:
                 rows, y_test = data.rows(test), y[test]
@@ -111,7 +128,11 @@ class Search:
             device=device,
         )
         spread = total.sumsq[total.n_features :]
-        scores = [error_scores(errors, spread, total.weight_sum, self.scoring)]
+        scores = [
+            error_scores(
+                errors, spread, total.weight_sum, self.scoring, self.per_target
+            )
+        ]
         return total, grid, scores, 2
 
 
@@ -119,8 +140,15 @@ def results(grid, scores, n_splits=None):
     """``cv_results_`` (as ``GridSearchCV``'s) and the index of the best
     candidate, from the scores per split and candidate; with ``n_splits``, one
     row of scores over all splits (leave-one-out: splits of one row have no R²
-    of their own, and no split columns)."""
+    of their own, and no split columns). Scores per split, candidate and
+    target give the targets' average in the usual keys, each target's mean in
+    ``mean_test_score_per_target`` and the best candidate of each target."""
     scores = np.asarray(scores)
+    if scores.ndim == 3:
+        cv_results, _ = results(grid, scores.mean(axis=-1), n_splits)
+        per_target = scores.mean(axis=0)
+        cv_results["mean_test_score_per_target"] = per_target
+        return cv_results, np.argmax(per_target, axis=0)  # the first of the best
     alphas = [a for _, group in grid for a in group]
     ratios = [r for r, group in grid for _ in group]
     mean = scores.mean(axis=0)

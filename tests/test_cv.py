@@ -116,6 +116,61 @@ def test_several_targets_equal_grid_search():
     assert ours.coef_.shape == (2, X.shape[1])
 
 
+def test_alpha_per_target_equals_a_search_per_target():
+    """Check that with ``alpha_per_target`` each target's scores, choice and
+    model are those of GridSearchCV on that target alone."""
+    Y = np.c_[y, X[:, 2] * 300 + y / 10]
+    cv = KFold(4, shuffle=True, random_state=5)
+    ours = TorchLinearRegressorCV(
+        alphas=6, l1_ratio=[0.5, 1.0], cv=cv, alpha_per_target=True, device="cpu"
+    ).fit(X, Y, sample_weight=WEIGHTS)
+    per_target = ours.cv_results_["mean_test_score_per_target"]
+    for k in range(2):
+        theirs = _search(X, Y[:, k], ours.cv_results_["params"], cv, None, WEIGHTS)
+        assert_allclose(
+            per_target[:, k], theirs.cv_results_["mean_test_score"], rtol=1e-10
+        )
+        assert ours.alpha_[k] == theirs.best_params_["alpha"]
+        assert ours.l1_ratio_[k] == theirs.best_params_["l1_ratio"]
+        assert_allclose(ours.best_score_[k], theirs.best_score_, rtol=1e-10)
+        best = theirs.best_estimator_
+        scale = np.abs(best.coef_).max()
+        assert_allclose(ours.coef_[k], best.coef_, rtol=0, atol=1e-10 * scale)
+        assert ours.estimators_[k].alpha == ours.alpha_[k]
+    assert ours.alpha_[0] != ours.alpha_[1]  # the targets do choose differently
+    assert_allclose(ours.predict(X), X @ ours.coef_.T + ours.intercept_)
+    with pytest.raises(ValueError, match="estimators_"):
+        ours.summary()
+
+
+def test_alpha_per_target_leave_one_out_matches_ridge_cv():
+    """Check ``cv=None`` with ``alpha_per_target`` against RidgeCV's."""
+    Y = np.c_[y, X[:, 2] * 300 + y / 10]
+    ours = TorchLinearRegressorCV(
+        alphas=ALPHAS,
+        cv=None,
+        alpha_per_target=True,
+        standardize=False,
+        scoring="neg_mean_squared_error",
+        device="cpu",
+    ).fit(X, Y)
+    theirs = RidgeCV(alphas=np.array(ALPHAS) * len(y), alpha_per_target=True)
+    theirs.fit(X, Y)
+    assert_allclose(ours.alpha_ * len(y), theirs.alpha_, rtol=1e-12)
+    assert_allclose(ours.coef_, theirs.coef_, rtol=1e-10)
+
+
+def test_alpha_per_target_refusals_and_one_target():
+    """Check that per-target choices need scores from statistics, and that a
+    1-D ``y`` keeps one choice."""
+    with pytest.raises(ValueError, match="alpha_per_target"):
+        TorchLinearRegressorCV(
+            alpha_per_target=True, scoring="neg_max_error", device="cpu"
+        ).fit(X, np.c_[y, y])
+    ours = TorchLinearRegressorCV(alphas=ALPHAS, alpha_per_target=True).fit(X, y)
+    assert np.ndim(ours.alpha_) == 0 and hasattr(ours, "best_estimator_")
+
+
 def test_results_have_grid_search_layout():
     """Check the keys and ranks of cv_results_ and the automatic grid: from
     the smallest strength that zeroes the lasso, down to eps times it."""

@@ -64,7 +64,7 @@ LAYERS = [
     ("dispatch", ["solvers"]),
     ("fitted models", ["_inference", "_export", "_fitted"]),
     ("model selection", ["_scores", "_search"]),
-    ("estimator", ["_regressor", "_cv"]),
+    ("estimator", ["_regressor", "_refit", "_cv"]),
     ("entry points", ["_onnx", "", "__main__"]),
 ]
 LAYER = {module: i for i, (_, modules) in enumerate(LAYERS) for module in modules}
