@@ -23,6 +23,7 @@ from ._dask import DaskData, check_features, concatenate, dask_data, is_dask
 from ._dask import predict as dask_predict
 from ._data import Data, matmul
 from ._device import accumulation_dtype, resolve_device
+from ._fitted import kept_on_failure
 from ._folds import fold_statistics, stream_folds, stream_labels
 from ._refit import refit
 from ._scores import FROM_STATISTICS
@@ -244,13 +245,8 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
         self : TorchLinearRegressorCV
             The fitted estimator.
         """
-        saved = dict(vars(self))
-        try:
+        with kept_on_failure(self):
             return self._fit(X, y, sample_weight, groups)
-        except BaseException:
-            vars(self).clear()
-            vars(self).update(saved)
-            raise
 
     @available_if(_streams)
     @_fit_context(prefer_skip_nested_validation=True)
@@ -297,13 +293,8 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
         >>> (search.coef_.round(1) + 0.0).tolist()
         [1.0, 0.5, 0.0, 0.0, -2.0]
         """
-        saved = dict(vars(self))
-        try:
+        with kept_on_failure(self):
             return self._partial_fit(X, y, sample_weight, groups)
-        except BaseException:
-            vars(self).clear()
-            vars(self).update(saved)
-            raise
 
     def predict(self, X):
         """Predict with the chosen model.
@@ -377,23 +368,15 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
         stream = getattr(self, "_stream", None)
         device = resolve_device(self.device)
         accumulation_dtype(device)  # warns where float64 is missing
-        X, Y, sample_weight, y_ndim = validate(
-            self,
-            X,
-            y,
-            sample_weight,
-            reset=stream is None,
-            check_finite=True,
-            allow_all_zero=stream is not None,
-        )
+        data, _, y_ndim = self._data(X, y, sample_weight, device, stream is None)
         start, previous, passes = (0, None, 0) if stream is None else stream
-        if previous is not None and Y.shape[1] != previous[0].mean_y.size:
+        n_rows, n_targets = data.Y.shape
+        if previous is not None and n_targets != previous[0].mean_y.size:
             raise ValueError(
-                f"y has {Y.shape[1]} target(s), but the search was fitted with "
+                f"y has {n_targets} target(s), but the search was fitted with "
                 f"{previous[0].mean_y.size}. Pass the same targets in every call."
             )
-        data = Data(X, Y, sample_weight)
-        labels = stream_labels(start, len(Y), self.cv, groups)
+        labels = stream_labels(start, n_rows, self.cv, groups)
         search = Search.of(self, y_ndim)
         with threads_for(math.prod(data.shape[:2])), one_blas_thread():
             folds, atoms = stream_folds(previous, data, labels, self.cv, device=device)
@@ -402,12 +385,14 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
             scores, _ = search.split_scores(folds, grid, None, None, splits)
             self._set_results(grid, scores, None)
             refit(self, folds.total, None, y_ndim, device, passes + 1)
-        self._stream = (start + len(Y), atoms, passes + 1)
+        self._stream = (start + n_rows, atoms, passes + 1)
         return self
 
-    def _data(self, X, y, sample_weight, device):
+    def _data(self, X, y, sample_weight, device, reset=True):
         """The validated :class:`Data` (or Dask's parts, held by the workers),
-        the targets on the host (1-D for a 1-D ``y``) and ``y``'s dimensions."""
+        the targets on the host (1-D for a 1-D ``y``) and ``y``'s dimensions;
+        the features recorded with ``reset``, checked against them without
+        (a later chunk, which may weigh nothing)."""
         if is_dask(X):
             data, y_ndim = dask_data(
                 self, X, y, sample_weight, reset=True, quantiles=None
@@ -420,9 +405,9 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
                 X,
                 y,
                 sample_weight,
-                reset=True,
+                reset=reset,
                 check_finite=True,
-                allow_all_zero=False,
+                allow_all_zero=not reset,
             )
             data = Data(X, Y, sample_weight)
         return data, (Y[:, 0] if y_ndim == 1 else Y), y_ndim

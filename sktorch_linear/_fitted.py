@@ -1,6 +1,8 @@
 """The fitted attributes of the estimator, set from a solver's result (and
 removed) in one place."""
 
+from contextlib import contextmanager
+
 import numpy as np
 from sklearn.preprocessing import StandardScaler
 
@@ -73,3 +75,17 @@ def clear_fitted(estimator):
     private = ("_result", "_config", "_y_ndim")
     for name in [n for n in vars(estimator) if n.endswith("_") or n in private]:
         delattr(estimator, name)
+
+
+@contextmanager
+def kept_on_failure(estimator):
+    """Restore every attribute of ``estimator`` (fitted ones included) when the
+    block raises: a failed call leaves no trace, as scikit-learn's estimators
+    do."""
+    saved = dict(vars(estimator))
+    try:
+        yield
+    except BaseException:
+        vars(estimator).clear()
+        vars(estimator).update(saved)
+        raise

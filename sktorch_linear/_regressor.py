@@ -26,7 +26,7 @@ from ._dask import predict as dask_predict
 from ._data import Data, matmul
 from ._device import resolve_device
 from ._export import to_torch as export_torch
-from ._fitted import clear_fitted, set_fitted
+from ._fitted import clear_fitted, kept_on_failure, set_fitted
 from ._inference import COV_TYPES, singular_values, summarize, training_chunks
 from ._validation import quantiles, validate, validate_X
 from ._version import InconsistentVersionWarning, __version__
@@ -685,13 +685,8 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         """Fit (``streaming=False``) or update (``partial_fit``) the model; a
         call that raises leaves the estimator exactly as it was (its fitted
         attributes included), as scikit-learn's estimators do."""
-        saved = dict(vars(self))
-        try:
+        with kept_on_failure(self):
             return self._fit_once(X, y, sample_weight, streaming=streaming)
-        except BaseException:
-            vars(self).clear()
-            vars(self).update(saved)
-            raise
 
     def _fit_once(self, X, y, sample_weight, *, streaming):
         """One route from the policy, one solver, whose result sets the fitted
