@@ -229,6 +229,31 @@ def test_leave_one_out_splitter_equals_grid_search():
     _assert_same_search(ours, theirs)
 
 
+@pytest.mark.parametrize("l1_ratio, rtol", [(0.0, 1e-9), (1.0, 1e-6)])
+def test_ill_conditioned_scores_equal_grid_search(l1_ratio, rtol):
+    """Check a polynomial basis (powers 1-6 of a variable on [1, 2], condition
+    number about 1e7 after standardizing) against GridSearchCV, whose fits
+    keep R factors where the folds' merged Gram matrices lose the square of
+    the condition number (measured: 5.7e-11 for ridge, 5.3e-8 for the lasso,
+    which both solve from Gram matrices)."""
+    rng = np.random.default_rng(0)
+    t = rng.uniform(1, 2, 400)
+    X_poly = np.c_[[t**k for k in range(1, 7)]].T
+    y_poly = np.sin(3 * t) + 0.01 * rng.normal(size=400)
+    cv = KFold(5, shuffle=True, random_state=0)
+    alphas = [1e-10, 1e-8, 1e-6, 1e-4]
+    ours = TorchLinearRegressorCV(alphas=alphas, l1_ratio=l1_ratio, cv=cv, device="cpu")
+    ours.fit(X_poly, y_poly)
+    theirs = _search(X_poly, y_poly, ours.cv_results_["params"], cv, None)
+    for s in range(5):
+        assert_allclose(
+            ours.cv_results_[f"split{s}_test_score"],
+            theirs.cv_results_[f"split{s}_test_score"],
+            rtol=rtol,
+        )
+    assert ours.best_index_ == theirs.best_index_
+
+
 def _count_rows_read(monkeypatch):
     """A counter of the rows of X read through Data.blocks and Data.rows."""
     counter = {"rows": 0}

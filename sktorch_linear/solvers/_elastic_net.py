@@ -71,6 +71,14 @@ def solve_elastic_net(gram, cross, l1, l2, *, max_sweeps, tol=_CD_TOL, start=Non
             settled = largest_change <= tol * np.max(np.abs(beta), initial=0.0)
             if settled or sweep % _POLISH_EVERY == 0 or sweep == max_sweeps:
                 moved, exact = _active_set(gram, cross[:, target], beta, l1[target], l2)
+                if not exact and sweep == _POLISH_EVERY:
+                    moved, exact = _ridge_signs(
+                        gram, cross[:, target], l1[target], l2, (moved, exact)
+                    )
+                if not exact and sweep == max_sweeps:  # crawling: search the signs
+                    moved, exact = _feature_sign(
+                        gram, cross[:, target], beta, l1[target], l2, (moved, exact)
+                    )
                 if moved is not None and (exact or not settled):
                     beta[:] = moved
                     residual[:] = cross[:, target] - gram @ beta
@@ -132,6 +140,57 @@ def _sweep(gram, curvature, beta, residual, l1):
             beta[j] = new
             largest_change = max(largest_change, abs(new - old))
     return largest_change
+
+
+def _ridge_signs(gram, cross, l1, l2, fallback):
+    """The solution on the support and signs of the L2-only solution, where it
+    is the minimiser: with a small L1 strength against ill-conditioned
+    columns, where coordinate descent crawls (a polynomial basis at an L1
+    strength of 1e-10 stayed 140 times its objective above the minimum after
+    20 000 sweeps); ``fallback`` elsewhere."""
+    matrix = gram + l2 * np.eye(len(gram))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+            guess = scipy.linalg.solve(
+                matrix, cross, assume_a="pos", check_finite=False
+            )
+    except (scipy.linalg.LinAlgError, ValueError):
+        return fallback
+    if not (np.all(np.isfinite(guess)) and guess.any()):
+        return fallback
+    solution, exact = _active_set(gram, cross, guess, l1, l2)
+    return (solution, True) if exact else fallback
+
+
+def _feature_sign(gram, cross, beta, l1, l2, fallback):
+    """Feature-sign search (Lee, Battle, Raina and Ng, 2006) from ``beta``:
+    exact solves on the support with its signs (to the first sign change when
+    one changes), adding the coordinate whose optimality condition is broken
+    most, until the minimiser; each step lowers the objective. What
+    coordinate descent ends with when it crawls (ill-conditioned columns);
+    ``fallback`` if the steps run out."""
+    current = beta.copy()
+    for _ in range(2 * len(beta) + 10):
+        if not current.any():
+            gradient = cross.copy()
+        else:
+            moved, exact = _active_set(gram, cross, current, l1, l2)
+            if exact:
+                return moved, True
+            if moved is None:
+                return fallback
+            shrank = np.count_nonzero(moved) < np.count_nonzero(current)
+            current = moved
+            if shrank:  # a sign changed: solve again on the smaller support
+                continue
+            gradient = cross - gram @ current - l2 * current
+        violation = np.where(current == 0, np.abs(gradient) - l1, -np.inf)
+        entering = int(np.argmax(violation))
+        if violation[entering] <= 0:
+            return fallback
+        current[entering] = np.sign(gradient[entering]) * np.finfo(float).tiny
+    return fallback
 
 
 def _active_set(gram, cross, beta, l1, l2):
