@@ -22,6 +22,9 @@ import scipy.linalg
 _CD_TOL = 1e-12
 # Sweeps between attempts of the exact solve on the active set.
 _POLISH_EVERY = 2
+# Most steps of the feature-sign search (each an exact solve on the support;
+# it starts from the sweeps' support, which needs few changes).
+_SIGN_STEPS = 64
 # Slack of the optimality conditions of the coordinates outside the support,
 # relative to l1 (with the rounding of the products).
 _KKT_SLACK = 1e-9
@@ -169,9 +172,9 @@ def _feature_sign(gram, cross, beta, l1, l2, fallback):
     one changes), adding the coordinate whose optimality condition is broken
     most, until the minimiser; each step lowers the objective. What
     coordinate descent ends with when it crawls (ill-conditioned columns);
-    ``fallback`` if the steps run out."""
+    ``fallback`` if the steps (``_SIGN_STEPS``) run out."""
     current = beta.copy()
-    for _ in range(2 * len(beta) + 10):
+    for _ in range(_SIGN_STEPS):
         if not current.any():
             gradient = cross.copy()
         else:
