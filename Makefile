@@ -56,8 +56,8 @@ certify: $(STAMP)
 	cd tests && ../$(PY) -m certify $(MATRIX_OUT)
 
 # Benchmarks (benchmarks/README.md): `make bench` installs the plotting extra and
-# runs the full suite (~27 min); `make bench-quick` is the CI smoke run
-# (~3 min, plots only if matplotlib is present). Pass options with
+# runs the full suite (~37 min); `make bench-quick` is the CI smoke run
+# (~4.5 min, plots only if matplotlib is present). Pass options with
 # BENCH_ARGS, e.g. `make bench BENCH_ARGS="--device cuda"`.
 .PHONY: bench bench-quick
 
