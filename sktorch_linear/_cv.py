@@ -26,7 +26,6 @@ from ._device import accumulation_dtype, resolve_device
 from ._fitted import kept_on_failure
 from ._folds import fold_statistics, stream_folds, stream_labels
 from ._refit import refit
-from ._scores import FROM_STATISTICS
 from ._search import Search, results
 from ._threads import one_blas_thread, threads_for
 from ._validation import validate, validate_X
@@ -34,25 +33,15 @@ from ._validation import validate, validate_X
 
 def _streams(estimator):
     """Whether ``partial_fit`` can tune a stream (see its docstring)."""
-    if not isinstance(estimator.cv, Integral) or isinstance(estimator.cv, bool):
-        raise AttributeError(
-            f"partial_fit takes cv as a number of folds (each row's fold is a hash "
-            f"of its position or group); got cv={estimator.cv!r}."
-        )
-    if estimator.scoring not in FROM_STATISTICS:
-        raise AttributeError(
-            "partial_fit scores with R² or the (root) mean squared error, from the "
-            f"statistics of the folds; got scoring={estimator.scoring!r}."
-        )
-    return True
+    return Search.of(estimator, 1).streams()
 
 
 class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
-    """Squared-error linear regression with its penalty chosen by
-    cross-validation, from the statistics of the folds.
+    """Linear regression with its penalty chosen by cross-validation, from the
+    statistics of the folds.
 
-    The objective is :class:`TorchLinearRegressor`'s with ``loss="squared_error"``
-    (ridge, lasso or elastic net, on standardized coefficients by default). One
+    The objective is :class:`TorchLinearRegressor`'s (ridge, lasso or elastic
+    net, on standardized coefficients by default). For squared error, one
     pass over the data gathers the statistics of the rows each split puts on
     either side; every split's training statistics are merged from them, every
     ``(alpha, l1_ratio)`` is solved from those (warm starts along the
@@ -60,8 +49,12 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
     from their statistics exactly. Other scorers take one more pass, for the
     predictions. The chosen model is solved from the statistics of all rows,
     and refined against them only where ``fit`` would be (small or ill
-    conditioned problems). The scores are those of
-    ``GridSearchCV(TorchLinearRegressor(...), cv=...)`` over the same grid.
+    conditioned problems). For the absolute error and the quantile loss,
+    each candidate is solved exactly from a small programme of the rows near
+    a neighbouring solution's fit (the next larger strength, or another
+    split's), checked on all its training rows (see the user guide). The
+    scores are those of ``GridSearchCV(TorchLinearRegressor(...), cv=...)``
+    over the same grid.
 
     Parameters
     ----------
@@ -99,6 +92,13 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
         predictions of the test rows, which takes a second pass. Rows are
         scored with unit weights, as ``GridSearchCV`` scores them.
 
+    loss : {"squared_error", "absolute_error", "quantile"}, default="squared_error"
+        The loss, as :class:`TorchLinearRegressor`'s (the robust losses need
+        ``X`` in memory, dense or sparse).
+
+    quantile : float, default=0.5
+        The quantile of ``loss="quantile"``, in ``(0, 1)``.
+
     fit_intercept : bool, default=True
         Whether to fit an intercept.
 
@@ -108,11 +108,13 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
         is standardized by its own statistics, as a fit on it would be.
 
     max_iter : int, default=200
-        Most sweeps of coordinate descent per candidate, in ``[1, inf)``.
+        Most sweeps of coordinate descent per candidate (iterations of the
+        interior-point method per programme, for a robust loss), in ``[1,
+        inf)``.
 
     tol : float, default=1e-4
         Tolerance of the relative duality gap of the refit model with an L1
-        penalty, in ``[0, inf)``.
+        penalty (of every candidate, for a robust loss), in ``[0, inf)``.
 
     device : str or torch.device, default="auto"
         Where the statistics are gathered, as :class:`TorchLinearRegressor`'s.
@@ -157,6 +159,8 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
         Passes over the data: statistics, predictions for a scorer that needs
         them, and the refinement of the chosen model where it needs one (with
         an L1 penalty, the sweeps of coordinate descent of the chosen model).
+        For a robust loss, the iterations of the interior-point method that
+        solved the chosen model on all rows.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (``n_features_in_``,)
@@ -185,6 +189,8 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
         "eps": [Interval(Real, 0, None, closed="neither")],
         "cv": ["cv_object"],
         "scoring": [StrOptions(set(get_scorer_names())), callable, None],
+        "loss": [StrOptions({"squared_error", "absolute_error", "quantile"})],
+        "quantile": [Interval(Real, 0, 1, closed="neither")],
         "fit_intercept": ["boolean"],
         "standardize": ["boolean"],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -201,6 +207,8 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
         eps=1e-3,
         cv=5,
         scoring=None,
+        loss="squared_error",
+        quantile=0.5,
         fit_intercept=True,
         standardize=True,
         max_iter=200,
@@ -213,6 +221,8 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
         self.eps = eps
         self.cv = cv
         self.scoring = scoring
+        self.loss = loss
+        self.quantile = quantile
         self.fit_intercept = fit_intercept
         self.standardize = standardize
         self.max_iter = max_iter
@@ -336,16 +346,12 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
         vars(self).pop("_stream", None)  # a fit starts afresh
         device = resolve_device(self.device)
         accumulation_dtype(device)  # warns where float64 is missing
+        Search.of(self, 1).check_dask(is_dask(X))  # before the parts are persisted
         data, y, y_ndim = self._data(X, y, sample_weight, device)
         dask = isinstance(data, DaskData)
-        if dask and self.scoring not in FROM_STATISTICS:
-            raise ValueError(
-                f"With a Dask collection, scoring must be one of R², the mean "
-                f"squared error or its root (from the statistics); got "
-                f"{self.scoring!r}."
-            )
         search = Search.of(self, y_ndim)
         elements = math.inf if dask else math.prod(data.shape[:2])
+        paths = None
         with threads_for(elements), one_blas_thread():
             if self.cv is None:
                 total, grid, scores, n_passes = search.leave_one_out(data, device)
@@ -353,11 +359,14 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
                 rows = np.empty((len(y), 0)) if dask else data.X
                 splits = list(check_cv(self.cv, y).split(rows, y, groups))
                 folds = fold_statistics(data, splits, device=device)
-                total, grid = folds.total, search.grid(folds.total)
-                scores, n_passes = search.split_scores(folds, grid, data, y, splits)
+                total, grid = folds.total, search.grid(folds.total, data)
+                paths = search.paths(folds, grid, data, splits, device)
+                scores, n_passes = search.split_scores(
+                    folds, grid, paths, data, y, splits
+                )
                 n_passes += folds.n_passes
             self._set_results(grid, scores, len(y) if self.cv is None else None)
-            refit(self, total, data, y_ndim, device, n_passes)
+            refit(self, total, data, y_ndim, device, n_passes, paths)
         return self
 
     def _partial_fit(self, X, y, sample_weight, groups):
@@ -382,7 +391,8 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
             folds, atoms = stream_folds(previous, data, labels, self.cv, device=device)
             grid = search.grid(folds.total)
             splits = [(None, None)] * len(folds.test)
-            scores, _ = search.split_scores(folds, grid, None, None, splits)
+            paths = search.paths(folds, grid, None, splits, device)
+            scores, _ = search.split_scores(folds, grid, paths, None, None, splits)
             self._set_results(grid, scores, None)
             refit(self, folds.total, None, y_ndim, device, passes + 1)
         self._stream = (start + n_rows, atoms, passes + 1)

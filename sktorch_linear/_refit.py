@@ -4,6 +4,7 @@ rows as ``fit`` would solve it: a :class:`TorchLinearRegressor` per choice."""
 from functools import partial
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 
 from . import solvers
 from ._config import Config
@@ -11,14 +12,23 @@ from ._data import Data
 from ._fitted import set_fitted
 from ._folds import of_target
 from ._regressor import TorchLinearRegressor
+from ._scaling import Scaling
+from ._warnings import warn
+from .solvers import robust_path
+from .solvers._base import SolverResult
 
 
-def refit(search, moments, data, y_ndim, device, n_passes):
+def refit(search, moments, data, y_ndim, device, n_passes, paths=None):
     """Set ``search``'s chosen model from the statistics of all rows
-    ``moments`` (refined against ``data`` only where ``fit`` would be):
-    ``best_estimator_``, or with one choice per target ``estimators_``, and
-    the coefficients, intercepts, gaps and iterations of the choice."""
+    ``moments`` (refined against ``data`` only where ``fit`` would be; for a
+    robust loss, solved on the rows of ``data`` near the first split's
+    solution of the chosen candidate, from ``paths``): ``best_estimator_``, or
+    with one choice per target ``estimators_``, and the coefficients,
+    intercepts, gaps and iterations of the choice."""
     solve = partial(_solved, search, device=device, n_passes=n_passes)
+    if search.loss != "squared_error":
+        starts = paths[0][0], paths[1][0]  # the first split's
+        solve = partial(_solved_robust, search, starts=starts, device=device)
     if np.ndim(search.alpha_) == 0:
         best = solve(search.alpha_, search.l1_ratio_, moments, data, y_ndim)
         search.best_estimator_ = best
@@ -33,6 +43,7 @@ def refit(search, moments, data, y_ndim, device, n_passes):
             of_target(moments, k),
             Data(data.X, data.Y[:, [k]], data.sample_weight) if in_memory else None,
             1,
+            targets=[k],
         )
         for k, (alpha, l1_ratio) in enumerate(zip(search.alpha_, search.l1_ratio_))
     ]
@@ -43,12 +54,84 @@ def refit(search, moments, data, y_ndim, device, n_passes):
     search.n_iter_ = max(e.n_iter_ for e in fitted)
 
 
-def _solved(search, alpha, l1_ratio, moments, data, y_ndim, *, device, n_passes):
+def _solved(
+    search, alpha, l1_ratio, moments, data, y_ndim, *, device, n_passes, targets=None
+):
     """A :class:`TorchLinearRegressor` with ``search``'s parameters, ``alpha``
-    and ``l1_ratio``, fitted from ``moments``."""
+    and ``l1_ratio``, fitted from ``moments`` (of all targets, or of those
+    numbered ``targets``)."""
+    model, config = _model(search, alpha, l1_ratio, device)
+    result = solvers.solve_statistics(moments, config, n_passes, data)
+    set_fitted(model, result, config, y_ndim)
+    return model
+
+
+def _solved_robust(
+    search, alpha, l1_ratio, moments, data, y_ndim, *, starts, device, targets=None
+):
+    """As :func:`_solved`, for a robust loss: each target solved on the rows of
+    ``data`` near its solution of the chosen candidate in ``starts``
+    (coefficients and intercepts of every candidate and target, on other
+    rows)."""
+    model, config = _model(search, alpha, l1_ratio, device)
+    params = search.cv_results_["params"]
+    c = params.index({"alpha": float(alpha), "l1_ratio": float(l1_ratio)})
+    targets = range(data.Y.shape[1]) if targets is None else targets
+    loss = robust_path.loss_of(search.loss, search.quantile)
+    solutions = []
+    for j, k in enumerate(targets):
+        scaling = robust_path.target_scaling(
+            moments, j, search.fit_intercept, search.standardize
+        )
+        l1, l2 = scaling.penalty(search.loss, alpha, l1_ratio)
+        solutions.append(
+            robust_path.solve_near(
+                Data(data.X, data.Y[:, [j]], data.sample_weight),
+                scaling,
+                loss,
+                l1,
+                l2,
+                (starts[0][c, k], starts[1][c, k]),
+                fit_intercept=search.fit_intercept,
+                max_iter=search.max_iter,
+                device=device,
+            )
+        )
+    gaps = np.array([solution.gap for solution in solutions])
+    if np.any(gaps > search.tol):
+        warn(
+            f"The interior-point method stopped with a certified relative gap of "
+            f"{gaps.max():.2g} to the minimum (tol={search.tol:g}). Increase "
+            "max_iter.",
+            ConvergenceWarning,
+        )
+    result = SolverResult(
+        np.array([solution.coef for solution in solutions]),
+        np.array([solution.intercept for solution in solutions]),
+        scaling=Scaling.from_moments(
+            moments, fit_intercept=search.fit_intercept, standardize=search.standardize
+        ),
+        solver="exact",
+        path="interior_point",
+        n_iter=max(solution.n_iter for solution in solutions),
+        converged=bool(np.all(gaps <= search.tol)),
+        loss_curve=[sum(solution.objective for solution in solutions)],
+        diagnostics={"optimality_gap": gaps},
+        moments=moments,
+    )
+    set_fitted(model, result, config, y_ndim)
+    return model
+
+
+def _model(search, alpha, l1_ratio, device):
+    """An unfitted :class:`TorchLinearRegressor` with ``search``'s parameters,
+    ``alpha`` and ``l1_ratio``, its features those of ``search``; and its
+    configuration."""
     model = TorchLinearRegressor(
         alpha=alpha,
         l1_ratio=l1_ratio,
+        loss=search.loss,
+        quantile=search.quantile,
         fit_intercept=search.fit_intercept,
         standardize=search.standardize,
         max_iter=search.max_iter,
@@ -59,6 +142,4 @@ def _solved(search, alpha, l1_ratio, moments, data, y_ndim, *, device, n_passes)
     if hasattr(search, "feature_names_in_"):
         model.feature_names_in_ = search.feature_names_in_
     config = Config.from_params(model.get_params(), solver="exact", device=device)
-    result = solvers.solve_statistics(moments, config, n_passes, data)
-    set_fitted(model, result, config, y_ndim)
-    return model
+    return model, config

@@ -3,6 +3,7 @@ penalties, every split's path of solutions from its training statistics, and
 the results in the layout of scikit-learn's searches."""
 
 from dataclasses import dataclass, replace
+from functools import partial
 from numbers import Integral
 
 import numpy as np
@@ -11,8 +12,10 @@ from sklearn.exceptions import ConvergenceWarning
 
 from ._device import accumulation_dtype
 from ._moments import accumulate
+from ._scaling import Scaling
 from ._scores import FROM_STATISTICS, error_scores, predicted_scores, statistics_scores
 from ._warnings import warn
+from .solvers import robust_path
 from .solvers.path import alpha_grid, leave_one_out, penalty_path
 
 
@@ -24,10 +27,14 @@ class Search:
     alphas: object
     l1_ratio: object
     eps: float
+    cv: object
     scoring: object
+    loss: str
+    quantile: float
     fit_intercept: bool
     standardize: bool
     max_iter: int
+    tol: float
     alpha_per_target: bool
 
     @classmethod
@@ -49,17 +56,68 @@ class Search:
             )
         return self.alpha_per_target
 
-    def grid(self, moments):
+    def streams(self):
+        """Whether ``partial_fit`` can tune a stream: folds by number, squared
+        error, scores from the statistics (raises ``AttributeError`` if not)."""
+        cv = self.cv
+        if not isinstance(cv, Integral) or isinstance(cv, bool):
+            raise AttributeError(
+                f"partial_fit takes cv as a number of folds (each row's fold is a "
+                f"hash of its position or group); got cv={cv!r}."
+            )
+        if self.robust:
+            raise AttributeError(
+                "partial_fit tunes squared error from the statistics of the "
+                f"folds; loss={self.loss!r} needs the rows: fit them."
+            )
+        if self.scoring not in FROM_STATISTICS:
+            raise AttributeError(
+                "partial_fit scores with R² or the (root) mean squared error, from "
+                f"the statistics of the folds; got scoring={self.scoring!r}."
+            )
+        return True
+
+    def check_dask(self, dask):
+        """What a Dask collection allows: squared error, scores from the
+        statistics."""
+        if dask and self.robust:
+            raise ValueError(
+                f"loss={self.loss!r} solves each candidate from rows in memory; "
+                "a Dask collection is tuned with loss='squared_error'. Compute X "
+                "(dense or sparse) to tune a robust loss."
+            )
+        if dask and self.scoring not in FROM_STATISTICS:
+            raise ValueError(
+                f"With a Dask collection, scoring must be one of R², the mean "
+                f"squared error or its root (from the statistics); got "
+                f"{self.scoring!r}."
+            )
+
+    @property
+    def robust(self):
+        """Whether the loss is the absolute error or a quantile's."""
+        return self.loss != "squared_error"
+
+    def grid(self, moments, data=None):
         """``[(l1_ratio, alphas), ...]``: the strengths tried with each mix
-        (an automatic grid from the statistics of all rows, ``moments``)."""
+        (an automatic grid from the statistics of all rows, ``moments``, and
+        for a robust loss from its subgradient at the fit of an intercept
+        alone, one more pass over ``data``)."""
         ratios = np.atleast_1d(np.asarray(self.l1_ratio, dtype=np.float64))
         if ratios.ndim != 1 or not np.all((ratios >= 0) & (ratios <= 1)):
             raise ValueError(f"l1_ratio must be in [0, 1]; got {self.l1_ratio!r}.")
         if isinstance(self.alphas, Integral):
             options = {"n_alphas": self.alphas, "eps": self.eps}
-            options.update(
-                fit_intercept=self.fit_intercept, standardize=self.standardize
-            )
+            options.update(fit_intercept=self.fit_intercept)
+            if self.robust:
+                scaling = Scaling.from_moments(
+                    moments,
+                    fit_intercept=self.fit_intercept,
+                    standardize=self.standardize,
+                )
+                grid = partial(robust_path.alpha_grid, data, scaling, self._loss)
+                return [(r, grid(l1_ratio=r, **options)) for r in ratios]
+            options.update(standardize=self.standardize)
             return [(r, alpha_grid(moments, l1_ratio=r, **options)) for r in ratios]
         alphas = np.asarray(self.alphas, dtype=np.float64).ravel()
         if not (alphas.size and np.all(np.isfinite(alphas)) and np.all(alphas >= 0)):
@@ -69,19 +127,63 @@ class Search:
             )
         return [(r, alphas) for r in ratios]
 
-    def split_scores(self, folds, grid, data, y, splits):
-        """Held-out scores, shape ``(n_splits, n_candidates)``, and the passes
-        over ``X`` the predictions took (for scorers that need them)."""
-        scores, unsettled, per_target = [], False, self.per_target
-        for s, (_, test) in enumerate(splits):
-            coef, intercept, settled = penalty_path(
-                folds.train[s],
+    @property
+    def _loss(self):
+        return robust_path.loss_of(self.loss, self.quantile)
+
+    def paths(self, folds, grid, data, splits, device):
+        """Every split's solutions of every candidate: coefficients
+        ``(n_splits, n_candidates, n_targets, n_features)`` and intercepts."""
+        if self.robust:
+            coef, intercept, gaps = robust_path.split_paths(
+                data,
+                splits,
+                folds.train,
+                self._loss,
+                grid,
+                standardize=self.standardize,
+                fit_intercept=self.fit_intercept,
+                max_iter=self.max_iter,
+                device=device,
+            )
+            if np.any(gaps > self.tol):
+                warn(
+                    f"The interior-point method stopped with a certified relative "
+                    f"gap of {gaps.max():.2g} (tol={self.tol:g}) for some "
+                    f"candidates; their scores are of unfinished fits. Increase "
+                    "max_iter.",
+                    ConvergenceWarning,
+                )
+            return coef, intercept
+        solutions = [
+            penalty_path(
+                train,
                 grid,
                 fit_intercept=self.fit_intercept,
                 standardize=self.standardize,
                 max_sweeps=self.max_iter,
             )
-            unsettled |= not settled
+            for train in folds.train
+        ]
+        if not all(settled for _, _, settled in solutions):
+            warn(
+                f"Coordinate descent reached max_iter={self.max_iter} sweeps for "
+                "some candidates before settling; their scores are of unfinished "
+                "fits. Increase max_iter.",
+                ConvergenceWarning,
+            )
+        return (
+            np.array([coef for coef, _, _ in solutions]),
+            np.array([intercept for _, intercept, _ in solutions]),
+        )
+
+    def split_scores(self, folds, grid, paths, data, y, splits):
+        """Held-out scores of every split's solutions ``paths``, shape
+        ``(n_splits, n_candidates)``, and the passes over ``X`` the
+        predictions took (for scorers that need them)."""
+        scores, per_target = [], self.per_target
+        for s, (_, test) in enumerate(splits):
+            coef, intercept = paths[0][s], paths[1][s]
             if self.scoring in FROM_STATISTICS:
                 scores.append(
                     statistics_scores(
@@ -93,23 +195,17 @@ class Search:
                 scores.append(
                     predicted_scores(self.scoring, rows, y_test, coef, intercept)
                 )
-        if unsettled:
-            warn(
-                f"Coordinate descent reached max_iter={self.max_iter} sweeps for "
-                "some candidates before settling; their scores are of unfinished "
-                "fits. Increase max_iter.",
-                ConvergenceWarning,
-            )
         return np.array(scores), int(self.scoring not in FROM_STATISTICS)
 
     def leave_one_out(self, data, device):
         """``cv=None``: ridge's leave-one-out errors of every strength (the
         scaling and penalty of all rows, as ``RidgeCV``'s) in two passes. The
         statistics of all rows, the grid, the scores (one row) and the passes."""
-        if np.any(np.asarray(self.l1_ratio) != 0):
+        if self.robust or np.any(np.asarray(self.l1_ratio) != 0):
             raise ValueError(
-                "cv=None (efficient leave-one-out) is for ridge, l1_ratio=0. Pass "
-                "a number of folds or a splitter as cv for an L1 penalty."
+                "cv=None (efficient leave-one-out) is for ridge: squared error, "
+                "l1_ratio=0. Pass a number of folds or a splitter as cv for an L1 "
+                "penalty or a robust loss."
             )
         if self.scoring not in FROM_STATISTICS:
             raise ValueError(

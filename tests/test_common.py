@@ -32,6 +32,7 @@ ESTIMATORS = [
     TorchLinearRegressorCV(device="cpu"),
     TorchLinearRegressorCV(device="cpu", alphas=5, l1_ratio=[0.5, 1.0]),
     TorchLinearRegressorCV(device="cpu", cv=None),
+    TorchLinearRegressorCV(device="cpu", alphas=3, l1_ratio=1.0, loss="quantile"),
 ]
 
 

@@ -327,6 +327,8 @@ def test_refusals_are_clear(client):
     reg = TorchLinearRegressor().fit(X, Y)
     with pytest.raises(ValueError, match="X has 5 features"):
         reg.predict(_dask(X[:, :5]))
+    with pytest.raises(ValueError, match="loss='quantile' solves each candidate"):
+        TorchLinearRegressorCV(loss="quantile").fit(_dask(X), _dask(Y[:, 0]))
 
 
 def _slow_part(block, block_info=None):

@@ -57,6 +57,7 @@ LAYERS = [
             "solvers._boundary",
             "solvers.newton",
             "solvers.path",
+            "solvers.robust_path",
         ],
     ),
     ("certification", ["solvers._certify", "solvers._collinear"]),

@@ -56,7 +56,8 @@ class Passes:
     def of_data(cls, data, scaling, device, bias, hold=True):
         """The rows of ``data`` standardized by ``scaling``, restricted to the
         columns that vary (``active``); held on an accelerator that has room
-        for them when ``hold``."""
+        for them when ``hold``, on any device when ``hold="always"`` (few rows
+        read many times: not standardized again at every pass)."""
 
         def tensor(array):
             return as_tensor(array, device=device, dtype=torch.float64)
@@ -90,18 +91,22 @@ class Passes:
             scaling,
             active,
         )
-        if hold and _fits_on(device, 8 * data.shape[0] * len(active)):
+        if hold == "always" or (
+            hold and _fits_on(device, 8 * data.shape[0] * len(active))
+        ):
             passes._hold()
         return passes
 
     def _hold(self):
         """Standardize the rows once into a tensor on the device and read the
         passes from it (an accelerator's memory holds them: no transfer of
-        ``X`` per pass)."""
-        p = self.width - self.bias
-        resident = torch.empty((self.n, p), dtype=torch.float64, device=self.t.device)
+        ``X`` per pass), with the column of ones of the intercept: the blocks
+        are views of them."""
+        resident = torch.empty(
+            (self.n, self.width), dtype=torch.float64, device=self.t.device
+        )
         for rows, z in self.blocks():
-            resident[rows] = z[:, :p]
+            resident[rows] = z
         self.source, self._raw = resident, None
 
     @classmethod
@@ -124,6 +129,11 @@ class Passes:
         buffer that the next block overwrites. With ``ones``, ``z~`` ends with
         a column of ones even without an intercept (``_duality``'s layout)."""
         p = self.width - self.bias
+        if self._raw is None and self._as_blocks(p + (self.bias or ones)):
+            for start in range(0, self.n, _BLOCK_ROWS):
+                rows = slice(start, start + _BLOCK_ROWS)
+                yield rows, self.source[rows]
+            return
         buffer = torch.ones(
             (min(_BLOCK_ROWS, self.n), p + (self.bias or ones)),
             dtype=torch.float64,
@@ -137,6 +147,17 @@ class Passes:
             else:
                 self._standardized(rows, out=z[:, :p])
             yield rows, z
+
+    def _as_blocks(self, width):
+        """Whether the source is a float64 tensor on the device with the columns
+        of the blocks (read without a copy)."""
+        source = self.source
+        return (
+            torch.is_tensor(source)
+            and source.dtype == torch.float64
+            and source.device == self.t.device
+            and source.shape[1] == width
+        )
 
     def rows(self, index, ones=False):
         """``z~`` of the rows ``index`` (a tensor of row numbers), a copy; with
@@ -179,7 +200,7 @@ class Passes:
             (vectors.shape[1], width), dtype=torch.float64, device=self.t.device
         )
         for rows, z in self.blocks(ones):
-            total += vectors[rows].T @ z
+            total.addmm_(vectors[rows].T, z)
         return total.cpu().numpy()
 
     def gram_and_product(self, d, x=None, ones=False):
@@ -198,7 +219,7 @@ class Passes:
             if x is not None:
                 torch.matmul(z, x.T, out=out[rows])
             for target in range(k):
-                total[target] += z.T @ (d[rows, target, None] * z)
+                total[target].addmm_(z.T, d[rows, target, None] * z)
         return total.cpu().numpy(), out
 
 

@@ -31,7 +31,7 @@ def vertex(method, k, r):
             (method.pp[k] > method.sp[k]) | (method.mm[k] > method.sm[k])
         )
     n_unknowns = len(support) + passes.bias
-    if not n_unknowns or n_unknowns > method.live.sum():
+    if not n_unknowns or n_unknowns > method.n_live:
         return None
     size = torch.where(method.live[:, 0] > 0, r.abs(), torch.inf)
     rows = torch.topk(size, n_unknowns, largest=False).indices.cpu().numpy()

@@ -71,19 +71,9 @@ def solve(problem, config):
     data, objective = problem.data, config.objective
     device = float64_device(config.device)
     moments, passes, l1, l2 = prepare(data, objective, device)
-    scaling = passes.scaling
-    method = InteriorPoint(passes, _duality.losses(objective, data.shape[2]), l1, l2)
-    interpolant = method.interpolant()
-    if interpolant is not None and interpolant[1].all():
-        n_iter, gaps = 0, np.zeros(data.shape[2])
-    else:
-        n_iter, gaps = method.run(config.max_iter)
-    if interpolant is not None:
-        method.take(*interpolant, gaps)
+    losses = _duality.losses(objective, data.shape[2])
+    method, n_iter, gaps = minimise(passes, losses, l1, l2, config.max_iter)
     gap = float(gaps.max())
-    weight = np.zeros((data.shape[2], data.shape[1]))
-    weight[:, passes.active] = method.beta
-    intercept = method.b if objective.fit_intercept else np.zeros(data.shape[2])
     if gap > config.tol:
         warn(
             f"The interior-point method stopped after {n_iter} iteration(s) with a "
@@ -96,13 +86,11 @@ def solve(problem, config):
             f"[TorchLinearRegressor] interior-point method on {where(device)}: "
             f"{n_iter} iterations, certified relative gap {gap:.1e}"
         )
-    coef, intercept = scaling.unstandardize(weight, intercept)
-    for k, (vertex_coef, vertex_intercept) in method.vertices.items():
-        coef[k], intercept[k] = vertex_coef, vertex_intercept
+    coef, intercept = coefficients(method)
     return SolverResult(
         coef,
         intercept,
-        scaling=scaling,
+        scaling=passes.scaling,
         solver="exact",
         path="interior_point",
         n_iter=n_iter,
@@ -111,6 +99,33 @@ def solve(problem, config):
         diagnostics={"optimality_gap": gaps, "objective": method.value},
         moments=moments,  # what partial_fit streams on from (with Adam)
     )
+
+
+def minimise(passes, losses, l1, l2, max_iter):
+    """Run the method on ``passes`` (targets fitted exactly without a penalty
+    taken as such); return it, its iterations and the certified relative gap
+    of each target."""
+    method = InteriorPoint(passes, losses, l1, l2)
+    interpolant = method.interpolant()
+    if interpolant is not None and interpolant[1].all():
+        n_iter, gaps = 0, np.zeros(len(losses))
+    else:
+        n_iter, gaps = method.run(max_iter)
+    if interpolant is not None:
+        method.take(*interpolant, gaps)
+    return method, n_iter, gaps
+
+
+def coefficients(method):
+    """The coefficients and intercepts that ``method`` found, in the original
+    units (its vertices, solved from the rows as given, where it took them)."""
+    scaling, active = method.passes.scaling, method.passes.active
+    weight = np.zeros((len(method.x), len(scaling.x_scale)))
+    weight[:, active] = method.beta
+    coef, intercept = scaling.unstandardize(weight, method.b)
+    for k, (vertex_coef, vertex_intercept) in method.vertices.items():
+        coef[k], intercept[k] = vertex_coef, vertex_intercept
+    return coef, intercept
 
 
 class InteriorPoint:
@@ -135,6 +150,7 @@ class InteriorPoint:
 
         w = torch.ones(n, 1, device=device) if passes.w is None else passes.w[:, None]
         self.live = (w > 0).double()
+        self.n_live = self.live.sum().item()
         self.cu = w * tensor(upper)  # the costs of u and v
         self.cv = -w * tensor(lower)
         # Scaled by n: the penalties of the programme.
@@ -195,7 +211,7 @@ class InteriorPoint:
         fits each unpenalised target exactly; None when the rows are more."""
         passes = self.passes
         unpenalised = (np.asarray(self.l1) == 0) & (np.asarray(self.l2) == 0)
-        if not unpenalised.any() or self.live.sum().item() > passes.width:
+        if not unpenalised.any() or self.n_live > passes.width:
             return None
         x, _, _, exact = least_squares_fit(passes, np.zeros(len(self.x)))
         return x, exact & unpenalised
@@ -260,16 +276,11 @@ class InteriorPoint:
                 return value + alpha[:, None] * step[name]
             return value + self._t(alpha) * step[name]
 
-        rows = (self.live * (moved("u") * moved("su") + moved("v") * moved("sv"))).sum(
-            0
-        )
-        total = rows.cpu().numpy()
-        count = self.live.sum().item() * 2
+        rows = moved("u") * moved("su") + moved("v") * moved("sv")
+        total, count = (self.live * rows).sum(0).cpu().numpy(), 2 * self.n_live
         if self.split:
-            total = total + (moved("pp") * moved("sp") + moved("mm") * moved("sm")).sum(
-                1
-            )
-            count += 2 * self.p
+            coef = moved("pp") * moved("sp") + moved("mm") * moved("sm")
+            total, count = total + coef.sum(1), count + 2 * self.p
         return total / count
 
     def _t(self, values):
@@ -333,13 +344,11 @@ class InteriorPoint:
     def _step_length(self, step):
         """The longest step (per target, at most 1) that keeps the variables
         and slacks non-negative."""
-        longest = np.ones(len(self.x))
-        for name in ("u", "v", "su", "sv"):
-            value, change = getattr(self, name), step[name]
-            ratio = torch.where(
-                (change < 0) & (self.live > 0), -value / change, torch.inf
-            )
-            longest = np.minimum(longest, ratio.amin(0).cpu().numpy())
+        names = ("u", "v", "su", "sv")
+        value = torch.stack([getattr(self, name) for name in names])
+        change = torch.stack([step[name] for name in names])
+        ratio = torch.where((change < 0) & (self.live > 0), -value / change, torch.inf)
+        longest = np.minimum(1.0, ratio.amin((0, 1)).cpu().numpy())
         if self.split:
             for name in ("pp", "mm", "sp", "sm"):
                 value, change = getattr(self, name), step[name]
@@ -361,7 +370,7 @@ class InteriorPoint:
         """The method's relative measure of the gap: the complementarity and
         the violation of the constraints, relative to the objective."""
         value = self._objective(self.r)
-        live = self.live.sum().item()
+        live = self.n_live
         count = 2 * live + (2 * self.p if self.split else 0)
         violation = ((self.r - self.u + self.v).abs() * self.live).amax(0).cpu().numpy()
         scale = np.maximum(value, _duality.FLOOR * self.passes.n * self.at_zero)
