@@ -84,18 +84,16 @@ def _solved_robust(
             moments, j, search.fit_intercept, search.standardize
         )
         l1, l2 = scaling.penalty(search.loss, alpha, l1_ratio)
-        solutions.append(
-            robust_path.solve_near(
-                Data(data.X, data.Y[:, [j]], data.sample_weight),
-                scaling,
-                loss,
-                l1,
-                l2,
-                (starts[0][c, k], starts[1][c, k]),
-                fit_intercept=search.fit_intercept,
-                max_iter=search.max_iter,
-                device=device,
-            )
+        solutions += robust_path.solve_near(
+            Data(data.X, data.Y[:, [j]], data.sample_weight),
+            scaling,
+            loss,
+            l1,
+            l2,
+            [(starts[0][c, k], starts[1][c, k])],
+            fit_intercept=search.fit_intercept,
+            max_iter=search.max_iter,
+            device=device,
         )
     gaps = np.array([solution.gap for solution in solutions])
     if np.any(gaps > search.tol):

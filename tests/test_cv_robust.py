@@ -169,13 +169,13 @@ def test_small_programme_grows_to_every_row(monkeypatch):
     loss = robust_path.loss_of("quantile", 0.8)
     start = (-3 * np.ones(N_FEATURES), 100.0)  # every residual negative
     l1, l2 = scaling.penalty("quantile", 0.0, 1.0)
-    solution = robust_path.solve_near(
+    (solution,) = robust_path.solve_near(
         data,
         scaling,
         loss,
         l1,
         l2,
-        start,
+        [start],
         fit_intercept=True,
         max_iter=200,
         device=device,

@@ -36,7 +36,7 @@ from .parquet import dask_parquet
 from .predict import predict_batch, predict_one_row
 from .robust import huber, quantile
 from .shapes import degenerate, grid_search, lasso_wide
-from .tuning import cv_diabetes, cv_tall
+from .tuning import cv_diabetes, cv_quantile, cv_tall
 
 __all__ = [
     "FLOOR",
@@ -88,6 +88,7 @@ WORKLOADS = [
     Workload("grid_search", grid_search),
     Workload("cv_diabetes", cv_diabetes),
     Workload("cv_tall", cv_tall, ("tall",)),
+    Workload("cv_quantile", cv_quantile),
     Workload("lasso_wide", lasso_wide),
     Workload("adam_epoch", adam_epoch),
     Workload("to_accuracy", to_accuracy),

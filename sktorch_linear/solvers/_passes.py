@@ -208,7 +208,8 @@ class Passes:
         (n, m), and :meth:`product` of ``x`` (None without ``x``), in one
         pass."""
         k, q = d.shape[1], self.width + (ones and not self.bias)
-        total = torch.zeros((k, q, q), dtype=torch.float64, device=self.t.device)
+        # z~' [d_1 z~, d_2 z~, ...]: one product for every column
+        total = torch.zeros((q, k * q), dtype=torch.float64, device=self.t.device)
         out = None
         if x is not None:
             x = torch.as_tensor(x, device=self.t.device)
@@ -218,9 +219,9 @@ class Passes:
         for rows, z in self.blocks(ones):
             if x is not None:
                 torch.matmul(z, x.T, out=out[rows])
-            for target in range(k):
-                total[target].addmm_(z.T, d[rows, target, None] * z)
-        return total.cpu().numpy(), out
+            weighted = d[rows, :, None] * z[:, None, :]
+            total.addmm_(z.T, weighted.reshape(len(z), k * q))
+        return total.reshape(q, k, q).transpose(0, 1).cpu().numpy(), out
 
 
 class _Columns:

@@ -18,6 +18,7 @@ strength to the next) and the programme takes every row.
 """
 
 import math
+from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
@@ -38,6 +39,9 @@ _MIN_BAND = 10
 # When more rows than this share of the small programme are on the wrong
 # side, the start was too far: the programme takes every row.
 _MANY_WRONG = 0.1
+# Candidates are solved together while their programme's rows are at most this
+# many times one candidate's.
+_BATCH = 1.5
 # For an automatic grid of ridge strengths (as for squared error: glmnet's).
 _RIDGE_MIX = 1e-3
 
@@ -122,97 +126,161 @@ def target_scaling(moments, k, fit_intercept, standardize):
 def penalty_path(data, scaling, loss, grid, *, starts=None, fit_intercept, **solve):
     """Coefficients (original units), intercepts and certified relative gaps of
     every ``(l1_ratio, alpha)`` of ``grid`` for ``data`` (one target), in the
-    grid's order: each solved near ``starts[c]`` (candidate ``c``'s solution
-    on other rows) when given, else near the solution of the next larger
-    strength (the first near the fit of an intercept alone)."""
-    y, w = data.Y[:, 0], _weights(data)
-    coefs, intercepts, gaps, c = [], [], [], 0
-    for l1_ratio, alphas in grid:
-        solutions, gaps_of = {}, {}
-        previous = (
-            np.zeros(data.shape[1]),
-            _intercept_only(y, w, loss, fit_intercept),
-        )
-        for alpha in sorted(set(alphas), reverse=True):
-            l1, l2 = scaling.penalty(loss.kind, alpha, l1_ratio)
-            index = c + int(np.flatnonzero(alphas == alpha)[0])
-            start = previous if starts is None else starts[index]
-            solution = solve_near(
-                data, scaling, loss, l1, l2, start, fit_intercept=fit_intercept, **solve
+    grid's order. With ``starts`` (each candidate's solution on other rows),
+    the candidates whose starts are near one another are solved together, each
+    near its own; without, each strength near the solution of the next larger
+    one (the first near the fit of an intercept alone)."""
+    candidates = [(r, alpha) for r, alphas in grid for alpha in alphas]
+    penalties = [scaling.penalty(loss.kind, a, r) for r, a in candidates]
+    options = dict(fit_intercept=fit_intercept, **solve)
+    solutions = [None] * len(candidates)
+    if starts is None:
+        y, w = data.Y[:, 0], _weights(data)
+        origin = np.zeros(data.shape[1]), _intercept_only(y, w, loss, fit_intercept)
+        for l1_ratio, alphas in grid:
+            previous = origin
+            for c in sorted(
+                (c for c, (r, _) in enumerate(candidates) if r == l1_ratio),
+                key=lambda c: -candidates[c][1],
+            ):
+                l1, l2 = penalties[c]
+                (solutions[c],) = solve_near(
+                    data, scaling, loss, l1, l2, [previous], **options
+                )
+                previous = solutions[c].coef, solutions[c].intercept
+    else:
+        for group in _batches(data, scaling, starts):
+            l1, l2 = (
+                np.concatenate(part) for part in zip(*(penalties[c] for c in group))
             )
-            previous = solutions[alpha] = solution.coef, solution.intercept
-            gaps_of[alpha] = solution.gap
-        for alpha in alphas:
-            coefs.append(solutions[alpha][0])
-            intercepts.append(solutions[alpha][1])
-            gaps.append(gaps_of[alpha])
-        c += len(alphas)
-    return np.array(coefs), np.array(intercepts), np.array(gaps)
+            found = solve_near(
+                data, scaling, loss, l1, l2, [starts[c] for c in group], **options
+            )
+            for c, solution in zip(group, found):
+                solutions[c] = solution
+    return (
+        np.array([solution.coef for solution in solutions]),
+        np.array([solution.intercept for solution in solutions]),
+        np.array([solution.gap for solution in solutions]),
+    )
 
 
-def solve_near(data, scaling, loss, l1, l2, start, *, fit_intercept, max_iter, device):
-    """The minimiser of ``loss`` with the penalty ``l1``, ``l2`` (standardized
-    units, one target) on ``data`` standardized by ``scaling``, from small
-    programmes of the rows nearest the fit of ``start`` (coefficients and
-    intercept in the original units): the coefficients and intercept, the
-    certified relative gap of the minimum of all rows, the objective there
-    (per unit of weight, standardized units) and the iterations of the
-    interior-point method, all programmes together (a :class:`Solution`)."""
+def solve_near(data, scaling, loss, l1, l2, starts, *, fit_intercept, max_iter, device):
+    """The minimisers of ``loss`` with the penalties ``l1``, ``l2`` (standardized
+    units, one per candidate) on ``data`` (one target) standardized by
+    ``scaling``, together, from small programmes of the rows nearest the fits
+    of ``starts`` (a coefficients and intercept per candidate, in the original
+    units): a :class:`Solution` per candidate, with the certified relative gap
+    of the minimum of all rows, the objective there (per unit of weight,
+    standardized units) and the iterations of the interior-point method, all
+    programmes together."""
     y, w = data.Y[:, 0], _weights(data)
     live = w > 0
-    r = y - matmul(data.X, start[0]) - start[1]
-    band = np.zeros(len(y), dtype=bool)
-    p = int(np.sum(~scaling.constant)) + 1
-    size = max(_MIN_BAND * p, math.ceil(_BAND * math.sqrt(live.sum()) * p))
-    band[_nearest(r, live, band, size)] = True
+    residuals = _residuals(data, starts)
+    band = _band(residuals, live, _size(scaling, live))
+    positive = residuals[:, 0] > 0  # the side of the rows outside the band
     n_iter = 0
     while True:
         passes = _small_programme(
-            data, w, band & live, r, scaling, fit_intercept, device
+            data, w, band & live, positive, len(starts), scaling, fit_intercept, device
         )
         with threads_for(passes.n * passes.width):
-            method, iterations, _ = minimise(passes, [loss], l1, l2, max_iter)
+            method, iterations, _ = minimise(
+                passes, [loss] * len(starts), l1, l2, max_iter
+            )
         n_iter += iterations
-        coef, intercept = (values[0] for values in coefficients(method))
-        r_new = y - matmul(data.X, coef) - intercept
-        wrong = live & ~band & np.where(r > 0, r_new < 0, r_new > 0)
+        coef, intercept = coefficients(method)
+        residuals = _residuals(data, list(zip(coef, intercept)))
+        wrong = np.where(positive[:, None], residuals < 0, residuals > 0).any(1)
+        wrong &= live & ~band
         if not wrong.any():
             break
-        # many: the start was too far for a small programme
+        # many: a start was too far for a small programme
         band |= live if wrong.sum() > _MANY_WRONG * band.sum() else wrong
-        r = r_new
-    value = _objective(r_new, w, loss, scaling, coef, l1, l2)
-    at_zero = _objective(y - scaling.y_center[0], w, loss, scaling, 0 * coef, 0, 0)
-    gap = _duality.relative(value, method.bounds[0], at_zero)
-    return Solution(coef, intercept, float(gap), float(value), n_iter)
+    at_zero = _objective(y - scaling.y_center[0], w, loss, scaling, 0 * coef[0], 0, 0)
+    solutions = []
+    for k in range(len(starts)):
+        value = _objective(residuals[:, k], w, loss, scaling, coef[k], l1[k], l2[k])
+        gap = _duality.relative(value, method.bounds[k], at_zero)
+        solutions.append(
+            Solution(coef[k], intercept[k], float(gap), float(value), n_iter)
+        )
+    return solutions
 
 
-def _small_programme(data, w, band, r, scaling, fit_intercept, device):
-    """The passes over the rows of ``band`` and, for each side of the fit
-    with residuals ``r`` outside it, one row of its total weight at its
-    weighted mean (standardized by ``scaling``)."""
+def _residuals(data, solutions):
+    """``y - X coef - intercept`` of each of ``solutions``: (n, K)."""
+    coef = np.array([c for c, _ in solutions])
+    intercept = np.array([b for _, b in solutions])
+    return data.Y[:, :1] - matmul(data.X, coef.T) - intercept
+
+
+def _size(scaling, live):
+    """The rows nearest a start's fit that its first small programme takes."""
+    p = int(np.sum(~scaling.constant)) + 1
+    return max(_MIN_BAND * p, math.ceil(_BAND * math.sqrt(live.sum()) * p))
+
+
+def _band(residuals, live, size):
+    """The live rows among the ``size`` nearest each fit (columns of
+    ``residuals``), and those on different sides of different fits."""
+    band = np.zeros(len(residuals), dtype=bool)
+    for r in residuals.T:
+        band[_nearest(r, live, size)] = True
+    positive = residuals > 0
+    return live & (band | (positive.any(1) & ~positive.all(1)))
+
+
+def _batches(data, scaling, starts):
+    """Groups of consecutive candidates whose starts' fits are near one
+    another: each group's rows (:func:`_band`) at most ``_BATCH`` times one
+    start's."""
+    live = _weights(data) > 0
+    residuals = _residuals(data, starts)
+    size = min(int(live.sum()), _size(scaling, live))
+    groups = [[0]]
+    for c in range(1, len(starts)):
+        rows = _band(residuals[:, groups[-1] + [c]], live, size).sum()
+        if rows <= _BATCH * size:
+            groups[-1].append(c)
+        else:
+            groups.append([c])
+    return groups
+
+
+def _small_programme(
+    data, w, band, positive, n_candidates, scaling, fit_intercept, device
+):
+    """The passes over the rows of ``band`` and, for each side (``positive``)
+    of the rows outside it, one row of its total weight at its weighted mean
+    (standardized by ``scaling``), the target repeated for each candidate."""
     rows, targets, weights = [host(data.X[band])], [data.Y[band, 0]], [w[band]]
-    for side in (r <= 0, r > 0):
-        side &= ~band & (w > 0)
+    for side in (~positive, positive):
+        side = side & ~band & (w > 0)
         total = w[side].sum()
         if total > 0:
             share = np.where(side, w / total, 0.0)
             rows.append(matmul(data.X.T, share)[None])
             targets.append([share @ data.Y[:, 0]])
             weights.append([total])
+    target = np.concatenate(targets)
     small = Data(
         np.vstack([np.asarray(x, dtype=np.float64) for x in rows]),
-        np.concatenate(targets)[:, None],
+        np.repeat(target[:, None], n_candidates, axis=1),
         np.concatenate(weights),
     )
+    repeated = {
+        name: np.repeat(getattr(scaling, name), n_candidates)
+        for name in ("y_center", "y_scale", "y_second_moment")
+    }
+    scaling = replace(scaling, **repeated)  # the target's, for each candidate
     return Passes.of_data(small, scaling, device, fit_intercept, hold="always")
 
 
-def _nearest(r, live, band, size):
-    """The ``size`` live rows outside ``band`` whose residuals are nearest
-    zero."""
-    distance = np.where(live & ~band, np.abs(r), np.inf)
-    size = min(size, int(np.sum(live & ~band)))
+def _nearest(r, live, size):
+    """The ``size`` live rows whose residuals are nearest zero."""
+    distance = np.where(live, np.abs(r), np.inf)
+    size = min(size, int(np.sum(live)))
     return np.argpartition(distance, size - 1)[:size] if size else []
 
 
