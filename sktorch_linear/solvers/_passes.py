@@ -12,6 +12,9 @@ from .._moments import accumulate
 
 # Rows per block of a pass.
 _BLOCK_ROWS = 4096
+# The most values of the weighted rows of several columns multiplied at once
+# (32 MiB of float64).
+_PRODUCT_VALUES = 2**22
 # Device types on which the standardized rows are held for all the passes.
 RESIDENT_TYPES = ("cuda",)
 
@@ -219,8 +222,13 @@ class Passes:
         for rows, z in self.blocks(ones):
             if x is not None:
                 torch.matmul(z, x.T, out=out[rows])
-            weighted = d[rows, :, None] * z[:, None, :]
-            total.addmm_(z.T, weighted.reshape(len(z), k * q))
+            step = max(1, _PRODUCT_VALUES // (len(z) * q))  # columns at a time
+            for first in range(0, k, step):
+                columns = slice(first, min(first + step, k))
+                weighted = d[rows, columns, None] * z[:, None, :]
+                total[:, first * q : columns.stop * q].addmm_(
+                    z.T, weighted.reshape(len(z), -1)
+                )
         return total.reshape(q, k, q).transpose(0, 1).cpu().numpy(), out
 
 
