@@ -26,7 +26,7 @@ from ._device import accumulation_dtype, resolve_device
 from ._fitted import kept_on_failure
 from ._folds import fold_statistics, stream_folds, stream_labels
 from ._refit import refit
-from ._search import Search, results
+from ._search import Search, set_results
 from ._threads import one_blas_thread, threads_for
 from ._validation import validate, validate_X
 
@@ -52,7 +52,8 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
     conditioned problems). For the absolute error and the quantile loss,
     each candidate is solved exactly from a small programme of the rows near
     a neighbouring solution's fit (the next larger strength, or another
-    split's), checked on all its training rows (see the user guide). The
+    split's), checked on all its training rows; for Huber's, by Newton's
+    method from another split's solution (see the user guide). The
     scores are those of ``GridSearchCV(TorchLinearRegressor(...), cv=...)``
     over the same grid.
 
@@ -92,9 +93,13 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
         predictions of the test rows, which takes a second pass. Rows are
         scored with unit weights, as ``GridSearchCV`` scores them.
 
-    loss : {"squared_error", "absolute_error", "quantile"}, default="squared_error"
+    loss : {"squared_error", "huber", "absolute_error", "quantile"}, \
+            default="squared_error"
         The loss, as :class:`TorchLinearRegressor`'s (the robust losses need
         ``X`` in memory, dense or sparse).
+
+    epsilon : float, default=1.35
+        Threshold of ``loss="huber"``, in ``(1, inf)``.
 
     quantile : float, default=0.5
         The quantile of ``loss="quantile"``, in ``(0, 1)``.
@@ -189,7 +194,8 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
         "eps": [Interval(Real, 0, None, closed="neither")],
         "cv": ["cv_object"],
         "scoring": [StrOptions(set(get_scorer_names())), callable, None],
-        "loss": [StrOptions({"squared_error", "absolute_error", "quantile"})],
+        "loss": [StrOptions({"squared_error", "huber", "absolute_error", "quantile"})],
+        "epsilon": [Interval(Real, 1, None, closed="neither")],
         "quantile": [Interval(Real, 0, 1, closed="neither")],
         "fit_intercept": ["boolean"],
         "standardize": ["boolean"],
@@ -208,6 +214,7 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
         cv=5,
         scoring=None,
         loss="squared_error",
+        epsilon=1.35,
         quantile=0.5,
         fit_intercept=True,
         standardize=True,
@@ -222,6 +229,7 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
         self.cv = cv
         self.scoring = scoring
         self.loss = loss
+        self.epsilon = epsilon
         self.quantile = quantile
         self.fit_intercept = fit_intercept
         self.standardize = standardize
@@ -359,13 +367,13 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
                 rows = np.empty((len(y), 0)) if dask else data.X
                 splits = list(check_cv(self.cv, y).split(rows, y, groups))
                 folds = fold_statistics(data, splits, device=device)
-                total, grid = folds.total, search.grid(folds.total, data)
+                total, grid = folds.total, search.grid(folds.total, data, device)
                 paths = search.paths(folds, grid, data, splits, device)
                 scores, n_passes = search.split_scores(
                     folds, grid, paths, data, y, splits
                 )
                 n_passes += folds.n_passes
-            self._set_results(grid, scores, len(y) if self.cv is None else None)
+            set_results(self, grid, scores, len(y) if self.cv is None else None)
             refit(self, total, data, y_ndim, device, n_passes, paths)
         return self
 
@@ -393,7 +401,7 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
             splits = [(None, None)] * len(folds.test)
             paths = search.paths(folds, grid, None, splits, device)
             scores, _ = search.split_scores(folds, grid, paths, None, None, splits)
-            self._set_results(grid, scores, None)
+            set_results(self, grid, scores, None)
             refit(self, folds.total, None, y_ndim, device, passes + 1)
         self._stream = (start + n_rows, atoms, passes + 1)
         return self
@@ -421,22 +429,6 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
             )
             data = Data(X, Y, sample_weight)
         return data, (Y[:, 0] if y_ndim == 1 else Y), y_ndim
-
-    def _set_results(self, grid, scores, n_splits):
-        self.cv_results_, self.best_index_ = results(grid, scores, n_splits)
-        params = np.array(self.cv_results_["params"])[self.best_index_]
-        mean = self.cv_results_.get("mean_test_score_per_target")
-        if mean is None:
-            self.alpha_, self.l1_ratio_ = params["alpha"], params["l1_ratio"]
-            self.best_score_ = float(
-                self.cv_results_["mean_test_score"][self.best_index_]
-            )
-        else:
-            self.alpha_ = np.array([c["alpha"] for c in params])
-            self.l1_ratio_ = np.array([c["l1_ratio"] for c in params])
-            self.best_score_ = mean[self.best_index_, np.arange(mean.shape[1])]
-        self.alphas_ = np.array([alphas for _, alphas in grid])
-        self.n_splits_ = len(scores) if n_splits is None else n_splits
 
 
 def _targets(data, device):

@@ -14,8 +14,10 @@ from ._folds import of_target
 from ._regressor import TorchLinearRegressor
 from ._scaling import Scaling
 from ._warnings import warn
-from .solvers import robust_path
+from .solvers import huber_path, robust_path
 from .solvers._base import SolverResult
+from .solvers._passes import Passes
+from .solvers._robust import outliers
 
 
 def refit(search, moments, data, y_ndim, device, n_passes, paths=None):
@@ -27,7 +29,8 @@ def refit(search, moments, data, y_ndim, device, n_passes, paths=None):
     intercepts, gaps and iterations of the choice."""
     solve = partial(_solved, search, device=device, n_passes=n_passes)
     if search.loss != "squared_error":
-        starts = paths[0][0], paths[1][0]  # the first split's
+        coef, intercept, scale = paths
+        starts = coef[0], intercept[0], None if scale is None else scale[0]
         solve = partial(_solved_robust, search, starts=starts, device=device)
     if np.ndim(search.alpha_) == 0:
         best = solve(search.alpha_, search.l1_ratio_, moments, data, y_ndim)
@@ -71,54 +74,73 @@ def _solved_robust(
 ):
     """As :func:`_solved`, for a robust loss: each target solved on the rows of
     ``data`` near its solution of the chosen candidate in ``starts``
-    (coefficients and intercepts of every candidate and target, on other
-    rows)."""
+    (coefficients, intercepts and Huber's scales of every candidate and
+    target, on other rows)."""
     model, config = _model(search, alpha, l1_ratio, device)
     params = search.cv_results_["params"]
     c = params.index({"alpha": float(alpha), "l1_ratio": float(l1_ratio)})
     targets = range(data.Y.shape[1]) if targets is None else targets
-    loss = robust_path.loss_of(search.loss, search.quantile)
     solutions = []
     for j, k in enumerate(targets):
         scaling = robust_path.target_scaling(
             moments, j, search.fit_intercept, search.standardize
         )
-        l1, l2 = scaling.penalty(search.loss, alpha, l1_ratio)
-        solutions += robust_path.solve_near(
-            Data(data.X, data.Y[:, [j]], data.sample_weight),
-            scaling,
-            loss,
-            l1,
-            l2,
-            [(starts[0][c, k], starts[1][c, k])],
-            fit_intercept=search.fit_intercept,
-            max_iter=search.max_iter,
-            device=device,
+        start = [part if part is None else part[c, k] for part in starts]
+        target = Data(data.X, data.Y[:, [j]], data.sample_weight)
+        solutions += _solved_target(
+            search, target, scaling, alpha, l1_ratio, start, device
         )
     gaps = np.array([solution.gap for solution in solutions])
+    huber = search.loss == "huber"
     if np.any(gaps > search.tol):
+        method = "Newton's method" if huber else "The interior-point method"
         warn(
-            f"The interior-point method stopped with a certified relative gap of "
-            f"{gaps.max():.2g} to the minimum (tol={search.tol:g}). Increase "
-            "max_iter.",
+            f"{method} stopped with a certified relative gap of {gaps.max():.2g} "
+            f"to the minimum (tol={search.tol:g}). Increase max_iter.",
             ConvergenceWarning,
         )
+    coef = np.array([solution.coef for solution in solutions])
+    intercept = np.array([solution.intercept for solution in solutions])
+    scale = np.array([solution.scale for solution in solutions]) if huber else None
     result = SolverResult(
-        np.array([solution.coef for solution in solutions]),
-        np.array([solution.intercept for solution in solutions]),
+        coef,
+        intercept,
         scaling=Scaling.from_moments(
             moments, fit_intercept=search.fit_intercept, standardize=search.standardize
         ),
         solver="exact",
-        path="interior_point",
+        path="newton" if huber else "interior_point",
         n_iter=max(solution.n_iter for solution in solutions),
         converged=bool(np.all(gaps <= search.tol)),
-        loss_curve=[sum(solution.objective for solution in solutions)],
+        loss_curve=[float(sum(solution.objective for solution in solutions))],
         diagnostics={"optimality_gap": gaps},
         moments=moments,
+        scale=scale,
+        outliers=None
+        if scale is None
+        else outliers(data, coef, intercept, scale, search.epsilon, device),
     )
     set_fitted(model, result, config, y_ndim)
     return model
+
+
+def _solved_target(search, data, scaling, alpha, l1_ratio, start, device):
+    """The chosen candidate's solution of one target (``data``), from
+    ``start`` (coefficients, intercept and Huber's scale)."""
+    options = {
+        "fit_intercept": search.fit_intercept,
+        "max_iter": search.max_iter,
+        "device": device,
+    }
+    if search.loss == "huber":
+        passes = Passes.of_data(data, scaling, device, search.fit_intercept)
+        candidate = [(l1_ratio, alpha)]
+        return huber_path.solve_candidates(
+            passes, search.epsilon, candidate, start, max_iter=search.max_iter
+        )
+    l1, l2 = scaling.penalty(search.loss, alpha, l1_ratio)
+    loss = robust_path.loss_of(search.loss, search.quantile)
+    return robust_path.solve_near(data, scaling, loss, l1, l2, [start[:2]], **options)
 
 
 def _model(search, alpha, l1_ratio, device):
@@ -129,6 +151,7 @@ def _model(search, alpha, l1_ratio, device):
         alpha=alpha,
         l1_ratio=l1_ratio,
         loss=search.loss,
+        epsilon=search.epsilon,
         quantile=search.quantile,
         fit_intercept=search.fit_intercept,
         standardize=search.standardize,

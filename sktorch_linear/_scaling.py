@@ -111,6 +111,14 @@ class Scaling:
             coef = coef @ np.linalg.pinv(self.whitening.T)
         return coef, intercept
 
+    def repeated(self, n):
+        """This scaling of one target for ``n`` copies of it (a target per
+        candidate of a search, solved together)."""
+        names = ("y_center", "y_scale", "y_second_moment")
+        return replace(
+            self, **{name: np.repeat(getattr(self, name), n) for name in names}
+        )
+
     def tensors(self):
         """The scaling as :class:`LinearModule` takes it."""
         return {

@@ -15,7 +15,7 @@ from ._moments import accumulate
 from ._scaling import Scaling
 from ._scores import FROM_STATISTICS, error_scores, predicted_scores, statistics_scores
 from ._warnings import warn
-from .solvers import robust_path
+from .solvers import huber_path, robust_path
 from .solvers.path import alpha_grid, leave_one_out, penalty_path
 
 
@@ -28,6 +28,7 @@ class Search:
     l1_ratio: object
     eps: float
     cv: object
+    epsilon: float
     scoring: object
     loss: str
     quantile: float
@@ -98,11 +99,11 @@ class Search:
         """Whether the loss is the absolute error or a quantile's."""
         return self.loss != "squared_error"
 
-    def grid(self, moments, data=None):
+    def grid(self, moments, data=None, device=None):
         """``[(l1_ratio, alphas), ...]``: the strengths tried with each mix
         (an automatic grid from the statistics of all rows, ``moments``, and
-        for a robust loss from its subgradient at the fit of an intercept
-        alone, one more pass over ``data``)."""
+        for a robust loss from its derivative at the fit of an intercept
+        alone: more passes over ``data`` on ``device``)."""
         ratios = np.atleast_1d(np.asarray(self.l1_ratio, dtype=np.float64))
         if ratios.ndim != 1 or not np.all((ratios >= 0) & (ratios <= 1)):
             raise ValueError(f"l1_ratio must be in [0, 1]; got {self.l1_ratio!r}.")
@@ -110,12 +111,7 @@ class Search:
             options = {"n_alphas": self.alphas, "eps": self.eps}
             options.update(fit_intercept=self.fit_intercept)
             if self.robust:
-                scaling = Scaling.from_moments(
-                    moments,
-                    fit_intercept=self.fit_intercept,
-                    standardize=self.standardize,
-                )
-                grid = partial(robust_path.alpha_grid, data, scaling, self._loss)
+                grid = self._robust_grid(moments, data, device)
                 return [(r, grid(l1_ratio=r, **options)) for r in ratios]
             options.update(standardize=self.standardize)
             return [(r, alpha_grid(moments, l1_ratio=r, **options)) for r in ratios]
@@ -127,34 +123,27 @@ class Search:
             )
         return [(r, alphas) for r in ratios]
 
+    def _robust_grid(self, moments, data, device):
+        """The automatic grid of a robust loss, as a function of the mix."""
+        scaling = Scaling.from_moments(
+            moments, fit_intercept=self.fit_intercept, standardize=self.standardize
+        )
+        if self.loss == "huber":
+            return partial(
+                huber_path.alpha_grid, data, scaling, self.epsilon, device=device
+            )
+        return partial(robust_path.alpha_grid, data, scaling, self._loss)
+
     @property
     def _loss(self):
         return robust_path.loss_of(self.loss, self.quantile)
 
     def paths(self, folds, grid, data, splits, device):
         """Every split's solutions of every candidate: coefficients
-        ``(n_splits, n_candidates, n_targets, n_features)`` and intercepts."""
+        ``(n_splits, n_candidates, n_targets, n_features)``, intercepts, and
+        for Huber's loss the scales (else None)."""
         if self.robust:
-            coef, intercept, gaps = robust_path.split_paths(
-                data,
-                splits,
-                folds.train,
-                self._loss,
-                grid,
-                standardize=self.standardize,
-                fit_intercept=self.fit_intercept,
-                max_iter=self.max_iter,
-                device=device,
-            )
-            if np.any(gaps > self.tol):
-                warn(
-                    f"The interior-point method stopped with a certified relative "
-                    f"gap of {gaps.max():.2g} (tol={self.tol:g}) for some "
-                    f"candidates; their scores are of unfinished fits. Increase "
-                    "max_iter.",
-                    ConvergenceWarning,
-                )
-            return coef, intercept
+            return self._robust_paths(folds, grid, data, splits, device)
         solutions = [
             penalty_path(
                 train,
@@ -175,7 +164,34 @@ class Search:
         return (
             np.array([coef for coef, _, _ in solutions]),
             np.array([intercept for _, intercept, _ in solutions]),
+            None,
         )
+
+    def _robust_paths(self, folds, grid, data, splits, device):
+        options = {
+            "standardize": self.standardize,
+            "fit_intercept": self.fit_intercept,
+            "max_iter": self.max_iter,
+            "device": device,
+        }
+        scale, method = None, "The interior-point method"
+        if self.loss == "huber":
+            method = "Newton's method"
+            coef, intercept, scale, gaps = huber_path.split_paths(
+                data, splits, folds.train, self.epsilon, grid, **options
+            )
+        else:
+            coef, intercept, gaps = robust_path.split_paths(
+                data, splits, folds.train, self._loss, grid, **options
+            )
+        if np.any(gaps > self.tol):
+            warn(
+                f"{method} stopped with a certified relative gap of "
+                f"{gaps.max():.2g} (tol={self.tol:g}) for some candidates; their "
+                "scores are of unfinished fits. Increase max_iter.",
+                ConvergenceWarning,
+            )
+        return coef, intercept, scale
 
     def split_scores(self, folds, grid, paths, data, y, splits):
         """Held-out scores of every split's solutions ``paths``, shape
@@ -230,6 +246,25 @@ class Search:
             )
         ]
         return total, grid, scores, 2
+
+
+def set_results(search, grid, scores, n_splits):
+    """Set ``search``'s ``cv_results_`` (see :func:`results`), its choice
+    (``best_index_``, ``alpha_``, ``l1_ratio_``, ``best_score_``: per target
+    with scores per target), ``alphas_`` and ``n_splits_``."""
+    search.cv_results_, search.best_index_ = results(grid, scores, n_splits)
+    params = np.array(search.cv_results_["params"])[search.best_index_]
+    mean = search.cv_results_.get("mean_test_score_per_target")
+    if mean is None:
+        search.alpha_, search.l1_ratio_ = params["alpha"], params["l1_ratio"]
+        best = search.cv_results_["mean_test_score"][search.best_index_]
+        search.best_score_ = float(best)
+    else:
+        search.alpha_ = np.array([c["alpha"] for c in params])
+        search.l1_ratio_ = np.array([c["l1_ratio"] for c in params])
+        search.best_score_ = mean[search.best_index_, np.arange(mean.shape[1])]
+    search.alphas_ = np.array([alphas for _, alphas in grid])
+    search.n_splits_ = len(scores) if n_splits is None else n_splits
 
 
 def results(grid, scores, n_splits=None):

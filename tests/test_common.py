@@ -33,6 +33,7 @@ ESTIMATORS = [
     TorchLinearRegressorCV(device="cpu", alphas=5, l1_ratio=[0.5, 1.0]),
     TorchLinearRegressorCV(device="cpu", cv=None),
     TorchLinearRegressorCV(device="cpu", alphas=3, l1_ratio=1.0, loss="quantile"),
+    TorchLinearRegressorCV(device="cpu", alphas=3, l1_ratio=0.5, loss="huber"),
 ]
 
 

@@ -238,3 +238,47 @@ def test_robust_losses_refuse_what_needs_statistics():
     assert not hasattr(search, "partial_fit")
     with pytest.raises(ValueError, match="cv=None"):
         TorchLinearRegressorCV(loss="quantile", cv=None, device="cpu").fit(X, y)
+
+
+@pytest.mark.parametrize("l1_ratio", [0.0, 0.5, 1.0])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_huber_scores_equal_grid_search(l1_ratio, weighted, sparse):
+    """Check every split's R² of every Huber candidate against GridSearchCV
+    over TorchLinearRegressor(loss="huber"): Newton's minimum from another
+    split's solution is fit's from the least-squares start, and so are the
+    chosen model's scale and outliers."""
+    params = {"loss": "huber", "epsilon": 1.5}
+    data = scipy.sparse.csr_matrix(X) if sparse else X
+    weight = WEIGHTS if weighted else None
+    ours = TorchLinearRegressorCV(
+        alphas=5, l1_ratio=l1_ratio, cv=SPLITS, device="cpu", **params
+    ).fit(data, y, sample_weight=weight)
+    theirs = _grid_search(data, y, params, ours.cv_results_["params"], SPLITS, weight)
+    for s in range(ours.n_splits_):
+        key = f"split{s}_test_score"
+        _assert_close(ours.cv_results_[key], theirs.cv_results_[key], 1e-9)
+    assert ours.best_index_ == theirs.best_index_
+    best, fit = ours.best_estimator_, theirs.best_estimator_
+    _assert_close(best.coef_, fit.coef_, 1e-9)
+    _assert_close(best.scale_, fit.scale_, 1e-9)
+    assert np.array_equal(best.outliers_, fit.outliers_)
+    assert best.solver_path_ == "newton" and ours.optimality_gap_ <= 1e-10
+
+
+@pytest.mark.parametrize("params", [LOSSES["quantile"], {"loss": "huber"}])
+def test_automatic_grid_starts_where_every_coefficient_is_zero(params):
+    """The largest strength of an automatic L1 grid sets every coefficient to
+    zero (to rounding, for Huber's smooth loss), and one 10% smaller does not
+    (a fit at each, on all rows; HiGHS agrees for the quantile)."""
+    search = TorchLinearRegressorCV(
+        alphas=3, l1_ratio=1.0, cv=SPLITS, device="cpu", **params
+    ).fit(X, y)
+    largest = search.alphas_[0, 0]
+    at = TorchLinearRegressor(alpha=largest, l1_ratio=1.0, device="cpu", **params)
+    below = TorchLinearRegressor(
+        alpha=0.9 * largest, l1_ratio=1.0, device="cpu", **params
+    )
+    below = below.fit(X, y)
+    assert np.all(np.abs(at.fit(X, y).coef_) <= 1e-12 * np.abs(below.coef_).max())
+    assert np.any(below.coef_ != 0)

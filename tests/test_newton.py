@@ -269,3 +269,43 @@ def test_several_targets_and_streaming():
         stream.partial_fit(X[rows], Y[rows])
     assert stream.solver_ == "adam" and stream.scale_ > 0
     assert stream.outliers_.shape == Y[rows].shape  # the rows of the last call
+
+
+def test_square_data_minimum_at_zero_scale_found_first(monkeypatch):
+    """30 rows and 30 columns with an elastic net: the minimum is at a scale of
+    0, where Newton's steps only crawl (200 steps, 16 s). The boundary is tried
+    first where it is plausible, and certified there: few iterations, the
+    certified minimum (an exact fit of every row would cost the penalty; the
+    scale is 0)."""
+    rng = np.random.default_rng(3)
+    X_ = rng.normal(size=(30, 30))
+    y = X_ @ rng.normal(size=30) + rng.normal(size=30)
+    reg = TorchLinearRegressor(loss="huber", alpha=0.09, l1_ratio=0.5, device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        reg.fit(X_, y)
+    assert reg.scale_ == 0 and reg.optimality_gap_ <= 1e-12
+    assert reg.n_iter_ <= 40
+
+
+def test_boundary_not_tried_at_the_certificate_rounding(monkeypatch):
+    """At small strengths Newton's certified gap stops at the rounding of the
+    certificate (1e-12 to 1e-11), not a sign of a minimum at a scale of 0: the
+    boundary's interior-point method (ten times Newton's time) is not run."""
+    from sktorch_linear.solvers import _boundary
+
+    runs = []
+    original = _boundary.InteriorPoint
+
+    def counted(*args, **kwargs):
+        runs.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(_boundary, "InteriorPoint", counted)
+    rng = np.random.default_rng(0)
+    X_ = rng.normal(size=(20_000, 50))
+    y = X_ @ rng.uniform(-2, 2, 50) + 3 + rng.normal(size=20_000)
+    y[rng.uniform(size=20_000) < 0.05] += 15
+    reg = TorchLinearRegressor(loss="huber", alpha=4.3e-4, l1_ratio=1.0, device="cpu")
+    reg.fit(X_, y)
+    assert 1e-13 < reg.optimality_gap_ <= 1e-9 and not runs

@@ -58,6 +58,7 @@ LAYERS = [
             "solvers.newton",
             "solvers.path",
             "solvers.robust_path",
+            "solvers.huber_path",
         ],
     ),
     ("certification", ["solvers._certify", "solvers._collinear"]),

@@ -18,7 +18,6 @@ strength to the next) and the programme takes every row.
 """
 
 import math
-from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
@@ -42,6 +41,9 @@ _MANY_WRONG = 0.1
 # Candidates are solved together while their programme's rows are at most this
 # many times one candidate's.
 _BATCH = 1.5
+# The largest strength of an automatic grid is this much (relative) above the
+# smallest that sets every coefficient to zero.
+_ABOVE = 1e-6
 # For an automatic grid of ridge strengths (as for squared error: glmnet's).
 _RIDGE_MIX = 1e-3
 
@@ -54,6 +56,7 @@ class Solution(NamedTuple):
     gap: float
     objective: float
     n_iter: int
+    scale: float | None = None  # Huber's, in the units of y
 
 
 def loss_of(loss, quantile):
@@ -65,8 +68,8 @@ def loss_of(loss, quantile):
 
 
 def alpha_grid(data, scaling, loss, *, l1_ratio, n_alphas, eps, fit_intercept):
-    """``n_alphas`` strengths decreasing on a log scale from the smallest that
-    sets every coefficient to zero with ``l1_ratio`` (at least
+    """``n_alphas`` strengths decreasing on a log scale from just above the
+    smallest that sets every coefficient to zero with ``l1_ratio`` (at least
     ``_RIDGE_MIX``; the largest over the targets) down to ``eps`` times it."""
     largest = 0.0
     for k in range(data.Y.shape[1]):
@@ -77,7 +80,9 @@ def alpha_grid(data, scaling, loss, *, l1_ratio, n_alphas, eps, fit_intercept):
         product = matmul(data.X.T, w * a) - scaling.x_center * np.sum(w * a)
         product = np.abs(product / scaling.x_scale)[~scaling.constant]
         largest = max(largest, float(product.max(initial=0.0)) / w.sum())
-    largest = largest / max(l1_ratio, _RIDGE_MIX)
+    # just above: at the threshold itself a linear programme's minimisers are a
+    # segment from zero (scores would depend on which one a solver takes)
+    largest = (1 + _ABOVE) * largest / max(l1_ratio, _RIDGE_MIX)
     if largest == 0:  # nothing to penalise: any grid will do
         largest = 1.0
     return np.geomspace(largest, largest * eps, n_alphas)
@@ -269,12 +274,9 @@ def _small_programme(
         np.repeat(target[:, None], n_candidates, axis=1),
         np.concatenate(weights),
     )
-    repeated = {
-        name: np.repeat(getattr(scaling, name), n_candidates)
-        for name in ("y_center", "y_scale", "y_second_moment")
-    }
-    scaling = replace(scaling, **repeated)  # the target's, for each candidate
-    return Passes.of_data(small, scaling, device, fit_intercept, hold="always")
+    return Passes.of_data(
+        small, scaling.repeated(n_candidates), device, fit_intercept, hold="always"
+    )
 
 
 def _nearest(r, live, size):
