@@ -36,7 +36,7 @@ from .parquet import dask_parquet
 from .predict import predict_batch, predict_one_row
 from .robust import huber, quantile
 from .shapes import degenerate, grid_search, lasso_wide
-from .tuning import cv_diabetes, cv_quantile, cv_tall
+from .tuning import cv_diabetes, cv_huber, cv_quantile, cv_tall
 
 __all__ = [
     "FLOOR",
@@ -89,6 +89,7 @@ WORKLOADS = [
     Workload("cv_diabetes", cv_diabetes),
     Workload("cv_tall", cv_tall, ("tall",)),
     Workload("cv_quantile", cv_quantile),
+    Workload("cv_huber", cv_huber),
     Workload("lasso_wide", lasso_wide),
     Workload("adam_epoch", adam_epoch),
     Workload("to_accuracy", to_accuracy),

@@ -29,7 +29,7 @@ SIZES = {
         # quantile_in_process rows and with a time limit beyond.
         "quantile": [(20_000, 50), (200_000, 100)],
         "huber": (200_000, 100),
-        "cv_quantile": (20_000, 50),
+        "cv_robust": (20_000, 50),
         "lasso": (5_000, 1_000),
         # Rows, columns and files of the parquet data set read through Dask.
         "dask": (10_000_000, 20, 40),
@@ -50,7 +50,7 @@ SIZES = {
         "ill_conditioned": (100_000, 100),
         "quantile": [(2_000, 20), (20_000, 50)],
         "huber": (20_000, 50),
-        "cv_quantile": (5_000, 20),
+        "cv_robust": (5_000, 20),
         "lasso": (1_000, 300),
         "dask": (200_000, 20, 4),
         "quantile_in_process": 2_000,

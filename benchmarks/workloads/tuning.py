@@ -16,8 +16,8 @@ from ._context import regressor
 from ._rows import faster, headline, ratio, row
 
 N_ALPHAS = 30
-# Strengths of the quantile loss's L1 penalty tried (cv_quantile).
-N_QUANTILE_ALPHAS = 10
+# Strengths of the robust losses' L1 penalty tried (cv_quantile, cv_huber).
+N_ROBUST_ALPHAS = 10
 L1_RATIOS = [0.1, 0.5, 1.0]
 FOLDS = 5
 OURS_CV = "TorchLinearRegressorCV"
@@ -157,19 +157,36 @@ def cv_diabetes(ctx):
 
 
 def cv_quantile(ctx):
-    """5-fold cross-validation of 10 L1 strengths (LassoCV's grid) of the 0.9
-    quantile's loss, on 20 000 x 50 with heavy-tailed noise (Student t, 2
+    """5-fold cross-validation of 10 L1 strengths (the automatic grid) of the
+    0.9 quantile's loss, on 20 000 x 50 with heavy-tailed noise (Student t, 2
     degrees of freedom, as the quantile workload's): ours against
     GridSearchCV over TorchLinearRegressor(loss="quantile") with the same
     candidates and folds."""
-    n, p = ctx.sizes["cv_quantile"]
+    n, p = ctx.sizes["cv_robust"]
     X, y = linear_data(n, p, seed=ctx.seed)
     y += np.random.default_rng(ctx.seed).standard_t(2, size=n)
-    folds = KFold(FOLDS, shuffle=True, random_state=ctx.seed)
     params = {"loss": "quantile", "quantile": QUANTILE}
-    grid = {"alphas": N_QUANTILE_ALPHAS, "l1_ratio": 1.0, "cv": folds}
+    return _robust_search(ctx, "cv_quantile", "quantile", X, y, params)
+
+
+def cv_huber(ctx):
+    """The same for Huber's loss (epsilon 1.35, with its scale) on 20 000 x
+    50 with 5% outliers of 10 to 20 standard deviations of the noise."""
+    n, p = ctx.sizes["cv_robust"]
+    X, y = linear_data(n, p, seed=ctx.seed)
+    rng = np.random.default_rng(ctx.seed)
+    rows = rng.uniform(size=n) < 0.05
+    y[rows] += rng.uniform(10, 20, rows.sum()) * rng.choice([-1, 1], rows.sum())
+    return _robust_search(ctx, "cv_huber", "huber", X, y, {"loss": "huber"})
+
+
+def _robust_search(ctx, workload, label, X, y, params):
+    """Ours against GridSearchCV over TorchLinearRegressor(**params): 5 folds
+    x 10 L1 strengths, the rows and the headline."""
+    folds = KFold(FOLDS, shuffle=True, random_state=ctx.seed)
+    grid = {"alphas": N_ROBUST_ALPHAS, "l1_ratio": 1.0, "cv": folds}
     candidates = _ours(ctx, **grid, **params).fit(X, y).cv_results_["params"]
-    reference = "GridSearchCV(TorchLinearRegressor quantile)"
+    reference = f"GridSearchCV(TorchLinearRegressor {label})"
     searches = {
         OURS_CV: lambda: _ours(ctx, **grid, **params),
         reference: lambda: GridSearchCV(
@@ -181,13 +198,12 @@ def cv_quantile(ctx):
     fitted = {}
     calls = {name: _fitting(fitted, name, s, X, y) for name, s in searches.items()}
     times = ctx.measure(calls)  # (a search of about 10 s: 3 repeats)
-    rows = _search_rows("cv_quantile", ctx, X, calls, times, fitted, reference)
+    rows = _search_rows(workload, ctx, X, calls, times, fitted, reference)
     value = ratio(times, reference, OURS_CV)
     same = _choice(fitted[reference]) == _choice(fitted[OURS_CV])
     head = headline(
-        "cv_quantile",
-        f"GridSearchCV(TorchLinearRegressor quantile) / ours, 5 folds x "
-        f"{N_QUANTILE_ALPHAS} L1 strengths",
+        workload,
+        f"{reference} / ours, 5 folds x {N_ROBUST_ALPHAS} L1 strengths",
         value,
         faster(value, OURS_CV, reference)
         + (", the same choice" if same else ", a different choice"),
