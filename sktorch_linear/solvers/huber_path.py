@@ -1,16 +1,17 @@
 """Huber's loss along a grid of penalties, for cross-validation: every
-candidate solved on each training set by Newton's method (:mod:`.newton`), all
-of a split's candidates together (a target per candidate, sharing the passes
-over its rows). The first split's start from the least-squares fits, as
-``fit``'s do; every other split's, and the chosen model on all rows, from the
-first split's solutions, a few Newton steps away."""
+candidate solved on each training set by Newton's method (:mod:`.newton`). The
+first split's strengths in decreasing order, each from the solution of the
+previous one (each mix's first from the least-squares fit, as ``fit``
+starts); every other split's candidate, and the chosen model on all rows,
+from the first split's solution of it, a few Newton steps away."""
 
 import numpy as np
 
 from .._data import Data
 from . import newton
 from ._passes import Passes
-from .robust_path import _RIDGE_MIX, Solution, target_scaling
+from .path import log_grid
+from .robust_path import Solution, target_scaling
 
 # An L1 strength this many times the bound of the loss's gradient keeps every
 # coefficient at zero.
@@ -26,9 +27,9 @@ def alpha_grid(
     data, scaling, epsilon, *, l1_ratio, n_alphas, eps, fit_intercept, device
 ):
     """``n_alphas`` strengths decreasing on a log scale from the smallest that
-    sets every coefficient to zero with ``l1_ratio`` (at least
-    ``_RIDGE_MIX``; the largest over the targets) down to ``eps`` times it:
-    the largest standardized column's product with the loss's derivative at
+    sets every coefficient to zero with ``l1_ratio`` (the largest over the
+    targets; :func:`.path.log_grid`): the largest standardized column's
+    product with the loss's derivative at
     the fit of an intercept and a scale alone (Newton's steps with a penalty
     that keeps every coefficient at zero)."""
     passes = Passes.of_data(data, scaling, device, fit_intercept)
@@ -43,10 +44,7 @@ def alpha_grid(
         psi = passes.w[:, None] * psi
     product = passes.cross(psi)[:, : huber.p]
     largest = np.max(np.abs(product), initial=0.0) / passes.n
-    largest = largest / max(l1_ratio, _RIDGE_MIX)
-    if largest == 0:  # nothing to penalise: any grid will do
-        largest = 1.0
-    return np.geomspace(largest, largest * eps, n_alphas)
+    return log_grid(largest, l1_ratio, n_alphas, eps)
 
 
 def split_paths(
@@ -77,10 +75,12 @@ def split_paths(
             scaling = target_scaling(statistics[s], k, fit_intercept, standardize)
             target = Data(part.X, part.Y[:, [k]], part.sample_weight)
             passes = Passes.of_data(target, scaling, device, fit_intercept)
-            previous = None  # the least-squares fit
+            previous, mix = None, None  # (None: the least-squares fit)
             for c in _order(candidates):
                 if s:  # the first split's solution
                     previous = coef[0, c, k], intercept[0, c, k], scale[0, c, k]
+                elif candidates[c][0] != mix:  # a mix's first strength
+                    previous, mix = None, candidates[c][0]
                 (found,) = solve_candidates(
                     passes, epsilon, [candidates[c]], previous, max_iter=max_iter
                 )

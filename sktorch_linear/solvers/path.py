@@ -30,6 +30,13 @@ def alpha_grid(moments, *, l1_ratio, n_alphas, eps, fit_intercept, standardize):
     _, cross = _standardized(base)
     # zero is the minimiser iff |cross| <= alpha * mix / y_scale everywhere
     largest = np.max(np.abs(cross) * base.scaling.y_scale)
+    return log_grid(largest, l1_ratio, n_alphas, eps)
+
+
+def log_grid(largest, l1_ratio, n_alphas, eps):
+    """``n_alphas`` strengths decreasing on a log scale from ``largest`` (the
+    L1 strength that sets every coefficient to zero) divided by the mix (at
+    least ``_RIDGE_MIX``) down to ``eps`` times that."""
     largest = largest / max(l1_ratio, _RIDGE_MIX)
     if largest == 0:  # y is constant about its fit: any grid will do
         largest = 1.0

@@ -30,6 +30,7 @@ from .._threads import threads_for
 from . import _duality
 from ._passes import Passes
 from .interior_point import coefficients, minimise
+from .path import log_grid
 
 # The rows of the first small programme: this many times sqrt(n) (p + 1) ...
 _BAND = 0.2
@@ -44,8 +45,6 @@ _BATCH = 1.5
 # The largest strength of an automatic grid is this much (relative) above the
 # smallest that sets every coefficient to zero.
 _ABOVE = 1e-6
-# For an automatic grid of ridge strengths (as for squared error: glmnet's).
-_RIDGE_MIX = 1e-3
 
 
 class Solution(NamedTuple):
@@ -69,8 +68,8 @@ def loss_of(loss, quantile):
 
 def alpha_grid(data, scaling, loss, *, l1_ratio, n_alphas, eps, fit_intercept):
     """``n_alphas`` strengths decreasing on a log scale from just above the
-    smallest that sets every coefficient to zero with ``l1_ratio`` (at least
-    ``_RIDGE_MIX``; the largest over the targets) down to ``eps`` times it."""
+    smallest that sets every coefficient to zero with ``l1_ratio`` (the
+    largest over the targets; :func:`.path.log_grid`)."""
     largest = 0.0
     for k in range(data.Y.shape[1]):
         y, w = data.Y[:, k], _weights(data)
@@ -82,10 +81,7 @@ def alpha_grid(data, scaling, loss, *, l1_ratio, n_alphas, eps, fit_intercept):
         largest = max(largest, float(product.max(initial=0.0)) / w.sum())
     # just above: at the threshold itself a linear programme's minimisers are a
     # segment from zero (scores would depend on which one a solver takes)
-    largest = (1 + _ABOVE) * largest / max(l1_ratio, _RIDGE_MIX)
-    if largest == 0:  # nothing to penalise: any grid will do
-        largest = 1.0
-    return np.geomspace(largest, largest * eps, n_alphas)
+    return log_grid((1 + _ABOVE) * largest, l1_ratio, n_alphas, eps)
 
 
 def split_paths(
