@@ -96,7 +96,8 @@ class Search:
 
     @property
     def robust(self):
-        """Whether the loss is the absolute error or a quantile's."""
+        """Whether the loss is a robust one: Huber's, the absolute error or a
+        quantile's."""
         return self.loss != "squared_error"
 
     def grid(self, moments, data=None, device=None):
@@ -139,33 +140,14 @@ class Search:
         return robust_path.loss_of(self.loss, self.quantile)
 
     def paths(self, folds, grid, data, splits, device):
-        """Every split's solutions of every candidate: coefficients
-        ``(n_splits, n_candidates, n_targets, n_features)``, intercepts, and
-        for Huber's loss the scales (else None)."""
+        """For a robust loss, every split's solutions of every candidate:
+        coefficients ``(n_splits, n_candidates, n_targets, n_features)``,
+        intercepts, and for Huber's loss the scales (else None). None for
+        squared error, whose splits are solved one at a time from their
+        statistics (:meth:`split_scores`)."""
         if self.robust:
             return self._robust_paths(folds, grid, data, splits, device)
-        solutions = [
-            penalty_path(
-                train,
-                grid,
-                fit_intercept=self.fit_intercept,
-                standardize=self.standardize,
-                max_sweeps=self.max_iter,
-            )
-            for train in folds.train
-        ]
-        if not all(settled for _, _, settled in solutions):
-            warn(
-                f"Coordinate descent reached max_iter={self.max_iter} sweeps for "
-                "some candidates before settling; their scores are of unfinished "
-                "fits. Increase max_iter.",
-                ConvergenceWarning,
-            )
-        return (
-            np.array([coef for coef, _, _ in solutions]),
-            np.array([intercept for _, intercept, _ in solutions]),
-            None,
-        )
+        return None
 
     def _robust_paths(self, folds, grid, data, splits, device):
         options = {
@@ -194,12 +176,23 @@ class Search:
         return coef, intercept, scale
 
     def split_scores(self, folds, grid, paths, data, y, splits):
-        """Held-out scores of every split's solutions ``paths``, shape
-        ``(n_splits, n_candidates)``, and the passes over ``X`` the
-        predictions took (for scorers that need them)."""
-        scores, per_target = [], self.per_target
+        """Held-out scores of every split's solutions (``paths``, or for squared
+        error each split's path from its statistics), shape ``(n_splits,
+        n_candidates)``, and the passes over ``X`` the predictions took (for
+        scorers that need them)."""
+        scores, unsettled, per_target = [], False, self.per_target
         for s, (_, test) in enumerate(splits):
-            coef, intercept = paths[0][s], paths[1][s]
+            if paths is None:  # squared error: from the split's statistics
+                coef, intercept, settled = penalty_path(
+                    folds.train[s],
+                    grid,
+                    fit_intercept=self.fit_intercept,
+                    standardize=self.standardize,
+                    max_sweeps=self.max_iter,
+                )
+                unsettled |= not settled
+            else:
+                coef, intercept = paths[0][s], paths[1][s]
             if self.scoring in FROM_STATISTICS:
                 scores.append(
                     statistics_scores(
@@ -211,6 +204,13 @@ class Search:
                 scores.append(
                     predicted_scores(self.scoring, rows, y_test, coef, intercept)
                 )
+        if unsettled:
+            warn(
+                f"Coordinate descent reached max_iter={self.max_iter} sweeps for "
+                "some candidates before settling; their scores are of unfinished "
+                "fits. Increase max_iter.",
+                ConvergenceWarning,
+            )
         return np.array(scores), int(self.scoring not in FROM_STATISTICS)
 
     def leave_one_out(self, data, device):
