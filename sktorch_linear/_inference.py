@@ -4,18 +4,18 @@ statistics of the coefficients (``TorchLinearRegressor.summary``), as
 statsmodels' OLS and WLS compute them."""
 
 from dataclasses import dataclass
-from functools import partial
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 import scipy.linalg
 import scipy.stats
-import torch
 
 from ._dask import dask_data, is_dask
 from ._data import Data
-from ._device import accumulation_dtype, usable_device
+from ._device import usable_device
 from ._linalg import qr_r
+from ._sandwich import check_training_data, meat
 from ._validation import validate
 from .solvers._penalised import LeastSquares
 
@@ -68,6 +68,9 @@ class RegressionSummary:
         The kind of covariance of the standard errors.
     alpha : float
         Significance level of the confidence intervals.
+    cov_params : pandas.DataFrame
+        The covariance matrix of the parameters (rows and columns in the
+        table's order), as statsmodels' ``cov_params()``.
 
     Examples
     --------
@@ -81,6 +84,9 @@ class RegressionSummary:
     ['const', 'x0', 'x1']
     >>> bool(result.table.loc["x0", "p_value"] < 1e-6), result.df_resid
     (True, 97)
+    >>> test = result.f_test([[0, 1, 0], [0, 0, 1]])  # both slopes zero
+    >>> bool(test.p_value < 1e-6), test.df_num
+    (True, 2)
     """
 
     table: object
@@ -94,6 +100,53 @@ class RegressionSummary:
     df_resid: int
     cov_type: str
     alpha: float
+    cov_params: object
+
+    def f_test(self, restrictions, value=None):
+        """The F test of the linear restrictions ``restrictions @ params =
+        value``, as statsmodels' ``f_test``: ``(R b - r)' (R V R')^-1 (R b -
+        r) / J`` for ``J`` restrictions, with ``V`` the covariance of the
+        summary (of its kind), on ``J`` and ``df_resid`` degrees of freedom.
+
+        Parameters
+        ----------
+        restrictions : array-like of shape (n_restrictions, n_params)
+            ``R``, one row per restriction, its columns in the table's order
+            of the parameters (``"const"`` first, when fitted).
+        value : array-like of shape (n_restrictions,), default=None
+            ``r`` (zeros by default).
+
+        Returns
+        -------
+        test : LinearTest
+            ``statistic``, ``p_value``, ``df_num``, ``df_denom``.
+        """
+        wald, J = self._wald(restrictions, value)
+        F = wald / J
+        return LinearTest(
+            F, float(scipy.stats.f(J, self.df_resid).sf(F)), J, self.df_resid
+        )
+
+    def wald_test(self, restrictions, value=None):
+        """The Wald test of the same restrictions as :meth:`f_test`, as
+        statsmodels' ``wald_test(..., use_f=False)``: the statistic ``J F``
+        against the chi-squared distribution with ``J`` degrees of freedom
+        (``df_denom`` is None)."""
+        wald, J = self._wald(restrictions, value)
+        return LinearTest(wald, float(scipy.stats.chi2(J).sf(wald)), J, None)
+
+    def _wald(self, restrictions, value):
+        R = np.atleast_2d(np.asarray(restrictions, dtype=float))
+        params = np.asarray(self.table["coef"])
+        if R.shape[1] != len(params):
+            raise ValueError(
+                f"restrictions have {R.shape[1]} columns; the summary has "
+                f"{len(params)} parameters ({list(self.table.index)})."
+            )
+        r = np.zeros(len(R)) if value is None else np.asarray(value, dtype=float)
+        difference = R @ params - r
+        middle = R @ np.asarray(self.cov_params) @ R.T
+        return float(difference @ np.linalg.solve(middle, difference)), len(R)
 
     def __str__(self):
         table = self.table
@@ -120,6 +173,16 @@ class RegressionSummary:
 
 
 _COLUMNS = ("coef", "std_err", "t", "p_value", "ci_lower", "ci_upper")
+
+
+class LinearTest(NamedTuple):
+    """A test of linear restrictions of the parameters
+    (:meth:`RegressionSummary.f_test`, :meth:`RegressionSummary.wald_test`)."""
+
+    statistic: float
+    p_value: float
+    df_num: int
+    df_denom: int | None
 
 
 def summary(
@@ -153,8 +216,7 @@ def summary(
     )
     p_value = 2 * distribution.sf(np.abs(t))
     quantile = distribution.ppf(1 - alpha / 2)
-    y_products = factor[:, p] @ factor[:, p]  # y about its centre
-    tss = float(y_products)
+    tss = float(factor[:, p] @ factor[:, p])  # y about its centre
     r2 = 1.0 - rss / tss if tss > 0 else np.nan
     adj_r2 = 1.0 - (n - fit_intercept) / df_resid * (1.0 - r2)
     slopes = beta[:p]
@@ -164,7 +226,7 @@ def summary(
         wald = slopes @ np.linalg.solve(cov[:p, :p], slopes)
         f_value = wald / df_model
     f_pvalue = float(scipy.stats.f(df_model, df_resid).sf(f_value))
-    rows = ["const"] if fit_intercept else []
+    labels = (["const"] if fit_intercept else []) + list(names)
     order = np.r_[p, np.arange(p)] if fit_intercept else np.arange(p)
     columns = {
         "coef": beta,
@@ -176,7 +238,7 @@ def summary(
     }
     columns = {name: values[order] for name, values in columns.items()}
     return RegressionSummary(
-        table=_table(rows + list(names), columns),
+        table=_table(labels, columns),
         r2=float(r2),
         adj_r2=float(adj_r2),
         rse=float(np.sqrt(sigma2)),
@@ -187,6 +249,7 @@ def summary(
         df_resid=int(df_resid),
         cov_type=cov_type,
         alpha=alpha,
+        cov_params=_table(labels, cov[np.ix_(order, order)], labels),
     )
 
 
@@ -203,19 +266,18 @@ def _covariance(moments, factor, center, coef, intercept, sigma2, options):
     if cov_type == "nonrobust":
         cov_centred = sigma2 * bread
     else:
-        meat, sums = _meat(
+        middle, sums = meat(
             options["data"],
             coef,
             intercept,
             center[:p],
-            inverse,
-            weight_sum,
+            bread,
             fit_intercept,
             cov_type,
             options["device"],
         )
-        _check_training_data(moments, sums)
-        cov_centred = bread @ meat @ bread
+        check_training_data(moments, sums)
+        cov_centred = bread @ middle @ bread
         if cov_type == "HC1":
             cov_centred *= moments.n_samples / (moments.n_samples - p - fit_intercept)
     # back to [coef, intercept]: intercept = (centred intercept) - center' coef
@@ -277,81 +339,11 @@ def _blocks(inverse, corner, fit_intercept):
     return out
 
 
-def _meat(
-    data, coef, intercept, center, inverse, weight_sum, fit_intercept, cov_type, device
-):
-    """``sum_i (w_i e_i)^2 z_i z_i' / (1 - h_i)^d`` over the rows of ``data``
-    (one pass, on ``device``; on a cluster, on the workers), with ``z_i`` the
-    centred row (and a 1), ``h_i`` its leverage and ``d`` 0, 1 or 2 for
-    HC0/HC1, HC2, HC3; and the sums of that pass that identify the data (see
-    :func:`_check_training_data`)."""
-    part = partial(
-        _meat_part,
-        coef=np.asarray(coef, float),
-        intercept=intercept,
-        center=center,
-        bread=_blocks(inverse, 1.0 / weight_sum, fit_intercept),
-        fit_intercept=fit_intercept,
-        power={"HC0": 0, "HC1": 0, "HC2": 1, "HC3": 2}[cov_type],
+def _table(names, values, columns=None):
+    """A frame of a row per parameter (``names``)."""
+    return pd.DataFrame(
+        values, index=pd.Index(names, name="parameter"), columns=columns
     )
-    totals = sum(chunk.map_reduce(part, np.add, device) for chunk in data)
-    k = len(center) + fit_intercept
-    return totals[: k * k].reshape(k, k), totals[k * k :]
-
-
-def _check_training_data(moments, sums):
-    """Refuse data whose rows are not those the fit's statistics ``moments``
-    describe: another number of rows, or weight sums or weighted sums of the
-    columns of ``[X, y]`` (``sums``: rows, weight sum, sums, sums of absolute
-    values) off those of the fit by more than 1e-10 relative (rounding)."""
-    n, weight_sum = sums[0], sums[1]
-    width = len(moments.mean)
-    totals, scale = sums[2 : 2 + width], sums[2 + width :]
-    expected = moments.weight_sum * moments.mean
-    same = (
-        n == moments.n_samples
-        and abs(weight_sum - moments.weight_sum) <= 1e-10 * moments.weight_sum
-        and np.all(np.abs(totals - expected) <= 1e-10 * scale + 1e-300)
-    )
-    if not same:
-        raise ValueError(
-            f"data are not the training data of this fit: {int(n)} rows of "
-            f"weight sum {weight_sum:.10g}, where the fit saw "
-            f"{moments.n_samples} of weight sum {moments.weight_sum:.10g}"
-            + (
-                " (the same, but other values of X or y)"
-                if n == moments.n_samples
-                else ""
-            )
-            + ". Pass the rows the model was fitted on, with their sample "
-            "weights (after partial_fit, every chunk)."
-        )
-
-
-def _meat_part(data, device, *, coef, intercept, center, bread, fit_intercept, power):
-    """:func:`_meat` of some rows."""
-    dtype = accumulation_dtype(device, warn=False)
-    bread = torch.as_tensor(bread, device=device, dtype=dtype)
-    shift = torch.as_tensor(center, device=device, dtype=dtype)
-    b = torch.as_tensor(coef, device=device, dtype=dtype)
-    total = torch.zeros(bread.shape, device=device, dtype=dtype)
-    sums = torch.zeros(2 + 2 * (len(center) + 1), device=device, dtype=dtype)
-    for x, y, w in data.blocks(device=device, dtype=dtype):
-        w = torch.ones_like(y[:, 0]) if w is None else w
-        xy = torch.cat([x, y[:, :1]], 1)
-        sums += torch.cat([w.new_tensor([len(w)]), w.sum()[None], w @ xy, w @ xy.abs()])
-        residual = y[:, 0] - x @ b - intercept
-        z = x - shift
-        if fit_intercept:
-            z = torch.cat([z, z.new_ones((len(z), 1))], 1)
-        leverage = w * ((z @ bread) * z).sum(1)
-        score = w * residual / (1 - leverage) ** (power / 2)
-        total += (z * score[:, None]).T @ (z * score[:, None])
-    return torch.cat([total.ravel(), sums]).cpu().numpy()
-
-
-def _table(names, columns):
-    return pd.DataFrame(columns, index=pd.Index(names, name="parameter"))
 
 
 def summarize(result, config, names, *, alpha, cov_type, data):

@@ -55,6 +55,37 @@ def test_matches_statsmodels(weighted, cov_type):
     assert "covariance " + cov_type in str(ours)
 
 
+@pytest.mark.parametrize("cov_type", ["nonrobust", "HC0", "HC1", "HC2", "HC3"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_covariance_and_tests_of_restrictions_match_statsmodels(weighted, cov_type):
+    """Check the covariance matrix of the parameters against statsmodels'
+    ``cov_params()``, and the F and Wald tests of linear restrictions (several
+    slopes zero; two slopes equal, a third at a value) against its ``f_test``
+    and ``wald_test(use_f=False)``, to 1e-10 relative."""
+    weight = WEIGHT if weighted else None
+    reg = TorchLinearRegressor(device="cpu").fit(X, Y, sample_weight=weight)
+    data = (X, Y) if weight is None else (X, Y, weight)
+    ours = reg.summary(cov_type=cov_type, data=data)
+    ref = _statsmodels(weighted, cov_type)
+    assert list(ours.cov_params.index) == list(ours.table.index)
+    scale = np.abs(ref.cov_params()).max()
+    assert_allclose(ours.cov_params, ref.cov_params(), rtol=1e-10, atol=1e-14 * scale)
+    zero = np.eye(11)[[3, 5, 7]]
+    equal = np.zeros((2, 11))
+    equal[0, 1], equal[0, 2], equal[1, 4] = 1.0, -1.0, 1.0
+    for R, r in [(zero, None), (equal, [0.0, 300.0])]:
+        theirs_f = ref.f_test(R if r is None else (R, r))
+        theirs_w = ref.wald_test(R if r is None else (R, r), use_f=False, scalar=True)
+        f, wald = ours.f_test(R, r), ours.wald_test(R, r)
+        assert f.statistic == pytest.approx(float(theirs_f.fvalue), rel=1e-10)
+        assert f.p_value == pytest.approx(float(theirs_f.pvalue), rel=1e-10)
+        assert (f.df_num, f.df_denom) == (theirs_f.df_num, theirs_f.df_denom)
+        assert wald.statistic == pytest.approx(float(theirs_w.statistic), rel=1e-10)
+        assert wald.p_value == pytest.approx(float(theirs_w.pvalue), rel=1e-10)
+    with pytest.raises(ValueError, match="restrictions have 3 columns"):
+        ours.f_test(np.eye(3))
+
+
 @pytest.mark.parametrize("name", ["Longley", "Norris"])
 def test_nist_certified_standard_deviations(name):
     """Check the standard deviations of the estimates and the residual standard

@@ -64,7 +64,7 @@ LAYERS = [
     ("certification", ["solvers._certify", "solvers._collinear"]),
     ("gradient families", ["solvers.gradient", "solvers.dask_gradient"]),
     ("dispatch", ["solvers"]),
-    ("fitted models", ["_inference", "_export", "_fitted"]),
+    ("fitted models", ["_sandwich", "_inference", "_export", "_fitted"]),
     ("model selection", ["_scores", "_search"]),
     ("estimator", ["_regressor", "_refit", "_cv"]),
     ("entry points", ["_onnx", "", "__main__"]),
