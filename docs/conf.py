@@ -55,6 +55,7 @@ numpydoc_xref_aliases = {
 numpydoc_xref_ignore = set(
     "of or shape instance tuples estimator structured Moments "
     "n_samples n_features n_targets n_outputs n_l1_ratios n_alphas "
+    "n_restrictions n_params "
     "sparse matrix Dask collection".split()
 )
 

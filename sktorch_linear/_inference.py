@@ -118,8 +118,9 @@ class RegressionSummary:
 
         Returns
         -------
-        test : LinearTest
-            ``statistic``, ``p_value``, ``df_num``, ``df_denom``.
+        test : tuple
+            A named tuple: ``statistic``, ``p_value``, ``df_num``,
+            ``df_denom``.
         """
         wald, J = self._wald(restrictions, value)
         F = wald / J
