@@ -1,10 +1,14 @@
 """The fitted attributes of the estimator, set from a solver's result (and
-removed) in one place."""
+removed, pickled and unpickled) in one place."""
 
 from contextlib import contextmanager
 
 import numpy as np
 from sklearn.preprocessing import StandardScaler
+
+from . import solvers
+from ._version import InconsistentVersionWarning, __version__
+from ._warnings import warn
 
 
 def set_fitted(estimator, result, config, y_ndim):
@@ -89,3 +93,42 @@ def kept_on_failure(estimator):
         vars(estimator).clear()
         vars(estimator).update(saved)
         raise
+
+
+def pickled(state):
+    """An estimator's pickled state: NumPy and plain Python only (pickle,
+    skops), the trained net as its training state, the device as its name, the
+    package's version. (A copy: ``object.__getstate__`` returns the instance's
+    own ``__dict__``.)"""
+    state = dict(state)
+    if "_result" in state:
+        state["_result"] = solvers.portable(state["_result"])
+        state["_config"] = state["_config"].portable()
+    state["_sktorch_linear_version"] = __version__
+    return state
+
+
+def unpickled(state, name):
+    """The state of :func:`pickled` as the estimator ``name`` takes it back,
+    with an ``InconsistentVersionWarning`` when another version pickled it."""
+    state = dict(state)
+    if "_config" in state:
+        state["_config"] = state["_config"].restored()
+    version = state.pop("_sktorch_linear_version", None)
+    if version != __version__:
+        warn(
+            InconsistentVersionWarning(
+                estimator_name=name,
+                original_version=version,
+                current_version=__version__,
+            )
+        )
+    return state
+
+
+def feature_names(estimator):
+    """The names of ``estimator``'s features: those it saw, else ``x0``,
+    ``x1``, ... (statsmodels' names)."""
+    if hasattr(estimator, "feature_names_in_"):
+        return [str(name) for name in estimator.feature_names_in_]
+    return [f"x{i}" for i in range(estimator.n_features_in_)]

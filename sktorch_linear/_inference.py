@@ -12,7 +12,7 @@ import scipy.linalg
 import scipy.stats
 
 from ._dask import dask_data, is_dask
-from ._data import Data
+from ._data import Data, host, matmul
 from ._device import usable_device
 from ._linalg import qr_r
 from ._sandwich import check_training_data, meat
@@ -252,6 +252,25 @@ def summary(
         alpha=alpha,
         cov_params=_table(labels, cov[np.ix_(order, order)], labels),
     )
+
+
+def prediction_interval(result, X, coef, intercept, kind):
+    """The intervals of ``TorchLinearRegressor.predict_interval`` from the
+    fit's classical :class:`RegressionSummary` ``result``: ``mean -+ t s``,
+    ``s`` the standard error of the mean (``x' V x``, ``x`` with its 1 first
+    for the intercept) or, for a new observation, of the mean and the
+    residual together."""
+    if kind not in ("confidence", "prediction"):
+        raise ValueError(f"kind must be 'confidence' or 'prediction'; got {kind!r}.")
+    mean = matmul(X, np.asarray(coef, dtype=float)) + intercept
+    design = host(X).astype(float, copy=False)
+    if "const" in result.table.index:
+        design = np.c_[np.ones(len(design)), design]
+    variance = np.einsum("ij,jk,ik->i", design, np.asarray(result.cov_params), design)
+    if kind == "prediction":
+        variance = variance + result.rse**2
+    half = scipy.stats.t(result.df_resid).ppf(1 - result.alpha / 2) * np.sqrt(variance)
+    return np.c_[mean - half, mean + half]
 
 
 def _covariance(moments, factor, center, coef, intercept, sigma2, options):

@@ -19,7 +19,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from . import solvers
+from . import _fitted, solvers
 from ._config import Config
 from ._dask import check_features, dask_data, is_dask
 from ._dask import predict as dask_predict
@@ -27,10 +27,14 @@ from ._data import Data, matmul
 from ._device import resolve_device
 from ._export import to_torch as export_torch
 from ._fitted import clear_fitted, kept_on_failure, set_fitted
-from ._inference import COV_TYPES, singular_values, summarize, training_chunks
+from ._inference import (
+    COV_TYPES,
+    prediction_interval,
+    singular_values,
+    summarize,
+    training_chunks,
+)
 from ._validation import quantiles, validate, validate_X
-from ._version import InconsistentVersionWarning, __version__
-from ._warnings import warn
 from .solvers._policy import check_streams
 
 
@@ -570,11 +574,37 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         return summarize(
             self._result,
             self._config,
-            self._feature_names(),
+            _fitted.feature_names(self),
             alpha=alpha,
             cov_type=cov_type,
             data=None if data is None else training_chunks(self, data),
         )
+
+    def predict_interval(self, X, alpha=0.05, kind="confidence"):
+        """Intervals of the predictions of a least-squares fit (where
+        :meth:`summary` is), as statsmodels' ``get_prediction(X).summary_frame``:
+        of the mean (``mean_ci_*``), or of a new observation of unit weight
+        (``obs_ci_*``: the residual variance added); from the classical
+        covariance, with Student's t on ``df_resid`` degrees of freedom.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+        alpha : float, default=0.05
+            Significance level, in ``(0, 1)``.
+        kind : {"confidence", "prediction"}, default="confidence"
+            Of the mean, or of a new observation.
+
+        Returns
+        -------
+        intervals : ndarray of shape (n_samples, 2)
+            The lower and upper ends.
+        """
+        check_is_fitted(self)
+        result = self.summary(alpha=alpha)
+        X = validate_X(self, X)
+        return prediction_interval(result, X, self.coef_, self.intercept_, kind)
 
     def to_torch(self, device=None, dtype="float64"):
         """The fitted model as a plain :class:`torch.nn.Module`.
@@ -617,11 +647,6 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
             fitted_on=self._config.device,
         )
 
-    def _feature_names(self):
-        if hasattr(self, "feature_names_in_"):
-            return [str(name) for name in self.feature_names_in_]
-        return [f"x{i}" for i in range(self.n_features_in_)]
-
     @property
     def net_(self):
         """The skorch net of the linear model, holding the solution."""
@@ -645,30 +670,10 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
         return singular_values(moments, scaling, fit_intercept=self.fit_intercept)
 
     def __getstate__(self):
-        # NumPy and plain Python only (pickle, skops): the trained net as its
-        # training state, the device as its name. (A copy: object.__getstate__
-        # returns the instance's own __dict__.)
-        state = dict(super().__getstate__())
-        if "_result" in state:
-            state["_result"] = solvers.portable(state["_result"])
-            state["_config"] = state["_config"].portable()
-        state["_sktorch_linear_version"] = __version__
-        return state
+        return _fitted.pickled(super().__getstate__())
 
     def __setstate__(self, state):
-        state = dict(state)
-        if "_config" in state:
-            state["_config"] = state["_config"].restored()
-        version = state.pop("_sktorch_linear_version", None)
-        if version != __version__:
-            warn(
-                InconsistentVersionWarning(
-                    estimator_name=type(self).__name__,
-                    original_version=version,
-                    current_version=__version__,
-                )
-            )
-        super().__setstate__(state)
+        super().__setstate__(_fitted.unpickled(state, type(self).__name__))
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "coef_")
