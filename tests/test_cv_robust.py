@@ -190,36 +190,25 @@ def test_alpha_per_target_and_several_targets():
     """Two targets: each solved on its own rows' programmes; with
     ``alpha_per_target`` each chooses as a search of that target alone."""
     Y = np.c_[y, X[:, 0] * 3 - y]
-    search = TorchLinearRegressorCV(
-        alphas=ALPHAS,
-        l1_ratio=1.0,
-        loss="quantile",
-        quantile=0.8,
-        cv=SPLITS,
-        alpha_per_target=True,
-        device="cpu",
-    ).fit(X, Y)
-    for k in range(2):
-        alone = TorchLinearRegressorCV(
+
+    def search(**params):
+        return TorchLinearRegressorCV(
             alphas=ALPHAS,
             l1_ratio=1.0,
             loss="quantile",
             quantile=0.8,
             cv=SPLITS,
             device="cpu",
-        ).fit(X, Y[:, k])
-        assert search.alpha_[k] == alone.alpha_
-        _assert_close(search.coef_[k], alone.coef_, 1e-10)
-        _assert_close(search.estimators_[k].coef_, alone.coef_, 1e-10)
-    shared = TorchLinearRegressorCV(
-        alphas=ALPHAS,
-        l1_ratio=1.0,
-        loss="quantile",
-        quantile=0.8,
-        cv=SPLITS,
-        device="cpu",
-    ).fit(X, Y)
-    assert shared.coef_.shape == (2, N_FEATURES)
+            **params,
+        )
+
+    per_target = search(alpha_per_target=True).fit(X, Y)
+    for k in range(2):
+        alone = search().fit(X, Y[:, k])
+        assert per_target.alpha_[k] == alone.alpha_
+        _assert_close(per_target.coef_[k], alone.coef_, 1e-10)
+        _assert_close(per_target.estimators_[k].coef_, alone.coef_, 1e-10)
+    assert search().fit(X, Y).coef_.shape == (2, N_FEATURES)
 
 
 def test_robust_search_pickles_and_predicts():
