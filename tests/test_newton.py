@@ -309,3 +309,21 @@ def test_boundary_not_tried_at_the_certificate_rounding(monkeypatch):
     reg = TorchLinearRegressor(loss="huber", alpha=4.3e-4, l1_ratio=1.0, device="cpu")
     reg.fit(X_, y)
     assert 1e-13 < reg.optimality_gap_ <= 1e-9 and not runs
+
+
+def test_no_false_warning_at_a_minimum_of_zero_scale():
+    """Nine rows with tied targets and an elastic net: the minimum is at a
+    scale of 0 (cvxpy with CLARABEL: the same objective to 1e-9, and a dual
+    optimum equal to it). The dual point of the absolute error, scaled into
+    Huber's ball, bounded it 1e-3 below: a warning at the minimum. Re-chosen
+    on the rows fitted exactly, it certifies the fit."""
+    X_ = np.array(
+        [[1, 4], [2, 1], [2, 2], [2, 3], [2, 4], [3, 1], [3, 2], [3, 3], [3, 4]]
+    )
+    y = np.array([1.0, 2.0, 2.0, 2.0, 2.0, 1.0, 1.0, 2.0, 2.0])
+    alpha = 0.051639777949432225  # (a strength of an automatic grid on them)
+    reg = TorchLinearRegressor(loss="huber", alpha=alpha, l1_ratio=0.5, device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        reg.fit(X_, y)
+    assert reg.scale_ <= 1e-12 and reg.optimality_gap_ <= 1e-8

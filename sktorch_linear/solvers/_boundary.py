@@ -18,11 +18,19 @@ where its objective is lower, and its dual point (times ``2 epsilon``: the box
 of Huber's dual) bounds Huber's minimum from below.
 """
 
+import warnings
+
 import numpy as np
+import scipy.optimize
 import torch
 
 from . import _duality
 from .interior_point import InteriorPoint
+
+# A bound below the objective by more than this (relative) is improved on the
+# free rows, when they are at most _FREE_ROWS.
+_LOOSE = 1e-12
+_FREE_ROWS = 200
 
 
 def plausible(huber):
@@ -64,6 +72,64 @@ def minimise(huber, max_iter, short):
         problem = _duality.DualProblem(passes, k, loss, huber.l1[k], huber.l2[k])
         a, inside, free = method.dual_point(k, w, factor=2 * epsilon)
         bounds[k] = _duality.bound(problem, a, inside, free, x[k, : huber.p])
+        if values[k] - bounds[k] > _LOOSE * abs(values[k]):
+            better = _free_rows_dual(problem, inside, free)
+            if better is not None:
+                bound = _duality.bound(problem, better, better, free, x[k, : huber.p])
+                bounds[k] = max(bounds[k], bound)
         if values[k] < huber.value[k]:
             huber.take(k, x[k], values[k])
     return bounds, n_iter
+
+
+def _free_rows_dual(problem, a, free):
+    """``a`` with its values on the few ``free`` rows (those the boundary's
+    minimiser fits exactly) chosen to maximise Huber's dual bound given the
+    others: a small concave programme (SLSQP) under the box, the ball and the
+    intercept's equality. The dual point of the absolute error, scaled into
+    Huber's box, can break the ball, and scaling it into the ball then loses
+    (a certified gap of 1e-3 at a minimum that CLARABEL's dual equals, on 9
+    rows with tied targets); None where the free rows are many."""
+    index = np.flatnonzero(free.cpu().numpy() > 0)
+    if not 0 < len(index) <= _FREE_ROWS:
+        return None
+    w, t = problem.w.cpu().numpy(), problem.t.cpu().numpy()
+    n, loss, p = problem.n, problem.loss, problem.n_columns - 1
+    fixed = a.cpu().numpy().copy()
+    fixed[index] = 0.0
+    v0 = problem.cross(torch.as_tensor(w * fixed, device=a.device))
+    zw = problem.rows(index) * (w[index] / n)[:, None]  # rows' share of v
+    linear0, second0 = (w * fixed) @ t / n, (w * fixed**2).sum()
+
+    def bound(values):  # minus the dual objective
+        v = v0 + values @ zw
+        excess = np.maximum(np.abs(v[:p]) - problem.l1, 0.0)
+        penalty = excess @ excess / (2 * problem.l2) if problem.l2 > 0 else 0.0
+        return -(linear0 + (w[index] * values) @ t[index] / n - penalty)
+
+    constraints = [
+        {"type": "ineq", "fun": lambda u: loss.ball * n - second0 - w[index] @ u**2}
+    ]
+    if problem.bias:  # the intercept's: sum w a = 0
+        constraints.append({"type": "eq", "fun": lambda u: v0[p] + u @ zw[:, p]})
+    if problem.l2 == 0:  # |v| <= l1 (the pure L1 penalty's conjugate)
+        constraints.append(
+            {
+                "type": "ineq",
+                "fun": lambda u: problem.l1 - np.abs(v0[:p] + u @ zw[:, :p]),
+            }
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (a point is a point: bound() checks it)
+        solution = scipy.optimize.minimize(
+            bound,
+            a.cpu().numpy()[index],
+            method="SLSQP",
+            bounds=[(loss.lower, loss.upper)] * len(index),
+            constraints=constraints,
+        )
+    better = a.clone()
+    better[torch.as_tensor(index, device=a.device)] = torch.as_tensor(
+        solution.x, dtype=a.dtype, device=a.device
+    )
+    return better
