@@ -134,10 +134,10 @@ def _solved_target(search, data, scaling, alpha, l1_ratio, start, device):
     }
     if search.loss == "huber":
         passes = Passes.of_data(data, scaling, device, search.fit_intercept)
-        candidate = [(l1_ratio, alpha)]
-        return huber_path.solve_candidates(
-            passes, search.epsilon, candidate, start, max_iter=search.max_iter
+        solution = huber_path.solve_candidate(
+            passes, search.epsilon, (l1_ratio, alpha), start, max_iter=search.max_iter
         )
+        return [solution]
     l1, l2 = scaling.penalty(search.loss, alpha, l1_ratio)
     loss = robust_path.loss_of(search.loss, search.quantile)
     return robust_path.solve_near(data, scaling, loss, l1, l2, [start[:2]], **options)

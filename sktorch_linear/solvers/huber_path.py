@@ -81,8 +81,8 @@ def split_paths(
                     previous = coef[0, c, k], intercept[0, c, k], scale[0, c, k]
                 elif candidates[c][0] != mix:  # a mix's first strength
                     previous, mix = None, candidates[c][0]
-                (found,) = solve_candidates(
-                    passes, epsilon, [candidates[c]], previous, max_iter=max_iter
+                found = solve_candidate(
+                    passes, epsilon, candidates[c], previous, max_iter=max_iter
                 )
                 coef[s, c, k], intercept[s, c, k] = found.coef, found.intercept
                 scale[s, c, k], gap[s, c, k] = found.scale, found.gap
@@ -90,35 +90,31 @@ def split_paths(
     return coef, intercept, scale, gap
 
 
-def solve_candidates(passes, epsilon, candidates, start, *, max_iter):
-    """The minimisers of Huber's objective on ``passes`` (one target) with each
-    of ``candidates`` (``(l1_ratio, alpha)``), together, from ``start``
-    (coefficients, intercepts and scales in the original units) or from the
-    least-squares fits (None): a :class:`~.robust_path.Solution` per
-    candidate, with its scale."""
+def solve_candidate(passes, epsilon, candidate, start, *, max_iter):
+    """The minimiser of Huber's objective on ``passes`` (one target) with the
+    penalty of ``candidate`` (``(l1_ratio, alpha)``), from ``start``
+    (coefficients, intercept and scale in the original units) or from the
+    least-squares fit (None): a :class:`~.robust_path.Solution` with its
+    scale."""
     scaling = passes.scaling
-    penalties = [scaling.penalty("huber", alpha, r) for r, alpha in candidates]
-    l1, l2 = (np.concatenate(part) for part in zip(*penalties))
-    if start is not None and np.all(np.asarray(start[2]) > 0):
+    l1, l2 = scaling.penalty("huber", candidate[1], candidate[0])
+    if start is not None and start[2] > 0:
         start = _standardized(passes, *(np.atleast_1d(part) for part in start))
     else:  # (from a scale of 0, the boundary's, Newton's steps would crawl)
         start = None
     huber, n_iter, gaps = newton.minimise(
         passes, epsilon, l1, l2, max_iter, start=start
     )
-    if start is not None and np.any(gaps > _WARM_SHORT):
+    if start is not None and gaps[0] > _WARM_SHORT:
         # a start from other rows that misled Newton (a few rows, a minimum
         # near a scale of 0): fit's own start, kept where it is lower
         cold, more, cold_gaps = newton.minimise(passes, epsilon, l1, l2, max_iter)
         n_iter += more
-        if np.all(cold.value <= huber.value):
+        if cold.value[0] <= huber.value[0]:
             huber, gaps = cold, cold_gaps
-    coef, intercept = huber.coefficients()
-    scale = huber.sigma * scaling.y_scale
-    return [
-        Solution(coef[c], intercept[c], gaps[c], huber.value[c], n_iter, scale[c])
-        for c in range(len(candidates))
-    ]
+    (coef,), (intercept,) = huber.coefficients()
+    scale = huber.sigma[0] * scaling.y_scale[0]
+    return Solution(coef, intercept, gaps[0], huber.value[0], n_iter, scale)
 
 
 def _order(candidates):

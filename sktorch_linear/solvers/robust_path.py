@@ -150,12 +150,20 @@ def penalty_path(data, scaling, loss, grid, *, starts=None, fit_intercept, **sol
                 )
                 previous = solutions[c].coef, solutions[c].intercept
     else:
-        for group in _batches(data, scaling, starts):
+        residuals = _residuals(data, starts)  # every start's, in one pass
+        for group in _batches(residuals, _weights(data) > 0, scaling):
             l1, l2 = (
                 np.concatenate(part) for part in zip(*(penalties[c] for c in group))
             )
             found = solve_near(
-                data, scaling, loss, l1, l2, [starts[c] for c in group], **options
+                data,
+                scaling,
+                loss,
+                l1,
+                l2,
+                [starts[c] for c in group],
+                residuals=residuals[:, group],
+                **options,
             )
             for c, solution in zip(group, found):
                 solutions[c] = solution
@@ -166,7 +174,19 @@ def penalty_path(data, scaling, loss, grid, *, starts=None, fit_intercept, **sol
     )
 
 
-def solve_near(data, scaling, loss, l1, l2, starts, *, fit_intercept, max_iter, device):
+def solve_near(
+    data,
+    scaling,
+    loss,
+    l1,
+    l2,
+    starts,
+    *,
+    residuals=None,
+    fit_intercept,
+    max_iter,
+    device,
+):
     """The minimisers of ``loss`` with the penalties ``l1``, ``l2`` (standardized
     units, one per candidate) on ``data`` (one target) standardized by
     ``scaling``, together, from small programmes of the rows nearest the fits
@@ -174,10 +194,11 @@ def solve_near(data, scaling, loss, l1, l2, starts, *, fit_intercept, max_iter, 
     units): a :class:`Solution` per candidate, with the certified relative gap
     of the minimum of all rows, the objective there (per unit of weight,
     standardized units) and the iterations of the interior-point method, all
-    programmes together."""
+    programmes together. ``residuals``: the starts' (n, K), when known."""
     y, w = data.Y[:, 0], _weights(data)
     live = w > 0
-    residuals = _residuals(data, starts)
+    if residuals is None:
+        residuals = _residuals(data, starts)
     band = _band(residuals, live, _size(scaling, live))
     positive = residuals[:, 0] > 0  # the side of the rows outside the band
     n_iter = 0
@@ -232,15 +253,13 @@ def _band(residuals, live, size):
     return live & (band | (positive.any(1) & ~positive.all(1)))
 
 
-def _batches(data, scaling, starts):
-    """Groups of consecutive candidates whose starts' fits are near one
-    another: each group's rows (:func:`_band`) at most ``_BATCH`` times one
-    start's."""
-    live = _weights(data) > 0
-    residuals = _residuals(data, starts)
+def _batches(residuals, live, scaling):
+    """Groups of consecutive candidates whose starts' fits (``residuals``, a
+    column each) are near one another: each group's rows (:func:`_band`) at
+    most ``_BATCH`` times one start's."""
     size = min(int(live.sum()), _size(scaling, live))
     groups = [[0]]
-    for c in range(1, len(starts)):
+    for c in range(1, residuals.shape[1]):
         rows = _band(residuals[:, groups[-1] + [c]], live, size).sum()
         if rows <= _BATCH * size:
             groups[-1].append(c)
@@ -255,20 +274,17 @@ def _small_programme(
     """The passes over the rows of ``band`` and, for each side (``positive``)
     of the rows outside it, one row of its total weight at its weighted mean
     (standardized by ``scaling``), the target repeated for each candidate."""
-    rows, targets, weights = [host(data.X[band])], [data.Y[band, 0]], [w[band]]
-    for side in (~positive, positive):
-        side = side & ~band & (w > 0)
-        total = w[side].sum()
-        if total > 0:
-            share = np.where(side, w / total, 0.0)
-            rows.append(matmul(data.X.T, share)[None])
-            targets.append([share @ data.Y[:, 0]])
-            weights.append([total])
-    target = np.concatenate(targets)
+    sides = np.c_[~positive, positive] & (~band & (w > 0))[:, None]
+    totals = w @ sides
+    sides = sides[:, totals > 0]  # (a side with no rows has no merged row)
+    totals = totals[totals > 0]
+    shares = np.where(sides, w[:, None] / totals, 0.0)
+    merged = np.asarray(matmul(data.X.T, shares), dtype=np.float64).T  # one pass
+    target = np.r_[data.Y[band, 0], shares.T @ data.Y[:, 0]]
     small = Data(
-        np.vstack([np.asarray(x, dtype=np.float64) for x in rows]),
+        np.vstack([np.asarray(host(data.X[band]), dtype=np.float64), merged]),
         np.repeat(target[:, None], n_candidates, axis=1),
-        np.concatenate(weights),
+        np.r_[w[band], totals],
     )
     return Passes.of_data(
         small, scaling.repeated(n_candidates), device, fit_intercept, hold="always"
