@@ -2,14 +2,16 @@
 
 from ._checkpoint import CheckpointError
 from ._cv import TorchLinearRegressorCV
-from ._inference import RegressionSummary
 from ._onnx import register_onnx_converter
 from ._regressor import TorchLinearRegressor
+from ._results import LinearTest, QuantileSummary, RegressionSummary
 from ._version import InconsistentVersionWarning, __version__
 
 __all__ = [
     "CheckpointError",
     "InconsistentVersionWarning",
+    "LinearTest",
+    "QuantileSummary",
     "RegressionSummary",
     "TorchLinearRegressor",
     "TorchLinearRegressorCV",

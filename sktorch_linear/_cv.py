@@ -333,16 +333,19 @@ class TorchLinearRegressorCV(RegressorMixin, BaseEstimator):
             return dask_predict(X, self.coef_, self.intercept_)
         return matmul(validate_X(self, X), self.coef_.T) + self.intercept_
 
-    def summary(self, alpha=0.05, cov_type="nonrobust", data=None):
+    def summary(self, alpha=0.05, cov_type=None, data=None, **kwargs):
         """The chosen model's :meth:`TorchLinearRegressor.summary` (available
-        where it is: a strength of 0)."""
+        where it is: a strength of 0); ``kwargs``: its ``groups``, ``maxlags``
+        and ``use_t``."""
         check_is_fitted(self)
         if hasattr(self, "estimators_"):
             raise ValueError(
                 "With alpha_per_target, each target has its model and summary: "
                 "estimators_[k].summary()."
             )
-        return self.best_estimator_.summary(alpha=alpha, cov_type=cov_type, data=data)
+        return self.best_estimator_.summary(
+            alpha=alpha, cov_type=cov_type, data=data, **kwargs
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -3,11 +3,7 @@ values and numerical rank of the standardized design, and the inference
 statistics of the coefficients (``TorchLinearRegressor.summary``), as
 statsmodels' OLS and WLS compute them."""
 
-from dataclasses import dataclass
-from typing import NamedTuple
-
 import numpy as np
-import pandas as pd
 import scipy.linalg
 import scipy.stats
 
@@ -15,11 +11,12 @@ from ._dask import dask_data, is_dask
 from ._data import Data, host, matmul
 from ._device import usable_device
 from ._linalg import qr_r
-from ._sandwich import check_training_data, meat
+from ._results import RegressionSummary, parameters_table
+from ._sandwich import GroupKeys, Scores, check_training_data, meat
 from ._validation import validate
 from .solvers._penalised import LeastSquares
 
-COV_TYPES = ("nonrobust", "HC0", "HC1", "HC2", "HC3")
+LEAST_SQUARES_COV_TYPES = ("nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster", "HAC")
 
 
 def singular_values(moments, scaling, *, fit_intercept):
@@ -42,215 +39,55 @@ def singular_values(moments, scaling, *, fit_intercept):
     return singular, solver.rank
 
 
-@dataclass(frozen=True)
-class RegressionSummary:
-    """Inference statistics of a least-squares fit (see
-    ``TorchLinearRegressor.summary``).
-
-    Attributes
-    ----------
-    table : pandas.DataFrame
-        One row per parameter (``"const"`` first, when fitted, then the
-        features): ``coef``, ``std_err``, ``t``, ``p_value``, ``ci_lower``,
-        ``ci_upper``.
-    r2, adj_r2 : float
-        R² and adjusted R² (uncentred without an intercept, as statsmodels).
-    rse : float
-        Residual standard error, ``sqrt(RSS / df_resid)`` (weighted RSS).
-    f_value, f_pvalue : float
-        F statistic that every slope is zero (a Wald test with the robust
-        covariance for the robust kinds, as statsmodels), and its p-value.
-    n : int
-        Number of rows.
-    df_model, df_resid : int
-        Degrees of freedom of the model (slopes) and of the residuals.
-    cov_type : str
-        The kind of covariance of the standard errors.
-    alpha : float
-        Significance level of the confidence intervals.
-    cov_params : pandas.DataFrame
-        The covariance matrix of the parameters (rows and columns in the
-        table's order), as statsmodels' ``cov_params()``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sktorch_linear import TorchLinearRegressor
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.normal(size=(100, 2))
-    >>> y = X @ np.array([1.0, 0.0]) + 2.0 + rng.normal(size=100)
-    >>> result = TorchLinearRegressor(device="cpu").fit(X, y).summary()
-    >>> list(result.table.index)
-    ['const', 'x0', 'x1']
-    >>> bool(result.table.loc["x0", "p_value"] < 1e-6), result.df_resid
-    (True, 97)
-    >>> test = result.f_test([[0, 1, 0], [0, 0, 1]])  # both slopes zero
-    >>> bool(test.p_value < 1e-6), test.df_num
-    (True, 2)
-    """
-
-    table: object
-    r2: float
-    adj_r2: float
-    rse: float
-    f_value: float
-    f_pvalue: float
-    n: int
-    df_model: int
-    df_resid: int
-    cov_type: str
-    alpha: float
-    cov_params: object
-
-    def f_test(self, restrictions, value=None):
-        """The F test of the linear restrictions ``restrictions @ params =
-        value``, as statsmodels' ``f_test``: ``(R b - r)' (R V R')^-1 (R b -
-        r) / J`` for ``J`` restrictions, with ``V`` the covariance of the
-        summary (of its kind), on ``J`` and ``df_resid`` degrees of freedom.
-
-        Parameters
-        ----------
-        restrictions : array-like of shape (n_restrictions, n_params)
-            ``R``, one row per restriction, its columns in the table's order
-            of the parameters (``"const"`` first, when fitted).
-        value : array-like of shape (n_restrictions,), default=None
-            ``r`` (zeros by default).
-
-        Returns
-        -------
-        test : tuple
-            A named tuple: ``statistic``, ``p_value``, ``df_num``,
-            ``df_denom``.
-        """
-        wald, J = self._wald(restrictions, value)
-        F = wald / J
-        return LinearTest(
-            F, float(scipy.stats.f(J, self.df_resid).sf(F)), J, self.df_resid
-        )
-
-    def wald_test(self, restrictions, value=None):
-        """The Wald test of the same restrictions as :meth:`f_test`, as
-        statsmodels' ``wald_test(..., use_f=False)``: the statistic ``J F``
-        against the chi-squared distribution with ``J`` degrees of freedom
-        (``df_denom`` is None)."""
-        wald, J = self._wald(restrictions, value)
-        return LinearTest(wald, float(scipy.stats.chi2(J).sf(wald)), J, None)
-
-    def _wald(self, restrictions, value):
-        R = np.atleast_2d(np.asarray(restrictions, dtype=float))
-        params = np.asarray(self.table["coef"])
-        if R.shape[1] != len(params):
-            raise ValueError(
-                f"restrictions have {R.shape[1]} columns; the summary has "
-                f"{len(params)} parameters ({list(self.table.index)})."
-            )
-        r = np.zeros(len(R)) if value is None else np.asarray(value, dtype=float)
-        difference = R @ params - r
-        middle = R @ np.asarray(self.cov_params) @ R.T
-        return float(difference @ np.linalg.solve(middle, difference)), len(R)
-
-    def __str__(self):
-        table = self.table
-        names = table.index
-        level = 100 * (1 - self.alpha)
-        lines = [
-            f"Least squares, {self.n} rows, covariance {self.cov_type}",
-            f"R² {self.r2:.6g}   adjusted R² {self.adj_r2:.6g}   residual standard "
-            f"error {self.rse:.6g} on {self.df_resid} degrees of freedom",
-            f"F {self.f_value:.6g} on {self.df_model} and {self.df_resid} degrees of "
-            f"freedom, p-value {self.f_pvalue:.3g}",
-            "",
-            f"{'':>16} {'coef':>12} {'std err':>12} {'t':>9} {'P>|t|':>9} "
-            f"{f'[{level:g}% interval':>27}]",
-        ]
-        columns = [np.asarray(table[column]) for column in _COLUMNS]
-        for i, name in enumerate(names):
-            row = [values[i] for values in columns]
-            lines.append(
-                f"{str(name)[:16]:>16} {row[0]:12.5g} {row[1]:12.5g} {row[2]:9.3f} "
-                f"{row[3]:9.3g} {row[4]:13.5g} {row[5]:13.5g}"
-            )
-        return "\n".join(lines)
-
-
-_COLUMNS = ("coef", "std_err", "t", "p_value", "ci_lower", "ci_upper")
-
-
-class LinearTest(NamedTuple):
-    """A test of linear restrictions of the parameters
-    (:meth:`RegressionSummary.f_test`, :meth:`RegressionSummary.wald_test`)."""
-
-    statistic: float
-    p_value: float
-    df_num: int
-    df_denom: int | None
-
-
-def summary(
-    moments, coef, intercept, *, fit_intercept, names, alpha, cov_type, data, device
-):
+def summary(moments, coef, intercept, *, fit_intercept, names, options):
     """The :class:`RegressionSummary` of the least-squares fit ``coef``,
-    ``intercept`` (one target) of the statistics ``moments``; the robust kinds
-    of covariance also read ``data`` (an iterable of :class:`Data`) once."""
+    ``intercept`` (one target) of the statistics ``moments``; ``options``:
+    ``alpha``, ``cov_type``, ``use_t``, and for the sandwich kinds what
+    :func:`_covariance` reads (the data, once)."""
     p = moments.n_features
     n = moments.n_samples
     center = moments.mean if fit_intercept else np.zeros_like(moments.mean)
     factor = _factor(moments, center)  # R'R: the products of [X y] - center
     rss = float(np.sum(factor[p:, p] ** 2))  # the least-squares residual, exactly
-    k = p + fit_intercept
-    df_resid, df_model = n - k, p
+    df_resid, df_model = n - p - fit_intercept, p
     sigma2 = rss / df_resid
     beta = np.append(coef, intercept) if fit_intercept else np.asarray(coef, float)
-    options = {
-        "fit_intercept": fit_intercept,
-        "cov_type": cov_type,
-        "data": data,
-        "device": device,
-    }
-    cov = _covariance(moments, factor, center, coef, intercept, sigma2, options)
-    std_err = np.sqrt(np.diag(cov))
-    t = beta / std_err
+    scores = Scores(np.asarray(coef, float), intercept, center[:p], None, fit_intercept)
+    cov, n_groups = _covariance(moments, factor, scores, sigma2, options)
+    cov_type = options["cov_type"]
     # statsmodels' default: Student's t for the classical covariance, the
-    # normal distribution for the robust kinds (asymptotic)
-    distribution = (
-        scipy.stats.t(df_resid) if cov_type == "nonrobust" else scipy.stats.norm()
-    )
-    p_value = 2 * distribution.sf(np.abs(t))
-    quantile = distribution.ppf(1 - alpha / 2)
+    # normal distribution for the sandwich kinds (asymptotic); clustered
+    # kinds' F tests and t on the number of clusters less one
+    use_t = options["use_t"]
+    use_t = cov_type == "nonrobust" if use_t is None else use_t
+    df = df_resid if n_groups is None else n_groups - 1
     tss = float(factor[:, p] @ factor[:, p])  # y about its centre
     r2 = 1.0 - rss / tss if tss > 0 else np.nan
-    adj_r2 = 1.0 - (n - fit_intercept) / df_resid * (1.0 - r2)
     slopes = beta[:p]
     if cov_type == "nonrobust":
         f_value = (tss - rss) / df_model / sigma2
     else:
-        wald = slopes @ np.linalg.solve(cov[:p, :p], slopes)
-        f_value = wald / df_model
-    f_pvalue = float(scipy.stats.f(df_model, df_resid).sf(f_value))
+        f_value = slopes @ np.linalg.solve(cov[:p, :p], slopes) / df_model
     labels = (["const"] if fit_intercept else []) + list(names)
     order = np.r_[p, np.arange(p)] if fit_intercept else np.arange(p)
-    columns = {
-        "coef": beta,
-        "std_err": std_err,
-        "t": t,
-        "p_value": p_value,
-        "ci_lower": beta - quantile * std_err,
-        "ci_upper": beta + quantile * std_err,
-    }
-    columns = {name: values[order] for name, values in columns.items()}
+    table, cov_params = parameters_table(
+        labels, beta, cov, order, alpha=options["alpha"], use_t=use_t, df=df
+    )
     return RegressionSummary(
-        table=_table(labels, columns),
+        table=table,
         r2=float(r2),
-        adj_r2=float(adj_r2),
+        adj_r2=float(1.0 - (n - fit_intercept) / df_resid * (1.0 - r2)),
         rse=float(np.sqrt(sigma2)),
         f_value=float(f_value),
-        f_pvalue=f_pvalue,
+        f_pvalue=float(scipy.stats.f(df_model, df).sf(f_value)),
         n=int(n),
         df_model=int(df_model),
         df_resid=int(df_resid),
         cov_type=cov_type,
-        alpha=alpha,
-        cov_params=_table(labels, cov[np.ix_(order, order)], labels),
+        alpha=options["alpha"],
+        cov_params=cov_params,
+        use_t=bool(use_t),
+        df_inference=int(df),
     )
 
 
@@ -273,38 +110,49 @@ def prediction_interval(result, X, coef, intercept, kind):
     return np.c_[mean - half, mean + half]
 
 
-def _covariance(moments, factor, center, coef, intercept, sigma2, options):
-    """The covariance of ``[coef, intercept]``: classical (``sigma2`` times the
-    inverse Gram matrix) or the sandwich of a robust kind, whose meat is one
-    pass over ``options["data"]``; ``options`` holds ``fit_intercept``,
-    ``cov_type``, ``data`` and ``device``."""
-    p, weight_sum = moments.n_features, moments.weight_sum
-    fit_intercept, cov_type = options["fit_intercept"], options["cov_type"]
+def _covariance(moments, factor, scores, sigma2, options):
+    """The covariance of ``[coef, intercept]`` and the number of clusters
+    (None unclustered; the fewer of two keys'): classical (``sigma2`` times
+    the inverse Gram matrix) or a sandwich, whose meat is one pass over
+    ``options["data"]`` (with ``options["groups"]``, ``options["maxlags"]``)
+    on ``options["device"]``, with statsmodels' small-sample factors: ``n /
+    (n - k)`` for HC1, ``G / (G - 1) (n - 1) / (n - k)`` per way of
+    clustering (two keys: by each, less by both), none for HAC."""
+    p, n = moments.n_features, moments.n_samples
+    fit_intercept, cov_type = scores.fit_intercept, options["cov_type"]
+    k = p + fit_intercept
     # (X~' W X~)^-1 in the centred coordinates [x - center, 1]: block-diagonal
     inverse = _inverse_gram(factor[:p, :p])
-    bread = _blocks(inverse, 1.0 / weight_sum, fit_intercept)
+    bread = _blocks(inverse, 1.0 / moments.weight_sum, fit_intercept)
+    n_groups = None
     if cov_type == "nonrobust":
         cov_centred = sigma2 * bread
     else:
         middle, sums = meat(
             options["data"],
-            coef,
-            intercept,
-            center[:p],
-            bread,
-            fit_intercept,
+            scores._replace(bread=bread),
             cov_type,
             options["device"],
+            groups=options["groups"],
+            lags=options["maxlags"],
         )
         check_training_data(moments, sums)
+        if cov_type == "cluster":  # one way, or two: by each key, less by both
+            counts = [g for _, g in middle]
+            n_groups = min(counts[:2])
+            signs = [1, 1, -1][: len(middle)]
+            middle = sum(
+                sign * g / (g - 1) * (n - 1) / (n - k) * products
+                for sign, (products, g) in zip(signs, middle)
+            )
         cov_centred = bread @ middle @ bread
         if cov_type == "HC1":
-            cov_centred *= moments.n_samples / (moments.n_samples - p - fit_intercept)
+            cov_centred *= n / (n - k)
     # back to [coef, intercept]: intercept = (centred intercept) - center' coef
-    jacobian = np.eye(p + fit_intercept)
+    jacobian = np.eye(k)
     if fit_intercept:
-        jacobian[p, :p] = -center[:p]
-    return jacobian @ cov_centred @ jacobian.T
+        jacobian[p, :p] = -scores.center
+    return jacobian @ cov_centred @ jacobian.T, n_groups
 
 
 def aliased_columns(moments, scaling, *, fit_intercept):
@@ -359,30 +207,32 @@ def _blocks(inverse, corner, fit_intercept):
     return out
 
 
-def _table(names, values, columns=None):
-    """A frame of a row per parameter (``names``)."""
-    return pd.DataFrame(
-        values, index=pd.Index(names, name="parameter"), columns=columns
-    )
-
-
-def summarize(result, config, names, *, alpha, cov_type, data):
-    """The :class:`RegressionSummary` of an estimator's fit (its ``result`` and
-    ``config``; ``names`` of the features), refused for fits it does not
-    describe; the robust kinds read ``data`` (:func:`training_chunks`)."""
+def summarize(result, config, names, options):
+    """The :class:`RegressionSummary` of an estimator's least-squares fit (its
+    ``result`` and ``config``; ``names`` of the features), refused for fits
+    it does not describe; ``options`` as :func:`summary` takes them, with
+    ``data`` (:func:`training_chunks`), ``groups`` and ``maxlags`` as the
+    user gave them."""
     objective = config.objective
     if objective.loss != "squared_error" or objective.alpha != 0:
         raise ValueError(
-            "summary() describes least squares: loss='squared_error' with "
-            f"alpha=0, but this fit has loss={objective.loss!r}, alpha="
-            f"{objective.alpha}. Refit with those parameters."
+            "summary() describes least squares (loss='squared_error' with "
+            "alpha=0) and quantile regression without a penalty, but this fit "
+            f"has loss={objective.loss!r}, alpha={objective.alpha}. Refit with "
+            "those parameters."
         )
     if result.solver != "exact" or result.coef.shape[0] != 1:
         raise ValueError(
             "summary() needs an exact least-squares fit of one target "
             "(solver='exact' or 'auto', y 1-D)."
         )
-    if cov_type != "nonrobust" and data is None:
+    cov_type = options["cov_type"]
+    if cov_type not in LEAST_SQUARES_COV_TYPES:
+        raise ValueError(
+            f"cov_type={cov_type!r} is a kind of quantile regression; least "
+            f"squares takes one of {LEAST_SQUARES_COV_TYPES}."
+        )
+    if cov_type != "nonrobust" and options["data"] is None:
         raise ValueError(
             f"cov_type={cov_type!r} reads the training data once more: pass "
             "data=(X, y) or (X, y, sample_weight), or after partial_fit the "
@@ -405,11 +255,43 @@ def summarize(result, config, names, *, alpha, cov_type, data):
         float(result.intercept[0]),
         fit_intercept=fit_intercept,
         names=names,
-        alpha=alpha,
-        cov_type=cov_type,
-        data=None if cov_type == "nonrobust" else data,
-        device=usable_device(config.device),
+        options=_sandwich_options(
+            options, result.moments.n_samples, usable_device(config.device)
+        ),
     )
+
+
+def _sandwich_options(options, n_samples, device):
+    """``options`` checked for their kind of covariance: ``groups`` with
+    ``"cluster"`` only (as :class:`GroupKeys`), ``maxlags`` with ``"HAC"`` only
+    (by default Newey and West's (1994) ``floor(4 (n / 100)^(2/9))``, as
+    statsmodels' ``cov_hac``), and the ``device`` of the pass."""
+    cov_type, groups, maxlags = (options[k] for k in ("cov_type", "groups", "maxlags"))
+    if (groups is not None) != (cov_type == "cluster"):
+        raise ValueError(
+            "groups= gives the clusters of cov_type='cluster', which needs them "
+            f"(one key per row, or two columns for two-way clustering); got "
+            f"cov_type={cov_type!r} with groups {'' if groups is None else 'not '}None."
+        )
+    if maxlags is not None and cov_type != "HAC":
+        raise ValueError(f"maxlags= is for cov_type='HAC', not {cov_type!r}.")
+    if cov_type == "HAC" and maxlags is None:
+        maxlags = int(np.floor(4 * (n_samples / 100.0) ** (2.0 / 9.0)))
+    if groups is not None and not is_dask(groups):
+        if not hasattr(groups, "iloc"):
+            groups = np.asarray(groups)
+        if groups.ndim not in (1, 2) or (groups.ndim == 2 and groups.shape[1] > 2):
+            raise ValueError(
+                "groups must hold one key per row (1-D), or two (two columns) for "
+                f"two-way clustering; got the shape {groups.shape}."
+            )
+    return {
+        **options,
+        "groups": None if groups is None else GroupKeys(groups),
+        "maxlags": maxlags,
+        "device": device,
+        "data": None if cov_type == "nonrobust" else options["data"],
+    }
 
 
 def training_chunks(estimator, data):

@@ -11,10 +11,8 @@ from numbers import Integral, Real
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import (
-    HasMethods,
     Interval,
     StrOptions,
-    validate_params,
 )
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
@@ -27,13 +25,8 @@ from ._data import Data, matmul
 from ._device import resolve_device
 from ._export import to_torch as export_torch
 from ._fitted import clear_fitted, kept_on_failure, set_fitted
-from ._inference import (
-    COV_TYPES,
-    prediction_interval,
-    singular_values,
-    summarize,
-    training_chunks,
-)
+from ._inference import singular_values
+from ._statistics import InferenceMixin
 from ._validation import quantiles, validate, validate_X
 from .solvers._policy import check_streams
 
@@ -43,7 +36,7 @@ def _streams(estimator):
     return True
 
 
-class TorchLinearRegressor(RegressorMixin, BaseEstimator):
+class TorchLinearRegressor(InferenceMixin, RegressorMixin, BaseEstimator):
     """Linear regression on PyTorch, as a scikit-learn regressor.
 
     Fits ``y = X @ coef_.T + intercept_`` by minimising, over the coefficients
@@ -512,99 +505,6 @@ class TorchLinearRegressor(RegressorMixin, BaseEstimator):
             check_features(self, X, reset=False)
             return dask_predict(X, self.coef_, self.intercept_)
         return matmul(validate_X(self, X), self.coef_.T) + self.intercept_
-
-    @validate_params(
-        {
-            "alpha": [Interval(Real, 0, 1, closed="neither")],
-            "cov_type": [StrOptions(set(COV_TYPES))],
-            "data": [HasMethods(["__iter__"]), None],
-        },
-        prefer_skip_nested_validation=True,
-    )
-    def summary(self, alpha=0.05, cov_type="nonrobust", data=None):
-        """Inference statistics of a least-squares fit, as statsmodels' OLS (WLS
-        with sample weights) reports them.
-
-        For an exact fit of ``loss="squared_error"`` with ``alpha=0``, from its
-        statistics (the R factor of the data): standard errors, t statistics,
-        p-values, confidence intervals, R², the residual standard error and the
-        F statistic. The robust kinds read the training data once more.
-
-        Parameters
-        ----------
-        alpha : float, default=0.05
-            Significance level of the confidence intervals, in ``(0, 1)``.
-        cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3"}, default="nonrobust"
-            Covariance of the coefficients: the classical one, or
-            heteroskedasticity-robust (White's HC0; HC1 scaled by ``n / (n -
-            k)``; HC2 and HC3 with the residuals divided by ``1 - h`` and ``(1 -
-            h)^2``, ``h`` the leverages), as statsmodels' ``cov_type``.
-        data : tuple or iterable of tuples, default=None
-            The training data, ``(X, y)`` or ``(X, y, sample_weight)``, or after
-            ``partial_fit`` the chunks again, as an iterable of such tuples:
-            needed by the robust kinds only. Checked against the fit's
-            statistics (rows, weight sum, weighted sums of the columns of
-            ``X`` and ``y``, to 1e-10 relative): other data are refused.
-
-        Returns
-        -------
-        summary : RegressionSummary
-            ``summary.table`` holds a row per parameter (a pandas DataFrame); the other
-            attributes hold the statistics of the model; ``print(summary)``
-            shows them all.
-
-        Examples
-        --------
-        Heteroskedasticity-robust standard errors take the data once more:
-
-        >>> import numpy as np
-        >>> from sktorch_linear import TorchLinearRegressor
-        >>> rng = np.random.default_rng(0)
-        >>> X = rng.uniform(1, 3, size=(200, 1))
-        >>> y = 2 * X[:, 0] + X[:, 0] * rng.normal(size=200)  # noise grows with x
-        >>> reg = TorchLinearRegressor(device="cpu").fit(X, y)
-        >>> robust = reg.summary(cov_type="HC3", data=(X, y))
-        >>> robust.cov_type, list(robust.table.columns[:3])
-        ('HC3', ['coef', 'std_err', 't'])
-        >>> low, high = robust.table.loc["x0", ["ci_lower", "ci_upper"]]
-        >>> bool(low < 2 < high)
-        True
-        """
-        check_is_fitted(self)
-        return summarize(
-            self._result,
-            self._config,
-            _fitted.feature_names(self),
-            alpha=alpha,
-            cov_type=cov_type,
-            data=None if data is None else training_chunks(self, data),
-        )
-
-    def predict_interval(self, X, alpha=0.05, kind="confidence"):
-        """Intervals of the predictions of a least-squares fit (where
-        :meth:`summary` is), as statsmodels' ``get_prediction(X).summary_frame``:
-        of the mean (``mean_ci_*``), or of a new observation of unit weight
-        (``obs_ci_*``: the residual variance added); from the classical
-        covariance, with Student's t on ``df_resid`` degrees of freedom.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples.
-        alpha : float, default=0.05
-            Significance level, in ``(0, 1)``.
-        kind : {"confidence", "prediction"}, default="confidence"
-            Of the mean, or of a new observation.
-
-        Returns
-        -------
-        intervals : ndarray of shape (n_samples, 2)
-            The lower and upper ends.
-        """
-        check_is_fitted(self)
-        result = self.summary(alpha=alpha)
-        X = validate_X(self, X)
-        return prediction_interval(result, X, self.coef_, self.intercept_, kind)
 
     def to_torch(self, device=None, dtype="float64"):
         """The fitted model as a plain :class:`torch.nn.Module`.

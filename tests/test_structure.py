@@ -64,9 +64,19 @@ LAYERS = [
     ("certification", ["solvers._certify", "solvers._collinear"]),
     ("gradient families", ["solvers.gradient", "solvers.dask_gradient"]),
     ("dispatch", ["solvers"]),
-    ("fitted models", ["_sandwich", "_inference", "_export", "_fitted"]),
+    (
+        "fitted models",
+        [
+            "_results",
+            "_sandwich",
+            "_inference",
+            "_quantile_inference",
+            "_export",
+            "_fitted",
+        ],
+    ),
     ("model selection", ["_scores", "_search"]),
-    ("estimator", ["_regressor", "_refit", "_cv"]),
+    ("estimator", ["_statistics", "_regressor", "_refit", "_cv"]),
     ("entry points", ["_onnx", "", "__main__"]),
 ]
 LAYER = {module: i for i, (_, modules) in enumerate(LAYERS) for module in modules}

@@ -1,0 +1,220 @@
+"""Inference statistics of quantile-regression fits without a penalty:
+standard errors from a density estimate of the residuals at zero.
+
+- ``"iid"`` and ``"robust"``: as statsmodels' ``QuantReg.fit(vcov=...)``
+  (Stata 12's): one kernel density estimate at 0 (Epanechnikov kernel,
+  Hall-Sheather bandwidth scaled by ``min(std(y), IQR(e) / 1.34)``);
+  ``"iid"`` is ``q (1 - q) / f^2 (X'X)^-1``, ``"robust"`` the sandwich
+  ``(X'X)^-1 X'DX (X'X)^-1`` with ``D`` ``(q / f)^2`` for residuals above 0
+  and ``((1 - q) / f)^2`` otherwise (Greene); the rows the fit interpolates
+  (residual 0) count as below.
+- ``"ker"`` (Powell's kernel sandwich) and ``"nid"`` (Hendricks and
+  Koenker's difference quotients of the fits at ``q -+ h``), as R quantreg's
+  ``summary.rq``: ``q (1 - q) H^-1 X'X H^-1`` with ``H = X' diag(f) X``.
+
+Sample weights scale the rows of ``X``, ``y`` and the residuals, as
+``summary.rq`` does; the bandwidth is halved until ``q -+ h`` lies in (0, 1)
+(``summary.rq``'s rule, where statsmodels returns NaN).
+"""
+
+import numpy as np
+import scipy.linalg
+import scipy.stats
+import torch
+
+from ._device import accumulation_dtype
+from ._results import QuantileSummary, parameters_table
+
+QUANTILE_COV_TYPES = ("iid", "robust", "ker", "nid")
+_EPS = np.sqrt(np.finfo(float).eps)  # summary.rq's eps
+_ZERO = 1e-10  # residuals this small relative to y and the fit are 0
+
+
+def hall_sheather(n, q, alpha=0.05):
+    """Hall and Sheather's (1988) bandwidth on the scale of the quantile, as
+    statsmodels' ``hall_sheather`` and quantreg's ``bandwidth.rq(hs=TRUE)``,
+    halved until ``q -+ h`` lies in (0, 1)."""
+    z = scipy.stats.norm.ppf(q)
+    h = (
+        n ** (-1.0 / 3)
+        * scipy.stats.norm.ppf(1 - alpha / 2) ** (2.0 / 3)
+        * (1.5 * scipy.stats.norm.pdf(z) ** 2 / (2 * z**2 + 1)) ** (1.0 / 3)
+    )
+    while q - h <= 0 or q + h >= 1:
+        h /= 2
+    return h
+
+
+def neighbours(n, quantiles):
+    """The quantiles ``q - h`` and ``q + h`` of each quantile ``q`` that
+    ``"nid"`` fits again (``h`` of :func:`hall_sheather`)."""
+    widths = np.array([hall_sheather(n, q) for q in quantiles])
+    return np.r_[quantiles - widths, quantiles + widths], widths
+
+
+def quantile_summaries(data, fit, names, options):
+    """Per quantile of ``fit`` (``quantiles``, ``coef`` rows, ``intercept``,
+    ``fit_intercept``, and for ``"nid"`` ``neighbours``, the ``[coef,
+    intercept]`` rows at ``q - h`` and at ``q + h``, and their ``widths``
+    ``h``: :func:`neighbours`), the :class:`QuantileSummary` of
+    ``options["cov_type"]`` from ``data`` (one :class:`~._data.Data`) on
+    ``options["device"]``."""
+    cov_type, device = options["cov_type"], options["device"]
+    quantiles, n = fit["quantiles"], data.shape[0]
+    design = _Design(fit["fit_intercept"], device)
+    first = _first_pass(data, design, fit["coef"], fit["intercept"])
+    gram, residuals, y_scaled = first["gram"], first["residuals"], first["y"]
+    if cov_type in ("ker", "nid"):
+        bandwidths, weights = _densities(cov_type, n, quantiles, residuals, fit)
+        dense = _weighted_grams(data, design, fit, weights)
+    summaries = []
+    for t, q in enumerate(quantiles):
+        if cov_type in ("iid", "robust"):
+            bandwidth, density = _kernel_density(n, q, residuals[:, t], y_scaled)
+            inverse = _inverse(gram)
+            if cov_type == "iid":
+                cov = q * (1 - q) / density**2 * inverse
+            else:
+                above = first["above"][t]
+                middle = (q / density) ** 2 * above
+                middle += ((1 - q) / density) ** 2 * (gram - above)
+                cov = inverse @ middle @ inverse
+        else:
+            bandwidth = bandwidths[t]
+            inverse = _inverse(dense[t])
+            cov = q * (1 - q) * inverse @ gram @ inverse
+        summaries.append(_summary(fit, t, cov, bandwidth, names, options, n))
+    return summaries
+
+
+class _Design:
+    """The rows of the design, ``[x, 1]`` (the 1 with an intercept), scaled
+    by the sample weights, on ``device``."""
+
+    def __init__(self, fit_intercept, device):
+        self.fit_intercept, self.device = fit_intercept, device
+        self.dtype = accumulation_dtype(device, warn=False)
+
+    def blocks(self, data, coef, intercept):
+        """Per block of ``data``: the scaled design rows, the scaled
+        residuals of each quantile (a column each), and the scaled ``y``."""
+        b = torch.as_tensor(coef, device=self.device, dtype=self.dtype)
+        c = torch.as_tensor(intercept, device=self.device, dtype=self.dtype)
+        for x, y, w in data.blocks(device=self.device, dtype=self.dtype):
+            w = torch.ones_like(y[:, 0]) if w is None else w
+            residual = y[:, :1] - x @ b.T - c
+            if self.fit_intercept:
+                x = torch.cat([x, x.new_ones((len(x), 1))], 1)
+            yield x * w[:, None], residual * w[:, None], y[:, 0] * w
+
+
+def _first_pass(data, design, coef, intercept):
+    """One pass: the Gram matrix of the scaled design, per quantile the Gram
+    matrix of its rows whose residual is above 0, and the scaled residuals and
+    ``y`` (on the host)."""
+    gram = above = 0
+    residuals, ys = [], []
+    for x, residual, y in design.blocks(data, coef, intercept):
+        gram = gram + x.T @ x
+        # the rows a vertex interpolates (residual 0 to rounding) count as
+        # below, as statsmodels' ``e > 0`` counts an exact 0
+        rounding = _ZERO * (y.abs()[:, None] + (y[:, None] - residual).abs())
+        mask = (residual > rounding).to(x.dtype)
+        above = above + torch.einsum("it,ij,ik->tjk", mask, x, x)
+        residuals.append(residual.cpu().numpy())
+        ys.append(y.cpu().numpy())
+    return {
+        "gram": gram.cpu().numpy(),
+        "above": above.cpu().numpy(),
+        "residuals": np.concatenate(residuals),
+        "y": np.concatenate(ys),
+    }
+
+
+def _kernel_density(n, q, residual, y):
+    """statsmodels' density of the residuals at 0: the Epanechnikov kernel
+    with the Hall-Sheather bandwidth on the scale ``min(std(y), IQR / 1.34)``;
+    the bandwidth and the density."""
+    width = hall_sheather(n, q)
+    iqr = np.subtract(*np.percentile(residual, [75, 25]))
+    h = min(np.std(y), iqr / 1.34) * (
+        scipy.stats.norm.ppf(q + width) - scipy.stats.norm.ppf(q - width)
+    )
+    u = residual / h
+    kernel = 0.75 * (1 - u**2) * (np.abs(u) <= 1)
+    return h, kernel.sum() / (n * h)
+
+
+def _densities(cov_type, n, quantiles, residuals, fit):
+    """Per quantile, the bandwidth and what the rows' densities are computed
+    from in the second pass: ``("ker", h)``, Powell's Gaussian kernel with
+    ``h`` on the scale ``min(sd(e), IQR / 1.34)``, or ``("nid", 2 h, the
+    difference of the coefficients and intercepts at q -+ h)``."""
+    if cov_type == "ker":
+        bandwidths = []
+        for t, q in enumerate(quantiles):
+            width = hall_sheather(n, q)
+            e = residuals[:, t]
+            iqr = np.subtract(*np.percentile(e, [75, 25]))
+            scale = min(np.std(e, ddof=1), iqr / 1.34)
+            bandwidths.append(
+                scale
+                * (scipy.stats.norm.ppf(q + width) - scipy.stats.norm.ppf(q - width))
+            )
+        return bandwidths, ("ker", np.array(bandwidths))
+    (low, high), widths = fit["neighbours"], fit["widths"]
+    delta = high - low  # per quantile, [coef, intercept] at q + h less at q - h
+    if not fit["fit_intercept"]:
+        delta = delta[:, :-1]
+    return list(widths), ("nid", 2 * widths, delta.T)
+
+
+def _weighted_grams(data, design, fit, weights):
+    """Per quantile, ``X' diag(f) X`` over the scaled design rows, ``f`` the
+    rows' densities of ``weights`` (:func:`_densities`): the second pass."""
+    dense = 0
+    for x, residual, _ in design.blocks(data, fit["coef"], fit["intercept"]):
+        if weights[0] == "ker":
+            h = torch.as_tensor(weights[1], device=x.device, dtype=x.dtype)
+            f = torch.exp(-0.5 * (residual / h) ** 2) / (np.sqrt(2 * np.pi) * h)
+        else:  # 2 h over the rows' spread of the fits at q -+ h
+            two_h, delta = (
+                torch.as_tensor(v, device=x.device, dtype=x.dtype) for v in weights[1:]
+            )
+            f = (two_h / (x @ delta - _EPS)).clamp(min=0)
+        dense = dense + torch.einsum("it,ij,ik->tjk", f, x, x)
+    return dense.cpu().numpy()
+
+
+def _inverse(matrix):
+    """The inverse of a symmetric positive definite ``matrix``, equilibrated."""
+    scale = np.sqrt(np.diag(matrix))
+    scale[scale == 0] = 1.0
+    factor = scipy.linalg.cho_factor(matrix / np.outer(scale, scale))
+    return scipy.linalg.cho_solve(factor, np.eye(len(matrix))) / np.outer(scale, scale)
+
+
+def _summary(fit, t, cov, bandwidth, names, options, n):
+    """The :class:`QuantileSummary` of quantile ``t`` of ``fit``."""
+    p = len(names)
+    fit_intercept = fit["fit_intercept"]
+    beta = np.append(fit["coef"][t], fit["intercept"][t])[: p + fit_intercept]
+    order = np.r_[p, np.arange(p)] if fit_intercept else np.arange(p)
+    df_resid = n - p - fit_intercept
+    use_t = True if options["use_t"] is None else options["use_t"]
+    labels = (["const"] if fit_intercept else []) + list(names)
+    table, cov_params = parameters_table(
+        labels, beta, cov, order, alpha=options["alpha"], use_t=use_t, df=df_resid
+    )
+    return QuantileSummary(
+        table=table,
+        quantile=float(fit["quantiles"][t]),
+        n=int(n),
+        df_resid=int(df_resid),
+        cov_type=options["cov_type"],
+        alpha=options["alpha"],
+        cov_params=cov_params,
+        bandwidth=float(bandwidth),
+        use_t=bool(use_t),
+        df_inference=int(df_resid),
+    )
