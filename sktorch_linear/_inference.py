@@ -6,7 +6,9 @@ statsmodels' OLS and WLS compute them."""
 import numpy as np
 import scipy.linalg
 import scipy.stats
+import torch
 
+from . import _extended as ext
 from ._dask import dask_data, is_dask
 from ._data import Data, host, matmul
 from ._device import usable_device
@@ -47,8 +49,9 @@ def summary(moments, coef, intercept, *, fit_intercept, names, options):
     p = moments.n_features
     n = moments.n_samples
     center = moments.mean if fit_intercept else np.zeros_like(moments.mean)
-    factor = _factor(moments, center)  # R'R: the products of [X y] - center
-    rss = float(np.sum(factor[p:, p] ** 2))  # the least-squares residual, exactly
+    exact = moments.exact_about(center)  # kept by small partial_fit chunks
+    factor = _factor(moments, center, exact)  # R'R: the products of [X y] - center
+    rss, tss = _squares(factor, exact, center, coef, intercept)
     df_resid, df_model = n - p - fit_intercept, p
     sigma2 = rss / df_resid
     beta = np.append(coef, intercept) if fit_intercept else np.asarray(coef, float)
@@ -61,7 +64,6 @@ def summary(moments, coef, intercept, *, fit_intercept, names, options):
     use_t = options["use_t"]
     use_t = cov_type == "nonrobust" if use_t is None else use_t
     df = df_resid if n_groups is None else n_groups - 1
-    tss = float(factor[:, p] @ factor[:, p])  # y about its centre
     r2 = 1.0 - rss / tss if tss > 0 else np.nan
     slopes = beta[:p]
     if cov_type == "nonrobust":
@@ -172,18 +174,38 @@ def aliased_columns(moments, scaling, *, fit_intercept):
     return sorted(int(i) for i in aliased)
 
 
-def _factor(moments, center):
+def _factor(moments, center, exact):
     """An upper-triangular ``R`` with ``R'R`` the cross-products of ``[X y] -
     center``: the moments' own R factor (QR of the data), or the Cholesky
     factor of their (equilibrated) Gram matrix, which holds the residual sum of
-    squares to the accuracy of the Gram matrix."""
-    if moments.kind == "factor":
+    squares to the accuracy of the Gram matrix: the ``exact`` cross-products
+    rounded once, where kept."""
+    if moments.kind == "factor" and exact is None:
         return qr_r(moments.factor_about(center))
-    products = moments.about(center)
+    if exact is None:
+        products = moments.about(center)
+    else:
+        products = ext.value(exact).numpy()[:-1, :-1]
     scale = np.sqrt(np.diag(products))
     scale[scale == 0] = 1.0
     factor = scipy.linalg.cholesky(products / np.outer(scale, scale), lower=False)
     return factor * scale
+
+
+def _squares(factor, exact, center, coef, intercept):
+    """The residual and total sums of squares of the fit (``y`` about its
+    centre): from the factor, or, where the ``exact`` cross-products of ``[X y
+    1] - center`` are kept, as the quadratic forms of ``[-coef, 1, -c]`` (``c``
+    the intercept about the centre) and of ``y`` in them, evaluated in twice
+    the working precision (the digits of the data, however many chunks)."""
+    p = len(coef)
+    if exact is None:
+        return float(np.sum(factor[p:, p] ** 2)), float(factor[:, p] @ factor[:, p])
+    shift = intercept - center[p] + center[:p] @ coef
+    v = torch.as_tensor(np.r_[-np.asarray(coef, float), 1.0, -shift])
+    terms = ext.mul(exact, ext.two_prod(v[:, None], v[None, :]))
+    rss = ext.value(ext.sum2(terms[0].reshape(-1), terms[1].reshape(-1), dim=0))
+    return float(rss), float(exact[0][p, p] + exact[1][p, p])
 
 
 def _inverse_gram(rx):

@@ -170,6 +170,13 @@ class Moments:
             return self._root()
         return qr_r(np.vstack([self._root(), np.sqrt(self.weight_sum) * delta[None]]))
 
+    def exact_about(self, center):
+        """The exact cross-products (``exact``) of ``[X Y 1] - (center, 0)``, as
+        a pair of tensors; None without them."""
+        if self.exact is None:
+            return None
+        return _reshift(self.exact, self.mean, np.asarray(center, dtype=float))
+
     def _root(self):
         return self.factor if self.factor is not None else root(self.gram)
 
