@@ -10,9 +10,9 @@ passes of an exact fit), ``predict``, ``gradient`` (an epoch of Adam),
 ``accuracy`` (training to accuracy, defaults), ``robust`` (quantile and Huber
 regression), ``shapes`` (a grid search on small data, more columns than rows,
 the lasso with many columns), ``tuning`` (cross-validation of the penalty),
-``load`` (fits beside a busy process),
-``memory`` (peak memory) and ``parquet`` (Dask). :data:`WORKLOADS`
-lists them in the order the runner runs them.
+``inference`` (standard errors against statsmodels), ``load`` (fits beside a
+busy process), ``memory`` (peak memory) and ``parquet`` (Dask).
+:data:`WORKLOADS` lists them in the order the runner runs them.
 """
 
 from dataclasses import dataclass
@@ -30,6 +30,7 @@ from .exact import (
     partial_fit,
 )
 from .gradient import adam_epoch
+from .inference import inference_cluster, inference_quantile
 from .load import contention
 from .memory import memory_exact, memory_gradient
 from .parquet import dask_parquet
@@ -90,6 +91,8 @@ WORKLOADS = [
     Workload("cv_tall", cv_tall, ("tall",)),
     Workload("cv_quantile", cv_quantile),
     Workload("cv_huber", cv_huber),
+    Workload("inference_cluster", inference_cluster, ("tall",)),
+    Workload("inference_quantile", inference_quantile),
     Workload("lasso_wide", lasso_wide),
     Workload("adam_epoch", adam_epoch),
     Workload("to_accuracy", to_accuracy),
