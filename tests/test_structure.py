@@ -59,6 +59,7 @@ LAYERS = [
             "solvers.path",
             "solvers.robust_path",
             "solvers.huber_path",
+            "solvers.preprocessed",
         ],
     ),
     ("certification", ["solvers._certify", "solvers._collinear"]),

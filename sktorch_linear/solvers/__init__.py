@@ -8,7 +8,8 @@ peers; :mod:`._policy` says which one fits what.
 - :mod:`.newton`: the Huber loss with its concomitant scale (HuberRegressor's
   objective), with any penalty, to a certified optimum;
 - :mod:`.interior_point`: the quantile and absolute-error losses with any
-  penalty, to a certified optimum;
+  penalty, to a certified optimum (:mod:`.preprocessed` on many rows: a
+  subsample's minimiser, then a small programme near it);
 - :mod:`.gradient`: every loss and penalty, by a skorch net (L-BFGS, Adam,
   SGD), measured by :mod:`._certify`;
 - :mod:`.dask_gradient`: Adam and SGD epochs over rows held in parts by Dask
@@ -26,9 +27,9 @@ from . import (
     coordinate_descent,
     dask_gradient,
     gradient,
-    interior_point,
     least_squares,
     newton,
+    preprocessed,
 )
 from ._base import Problem, SolverResult
 from ._persist import portable, with_net
@@ -50,7 +51,7 @@ _FAMILIES = {
     "least_squares": least_squares,
     "coordinate_descent": coordinate_descent,
     "newton": newton,
-    "interior_point": interior_point,
+    "interior_point": preprocessed,  # (interior_point's, preprocessed when large)
     "gradient": gradient,
     "dask_gradient": dask_gradient,
 }

@@ -183,6 +183,7 @@ def solve_near(
     starts,
     *,
     residuals=None,
+    size=None,
     fit_intercept,
     max_iter,
     device,
@@ -194,12 +195,14 @@ def solve_near(
     units): a :class:`Solution` per candidate, with the certified relative gap
     of the minimum of all rows, the objective there (per unit of weight,
     standardized units) and the iterations of the interior-point method, all
-    programmes together. ``residuals``: the starts' (n, K), when known."""
+    programmes together. ``residuals``: the starts' (n, K), when known;
+    ``size``: the rows nearest each start's fit that the first programme takes
+    (by default ``max(10, 0.2 sqrt(n)) (p + 1)``)."""
     y, w = data.Y[:, 0], _weights(data)
     live = w > 0
     if residuals is None:
         residuals = _residuals(data, starts)
-    band = _band(residuals, live, _size(scaling, live))
+    band = _band(residuals, live, size or _size(scaling, live))
     positive = residuals[:, 0] > 0  # the side of the rows outside the band
     n_iter = 0
     while True:
