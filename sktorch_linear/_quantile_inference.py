@@ -11,21 +11,26 @@ standard errors from a density estimate of the residuals at zero.
 - ``"ker"`` (Powell's kernel sandwich) and ``"nid"`` (Hendricks and
   Koenker's difference quotients of the fits at ``q -+ h``), as R quantreg's
   ``summary.rq``: ``q (1 - q) H^-1 X'X H^-1`` with ``H = X' diag(f) X``.
+- ``"bootstrap"``: the covariance of xy-pair bootstrap replicates (R
+  quantreg's ``se="boot"``, ``bsmethod="xy"``; :mod:`._bootstrap`).
 
 Sample weights scale the rows of ``X``, ``y`` and the residuals, as
 ``summary.rq`` does; the bandwidth is halved until ``q -+ h`` lies in (0, 1)
 (``summary.rq``'s rule, where statsmodels returns NaN).
 """
 
+from functools import partial
+
 import numpy as np
 import scipy.linalg
 import scipy.stats
 import torch
 
+from ._bootstrap import replicates
 from ._device import accumulation_dtype
 from ._results import QuantileSummary, parameters_table
 
-QUANTILE_COV_TYPES = ("iid", "robust", "ker", "nid")
+QUANTILE_COV_TYPES = ("iid", "robust", "ker", "nid", "bootstrap")
 _EPS = np.sqrt(np.finfo(float).eps)  # summary.rq's eps
 _ZERO = 1e-10  # residuals this small relative to y and the fit are 0
 
@@ -54,19 +59,30 @@ def neighbours(n, quantiles):
 
 def quantile_summaries(data, fit, names, options):
     """Per quantile of ``fit`` (``quantiles``, ``coef`` rows, ``intercept``,
-    ``fit_intercept``, and for ``"nid"`` ``neighbours``, the ``[coef,
-    intercept]`` rows at ``q - h`` and at ``q + h``, and their ``widths``
-    ``h``: :func:`neighbours`), the :class:`QuantileSummary` of
-    ``options["cov_type"]`` from ``data`` (one :class:`~._data.Data`) on
-    ``options["device"]``."""
+    ``fit_intercept``, and for ``"nid"`` ``refit``, which fits given quantiles
+    again and returns their ``[coef, intercept]`` rows), the
+    :class:`QuantileSummary` of ``options["cov_type"]`` from ``data`` (one
+    :class:`~._data.Data`, or Dask parts) on ``options["device"]``."""
     cov_type, device = options["cov_type"], options["device"]
-    quantiles, n = fit["quantiles"], data.shape[0]
-    design = _Design(fit["fit_intercept"], device)
-    first = _first_pass(data, design, fit["coef"], fit["intercept"])
-    gram, residuals, y_scaled = first["gram"], first["residuals"], first["y"]
+    quantiles = fit["quantiles"]
+    if cov_type == "bootstrap":  # the covariance of the replicates (R's cov(B))
+        n = data.shape[0]
+        return [
+            _summary(fit, t, np.cov(coefs, rowvar=False), np.nan, names, options, n)
+            for t, coefs in enumerate(replicates(data, fit, options))
+        ]
+    part = partial(
+        _first_part,
+        coef=fit["coef"],
+        intercept=fit["intercept"],
+        fit_intercept=fit["fit_intercept"],
+    )
+    gram, above, residuals, y_scaled = data.map_reduce(part, _merge, device)
+    n = len(residuals)
     if cov_type in ("ker", "nid"):
         bandwidths, weights = _densities(cov_type, n, quantiles, residuals, fit)
-        dense = _weighted_grams(data, design, fit, weights)
+        part = partial(_weighted_part, fit=fit, weights=weights)
+        dense = data.map_reduce(part, np.add, device)
     summaries = []
     for t, q in enumerate(quantiles):
         if cov_type in ("iid", "robust"):
@@ -75,9 +91,8 @@ def quantile_summaries(data, fit, names, options):
             if cov_type == "iid":
                 cov = q * (1 - q) / density**2 * inverse
             else:
-                above = first["above"][t]
-                middle = (q / density) ** 2 * above
-                middle += ((1 - q) / density) ** 2 * (gram - above)
+                middle = (q / density) ** 2 * above[t]
+                middle += ((1 - q) / density) ** 2 * (gram - above[t])
                 cov = inverse @ middle @ inverse
         else:
             bandwidth = bandwidths[t]
@@ -87,34 +102,28 @@ def quantile_summaries(data, fit, names, options):
     return summaries
 
 
-class _Design:
-    """The rows of the design, ``[x, 1]`` (the 1 with an intercept), scaled
-    by the sample weights, on ``device``."""
-
-    def __init__(self, fit_intercept, device):
-        self.fit_intercept, self.device = fit_intercept, device
-        self.dtype = accumulation_dtype(device, warn=False)
-
-    def blocks(self, data, coef, intercept):
-        """Per block of ``data``: the scaled design rows, the scaled
-        residuals of each quantile (a column each), and the scaled ``y``."""
-        b = torch.as_tensor(coef, device=self.device, dtype=self.dtype)
-        c = torch.as_tensor(intercept, device=self.device, dtype=self.dtype)
-        for x, y, w in data.blocks(device=self.device, dtype=self.dtype):
-            w = torch.ones_like(y[:, 0]) if w is None else w
-            residual = y[:, :1] - x @ b.T - c
-            if self.fit_intercept:
-                x = torch.cat([x, x.new_ones((len(x), 1))], 1)
-            yield x * w[:, None], residual * w[:, None], y[:, 0] * w
+def _blocks(data, device, coef, intercept, fit_intercept):
+    """Per block of ``data`` on ``device``: the design rows ``[x, 1]`` (the 1
+    with an intercept) scaled by the sample weights, the scaled residuals of
+    each quantile (a column each), and the scaled ``y``."""
+    dtype = accumulation_dtype(device, warn=False)
+    b = torch.as_tensor(coef, device=device, dtype=dtype)
+    c = torch.as_tensor(intercept, device=device, dtype=dtype)
+    for x, y, w in data.blocks(device=device, dtype=dtype):
+        w = torch.ones_like(y[:, 0]) if w is None else w
+        residual = y[:, :1] - x @ b.T - c
+        if fit_intercept:
+            x = torch.cat([x, x.new_ones((len(x), 1))], 1)
+        yield x * w[:, None], residual * w[:, None], y[:, 0] * w
 
 
-def _first_pass(data, design, coef, intercept):
-    """One pass: the Gram matrix of the scaled design, per quantile the Gram
-    matrix of its rows whose residual is above 0, and the scaled residuals and
-    ``y`` (on the host)."""
+def _first_part(data, device, *, coef, intercept, fit_intercept):
+    """The first pass over some rows: the Gram matrix of the scaled design,
+    per quantile the Gram matrix of its rows whose residual is above 0, and
+    the scaled residuals and ``y`` (on the host)."""
     gram = above = 0
     residuals, ys = [], []
-    for x, residual, y in design.blocks(data, coef, intercept):
+    for x, residual, y in _blocks(data, device, coef, intercept, fit_intercept):
         gram = gram + x.T @ x
         # the rows a vertex interpolates (residual 0 to rounding) count as
         # below, as statsmodels' ``e > 0`` counts an exact 0
@@ -123,12 +132,17 @@ def _first_pass(data, design, coef, intercept):
         above = above + torch.einsum("it,ij,ik->tjk", mask, x, x)
         residuals.append(residual.cpu().numpy())
         ys.append(y.cpu().numpy())
-    return {
-        "gram": gram.cpu().numpy(),
-        "above": above.cpu().numpy(),
-        "residuals": np.concatenate(residuals),
-        "y": np.concatenate(ys),
-    }
+    return (
+        gram.cpu().numpy(),
+        above.cpu().numpy(),
+        np.concatenate(residuals),
+        np.concatenate(ys),
+    )
+
+
+def _merge(a, b):
+    """The first pass's results of two parts of the rows, in their order."""
+    return a[0] + b[0], a[1] + b[1], np.r_[a[2], b[2]], np.r_[a[3], b[3]]
 
 
 def _kernel_density(n, q, residual, y):
@@ -162,18 +176,22 @@ def _densities(cov_type, n, quantiles, residuals, fit):
                 * (scipy.stats.norm.ppf(q + width) - scipy.stats.norm.ppf(q - width))
             )
         return bandwidths, ("ker", np.array(bandwidths))
-    (low, high), widths = fit["neighbours"], fit["widths"]
+    targets, widths = neighbours(n, quantiles)
+    rows = fit["refit"](targets)
+    low, high = rows[: len(quantiles)], rows[len(quantiles) :]
     delta = high - low  # per quantile, [coef, intercept] at q + h less at q - h
     if not fit["fit_intercept"]:
         delta = delta[:, :-1]
     return list(widths), ("nid", 2 * widths, delta.T)
 
 
-def _weighted_grams(data, design, fit, weights):
-    """Per quantile, ``X' diag(f) X`` over the scaled design rows, ``f`` the
-    rows' densities of ``weights`` (:func:`_densities`): the second pass."""
+def _weighted_part(data, device, *, fit, weights):
+    """Per quantile, ``X' diag(f) X`` over the scaled design rows of some rows,
+    ``f`` the rows' densities of ``weights`` (:func:`_densities`): the second
+    pass."""
     dense = 0
-    for x, residual, _ in design.blocks(data, fit["coef"], fit["intercept"]):
+    blocks = _blocks(data, device, fit["coef"], fit["intercept"], fit["fit_intercept"])
+    for x, residual, _ in blocks:
         if weights[0] == "ker":
             h = torch.as_tensor(weights[1], device=x.device, dtype=x.dtype)
             f = torch.exp(-0.5 * (residual / h) ** 2) / (np.sqrt(2 * np.pi) * h)

@@ -189,14 +189,16 @@ class QuantileSummary(_Restrictions):
     df_resid : int
         ``n`` less the number of parameters.
     cov_type : str
-        The kind of covariance: ``"iid"``, ``"robust"``, ``"ker"`` or ``"nid"``.
+        The kind of covariance: ``"iid"``, ``"robust"``, ``"ker"``, ``"nid"`` or
+        ``"bootstrap"``.
     alpha : float
         Significance level of the confidence intervals.
     cov_params : pandas.DataFrame
         The covariance matrix of the parameters.
     bandwidth : float
         The bandwidth of the density estimate: on the scale of the residuals
-        (``"iid"``, ``"robust"``, ``"ker"``), or of the quantile (``"nid"``).
+        (``"iid"``, ``"robust"``, ``"ker"``), or of the quantile (``"nid"``);
+        NaN for ``"bootstrap"``.
     use_t : bool
         Whether ``t``, the p-values and the intervals use Student's t on
         ``df_resid`` degrees of freedom (else the normal distribution).

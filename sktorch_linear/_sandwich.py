@@ -37,11 +37,10 @@ def meat(data, scores, cov_type, device, *, groups=None, lags=None):
     - HC0-HC3: ``sum_i s_i s_i'``, the scores ``s_i`` divided by ``(1 -
       h_i)^(d/2)``, ``h_i`` the leverage and ``d`` 0, 0, 1, 2.
     - cluster: for each way of grouping the rows (``groups``, their
-      :class:`GroupKeys`),
-      ``sum_g u_g u_g'`` for the sums ``u_g`` of the scores of the rows of
-      group ``g`` (reduced by key: a group may span parts), and the number of
-      groups: a list of pairs. Two keys group the rows three ways: by each key,
-      and by both.
+      :class:`GroupKeys`), ``sum_g u_g u_g'`` for the sums ``u_g`` of the
+      scores of the rows of group ``g`` (reduced by key: a group may span
+      parts), and the number of groups: a list of pairs. Two keys group the
+      rows three ways: by each key, and by both.
     - HAC: ``G_0 + sum_l w_l (G_l + G_l')`` for the Bartlett weights ``w_l = 1
       - l / (lags + 1)`` and ``G_l = sum_t s_t s_{t-l}'`` (rows in time order).
     """

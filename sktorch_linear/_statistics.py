@@ -2,6 +2,7 @@
 statsmodels' OLS and WLS; quantile regression, as statsmodels' ``QuantReg``
 and R quantreg's ``summary.rq``) and ``predict_interval``."""
 
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
@@ -23,11 +24,7 @@ from ._inference import (
     summarize,
     training_chunks,
 )
-from ._quantile_inference import (
-    QUANTILE_COV_TYPES,
-    neighbours,
-    quantile_summaries,
-)
+from ._quantile_inference import QUANTILE_COV_TYPES, quantile_summaries
 from ._validation import validate_X
 
 
@@ -45,6 +42,8 @@ class InferenceMixin:
             "groups": ["array-like", HasMethods(["to_delayed"]), None],
             "maxlags": [Interval(Integral, 0, None, closed="left"), None],
             "use_t": ["boolean", None],
+            "n_boot": [Interval(Integral, 2, None, closed="left")],
+            "random_state": ["random_state"],
         },
         prefer_skip_nested_validation=True,
     )
@@ -57,6 +56,8 @@ class InferenceMixin:
         groups=None,
         maxlags=None,
         use_t=None,
+        n_boot=200,
+        random_state=None,
     ):
         """Inference statistics of a least-squares or quantile-regression fit.
 
@@ -71,7 +72,9 @@ class InferenceMixin:
         with ``alpha=0``): standard errors from a density estimate of the
         residuals at 0 (``"iid"``, ``"robust"`` as statsmodels' ``QuantReg``;
         ``"ker"``, ``"nid"`` as R quantreg's ``summary.rq``); the data are read
-        twice (``"nid"`` also fits the quantiles ``q -+ h`` again).
+        twice (``"nid"`` also fits the quantiles ``q -+ h`` again). Or the
+        covariance of xy-pair bootstrap replicates (``"bootstrap"``), each
+        solved exactly from a small programme near the fit.
 
         Parameters
         ----------
@@ -85,7 +88,8 @@ class InferenceMixin:
             leverages); ``"cluster"`` (CRV1 with ``groups``, one- or two-way);
             ``"HAC"`` (Newey-West with ``maxlags``, rows in time order). Quantile
             regression (default ``"robust"``): ``"iid"``, ``"robust"``,
-            ``"ker"``, ``"nid"``. The user guide gives each formula.
+            ``"ker"``, ``"nid"``, ``"bootstrap"``. The user guide gives each
+            formula.
         data : tuple or iterable of tuples, default=None
             The training data, ``(X, y)`` or ``(X, y, sample_weight)``: needed by
             every kind but ``"nonrobust"``. For least squares, after
@@ -106,6 +110,10 @@ class InferenceMixin:
             ``"cluster"``), or the normal distribution. None: statsmodels'
             default, t for ``"nonrobust"`` and quantile regression, normal for
             the sandwich kinds of least squares.
+        n_boot : int, default=200
+            The replicates of ``cov_type="bootstrap"``.
+        random_state : int, RandomState instance or None, default=None
+            The draws of the rows of ``cov_type="bootstrap"``.
 
         Returns
         -------
@@ -147,6 +155,8 @@ class InferenceMixin:
             "groups": groups,
             "maxlags": maxlags,
             "use_t": use_t,
+            "n_boot": n_boot,
+            "random_state": random_state,
         }
         if self._config.objective.loss in ("quantile", "absolute_error"):
             return self._quantile_summary(options)
@@ -198,10 +208,15 @@ class InferenceMixin:
                 "(alpha=0) fitted by the exact solver; this fit has alpha="
                 f"{self._config.objective.alpha}, solver={result.solver!r}."
             )
-        if not isinstance(data, tuple) or is_dask(data[0]):
+        if not isinstance(data, tuple):
             raise ValueError(
                 "The standard errors of quantile regression read the training "
-                "data: pass data=(X, y) or (X, y, sample_weight), in memory."
+                "data: pass data=(X, y) or (X, y, sample_weight)."
+            )
+        if cov_type == "bootstrap" and is_dask(data[0]):
+            raise ValueError(
+                "cov_type='bootstrap' solves its replicates in memory: pass "
+                "data=(X, y) as arrays, or use 'nid' or 'robust' with Dask data."
             )
         if options["groups"] is not None or options["maxlags"] is not None:
             raise ValueError("groups= and maxlags= are for least squares.")
@@ -213,9 +228,10 @@ class InferenceMixin:
             "coef": result.coef,
             "intercept": result.intercept,
             "fit_intercept": self.fit_intercept,
+            "moments": result.moments,
+            "standardize": self.standardize,
         }
-        if cov_type == "nid":
-            fit.update(self._neighbours(data, fit["quantiles"], chunk.shape[0]))
+        fit["refit"] = partial(self._refit_quantiles, data)
         summaries = quantile_summaries(
             chunk,
             fit,
@@ -224,20 +240,16 @@ class InferenceMixin:
                 **options,
                 "cov_type": cov_type,
                 "device": usable_device(self._config.device),
+                "max_iter": self.max_iter,
             },
         )
         return summaries if several else summaries[0]
 
-    def _neighbours(self, data, quantiles, n_samples):
-        """The fits at ``q -+ h`` of each quantile (one fit of them all), as
-        ``"nid"`` reads them: ``[coef, intercept]`` rows below and above, and
-        the widths ``h``."""
-        targets, widths = neighbours(n_samples, quantiles)
+    def _refit_quantiles(self, data, quantiles):
+        """The ``[coef, intercept]`` rows of a fit of ``quantiles`` to ``data``
+        (one fit of them all), as ``"nid"`` reads them."""
         X, y, *weight = data
-        refit = clone(self).set_params(loss="quantile", quantile=list(targets))
+        refit = clone(self).set_params(loss="quantile", quantile=list(quantiles))
         refit.fit(X, y, sample_weight=weight[0] if weight else None)
-        rows = np.c_[
-            refit.coef_, np.atleast_1d(refit.intercept_) * np.ones(len(targets))
-        ]
-        T = len(quantiles)
-        return {"neighbours": (rows[:T], rows[T:]), "widths": widths}
+        intercept = np.broadcast_to(refit.intercept_, len(quantiles))
+        return np.c_[refit.coef_, intercept]

@@ -206,12 +206,59 @@ def test_refusals():
     reg = _fit(X_ENGEL, Y_ENGEL, 0.5)
     with pytest.raises(ValueError, match="kind of least squares"):
         reg.summary(cov_type="HC1", data=data)
-    with pytest.raises(ValueError, match="in memory"):
+    with pytest.raises(ValueError, match="read the training data"):
         reg.summary()
-    with pytest.raises(ValueError, match="in memory"):
+    with pytest.raises(ValueError, match="read the training data"):
         reg.summary(data=[data])
     with pytest.raises(ValueError, match="for least squares"):
         reg.summary(data=data, maxlags=2)
     least_squares = TorchLinearRegressor(device="cpu").fit(*data)
     with pytest.raises(ValueError, match="kind of quantile regression"):
         least_squares.summary(cov_type="nid", data=data)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_bootstrap_replicates_are_exact_minimisers(weighted):
+    """Check the xy-pair bootstrap (R quantreg's ``se="boot"``, ``"xy"``):
+    the covariance of 20 replicates equals that of HiGHS's minimisers of the
+    same draws (the sample weights times each row's count) to 1e-8, for two
+    quantiles at once; the same ``random_state`` gives the same numbers."""
+    rng = np.random.default_rng(4)
+    weight = rng.uniform(0.5, 2, len(Y_ENGEL)) if weighted else np.ones(len(Y_ENGEL))
+    data = (X_ENGEL, Y_ENGEL, weight) if weighted else (X_ENGEL, Y_ENGEL)
+    quantiles = [0.3, 0.6]
+    reg = _fit(X_ENGEL, Y_ENGEL, quantiles, weight if weighted else None)
+    options = {"cov_type": "bootstrap", "data": data, "n_boot": 20, "random_state": 7}
+    summaries = reg.summary(**options)
+    draws = np.random.RandomState(7)
+    n = len(Y_ENGEL)
+    counts = [draws.multinomial(n, np.full(n, 1 / n)) for _ in range(20)]
+    design = sm.add_constant(X_ENGEL)
+    for q, ours in zip(quantiles, summaries):
+        minimisers = [_highs(design, Y_ENGEL, q, weight * c) for c in counts]
+        expected = np.cov(np.array(minimisers), rowvar=False)
+        assert_allclose(_ours(ours), expected, rtol=1e-8, atol=1e-8 * expected.max())
+        assert np.isnan(ours.bandwidth) and ours.cov_type == "bootstrap"
+    again = reg.summary(**options)
+    assert_allclose(again[0].cov_params, summaries[0].cov_params, rtol=0)
+
+
+@pytest.mark.parametrize("kind", ["iid", "robust", "ker", "nid"])
+def test_dask_parts_give_the_numbers_of_numpy(kind):
+    """Check that Dask parts of 50 rows give the covariance of the arrays to
+    1e-10, weighted ("nid" fits its quantiles q -+ h on the parts), and that
+    the bootstrap asks for arrays."""
+    da = pytest.importorskip("dask.array")
+    weight = np.random.default_rng(5).uniform(0.5, 2, len(Y_ENGEL))
+    reg = _fit(X_ENGEL, Y_ENGEL, 0.35, weight)
+    expected = reg.summary(cov_type=kind, data=(X_ENGEL, Y_ENGEL, weight))
+    parts = tuple(
+        da.from_array(v, chunks=(50,) + v.shape[1:]) for v in (X_ENGEL, Y_ENGEL, weight)
+    )
+    got = reg.summary(cov_type=kind, data=parts)
+    scale = np.abs(np.asarray(expected.cov_params)).max()
+    assert_allclose(got.cov_params, expected.cov_params, rtol=1e-10, atol=1e-12 * scale)
+    assert got.bandwidth == pytest.approx(expected.bandwidth, rel=1e-12)
+    if kind == "nid":
+        with pytest.raises(ValueError, match="replicates in memory"):
+            reg.summary(cov_type="bootstrap", data=parts)

@@ -69,6 +69,7 @@ LAYERS = [
         "fitted models",
         [
             "_results",
+            "_bootstrap",
             "_sandwich",
             "_inference",
             "_quantile_inference",
