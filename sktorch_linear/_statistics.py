@@ -220,36 +220,45 @@ class InferenceMixin:
             )
         if options["groups"] is not None or options["maxlags"] is not None:
             raise ValueError("groups= and maxlags= are for least squares.")
-        chunk = next(training_chunks(self, data))
-        several = np.ndim(self.quantile) > 0 and self.loss == "quantile"
-        quantiles = np.atleast_1d(self.quantile if self.loss == "quantile" else 0.5)
+        objective = self._config.objective  # as fitted (not later set_params)
+        quantile = objective.quantile if objective.loss == "quantile" else 0.5
         fit = {
-            "quantiles": np.asarray(quantiles, dtype=float),
+            "quantiles": np.atleast_1d(np.asarray(quantile, dtype=float)),
             "coef": result.coef,
             "intercept": result.intercept,
-            "fit_intercept": self.fit_intercept,
+            "fit_intercept": objective.fit_intercept,
             "moments": result.moments,
-            "standardize": self.standardize,
+            "standardize": objective.standardize,
+            "refit": partial(self._refit_quantiles, data),
         }
-        fit["refit"] = partial(self._refit_quantiles, data)
         summaries = quantile_summaries(
-            chunk,
+            next(training_chunks(self, data)),
             fit,
             _fitted.feature_names(self),
             {
                 **options,
                 "cov_type": cov_type,
                 "device": usable_device(self._config.device),
-                "max_iter": self.max_iter,
+                "max_iter": self._config.max_iter,
             },
         )
-        return summaries if several else summaries[0]
+        return summaries if np.ndim(quantile) else summaries[0]
 
     def _refit_quantiles(self, data, quantiles):
         """The ``[coef, intercept]`` rows of a fit of ``quantiles`` to ``data``
-        (one fit of them all), as ``"nid"`` reads them."""
+        (one fit of them all, with the fitted objective), as ``"nid"`` reads
+        them."""
         X, y, *weight = data
-        refit = clone(self).set_params(loss="quantile", quantile=list(quantiles))
+        objective = self._config.objective
+        refit = clone(self).set_params(
+            loss="quantile",
+            quantile=list(quantiles),
+            alpha=0.0,
+            fit_intercept=objective.fit_intercept,
+            standardize=objective.standardize,
+            max_iter=self._config.max_iter,
+            solver="exact",
+        )
         refit.fit(X, y, sample_weight=weight[0] if weight else None)
         intercept = np.broadcast_to(refit.intercept_, len(quantiles))
         return np.c_[refit.coef_, intercept]

@@ -197,3 +197,28 @@ def test_refusals():
     parts = (da.from_array(X, chunks=(100, -1)), da.from_array(Y, chunks=100))
     with pytest.raises(ValueError, match="Dask array or series partitioned"):
         reg.summary(cov_type="cluster", data=parts, groups=FIRST)
+
+
+@pytest.mark.parametrize("cov_type", ["cluster", "HAC"])
+def test_fit_and_summary_read_the_rows_twice(monkeypatch, cov_type):
+    """Check that the fit and its clustered or HAC summary read each row of X
+    twice in all (20 000 x 10, large enough that the fit is not refined
+    against the rows): the statistics' pass and the scores' pass."""
+    from sktorch_linear._data import Data
+
+    rng = np.random.default_rng(4)
+    X_big = rng.normal(size=(20_000, 10))
+    y_big = X_big @ rng.normal(size=10) + rng.normal(size=20_000)
+    rows = {"read": 0}
+    blocks = Data.blocks
+
+    def counting(self, **kwargs):
+        for block in blocks(self, **kwargs):
+            rows["read"] += block[0].shape[0]
+            yield block
+
+    monkeypatch.setattr(Data, "blocks", counting)
+    reg = TorchLinearRegressor(device="cpu").fit(X_big, y_big)
+    extra = {"groups": rng.integers(0, 200, 20_000)} if cov_type == "cluster" else {}
+    reg.summary(cov_type=cov_type, data=(X_big, y_big), **extra)
+    assert rows["read"] == 2 * len(y_big)

@@ -212,6 +212,13 @@ def test_refusals():
         reg.summary(data=[data])
     with pytest.raises(ValueError, match="for least squares"):
         reg.summary(data=data, maxlags=2)
+    for kind in ("robust", "bootstrap"):  # other rows than the fit's
+        with pytest.raises(ValueError, match="not the training data"):
+            reg.summary(cov_type=kind, data=(X_ENGEL[:-1], Y_ENGEL[:-1]))
+        with pytest.raises(ValueError, match="other values"):
+            reg.summary(cov_type=kind, data=(X_ENGEL, Y_ENGEL + 1e-3))
+    reg.set_params(quantile=0.9)  # the summary describes the fit, not the params
+    assert reg.summary(data=data).quantile == 0.5
     least_squares = TorchLinearRegressor(device="cpu").fit(*data)
     with pytest.raises(ValueError, match="kind of quantile regression"):
         least_squares.summary(cov_type="nid", data=data)
