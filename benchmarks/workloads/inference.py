@@ -17,12 +17,6 @@ QUANTILE_OURS = "TorchLinearRegressor quantile + summary(robust)"
 QUANTILE_REF = "statsmodels QuantReg(vcov=robust)"
 
 
-def _largest_difference(ours, reference):
-    """The largest relative difference of two vectors of standard errors."""
-    ours, reference = np.asarray(ours), np.asarray(reference)
-    return float(np.max(np.abs(ours - reference) / np.abs(reference)))
-
-
 def inference_cluster(ctx):
     """Least squares with standard errors clustered by 10 000 groups (1 000 in
     quick mode) of the tall data (1 000 000 x 100): our fit and its summary
@@ -32,31 +26,19 @@ def inference_cluster(ctx):
     X, y = ctx.tall()
     n_groups = X.shape[0] // 100
     groups = np.random.default_rng(ctx.seed).integers(0, n_groups, X.shape[0])
-    results = {}
 
     def ours():
         model = regressor(ctx).fit(X, y)
-        results["ours"] = model.summary(cov_type="cluster", data=(X, y), groups=groups)
+        summary = model.summary(cov_type="cluster", data=(X, y), groups=groups)
+        return summary.table["std_err"]
 
     def reference():
         model = sm.OLS(y, sm.add_constant(X, has_constant="add"))
-        fitted = model.fit(cov_type="cluster", cov_kwds={"groups": groups})
-        results["reference"] = fitted.bse
+        return model.fit(cov_type="cluster", cov_kwds={"groups": groups}).bse
 
-    calls = {CLUSTER_OURS: ours, CLUSTER_REF: reference}
-    times = ctx.measure(calls)
-    difference = _largest_difference(
-        results["ours"].table["std_err"], results["reference"]
-    )
-    return _rows_and_head(
-        "inference_cluster",
-        ctx,
-        X,
-        times,
-        (CLUSTER_OURS, CLUSTER_REF),
-        difference,
-        f"statsmodels / ours, cluster standard errors ({n_groups} clusters)",
-    )
+    quantity = f"statsmodels / ours, cluster standard errors ({n_groups} clusters)"
+    contenders = {CLUSTER_OURS: ours, CLUSTER_REF: reference}
+    return _race("inference_cluster", ctx, X, contenders, quantity)
 
 
 def inference_quantile(ctx):
@@ -69,36 +51,35 @@ def inference_quantile(ctx):
     n, p = ctx.sizes["cv_robust"]
     X, y = linear_data(n, p, seed=ctx.seed)
     y += np.random.default_rng(ctx.seed).standard_t(2, size=n)
-    results = {}
 
     def ours():
         model = regressor(ctx, loss="quantile", quantile=QUANTILE, alpha=0.0)
-        results["ours"] = model.fit(X, y).summary(cov_type="robust", data=(X, y))
+        summary = model.fit(X, y).summary(cov_type="robust", data=(X, y))
+        return summary.table["std_err"]
 
     def reference():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # its iteration's cycle warnings
-            fitted = QuantReg(y, sm.add_constant(X)).fit(q=QUANTILE, vcov="robust")
-        results["reference"] = fitted.bse
+            return QuantReg(y, sm.add_constant(X)).fit(q=QUANTILE, vcov="robust").bse
 
-    calls = {QUANTILE_OURS: ours, QUANTILE_REF: reference}
+    quantity = "statsmodels QuantReg / ours, robust standard errors"
+    contenders = {QUANTILE_OURS: ours, QUANTILE_REF: reference}
+    return _race("inference_quantile", ctx, X, contenders, quantity)
+
+
+def _race(workload, ctx, X, contenders, quantity):
+    """Time ``contenders`` (ours first, then the reference; each returns its
+    standard errors): the rows, with the largest relative difference of the
+    standard errors, and the headline ``quantity``."""
+    errors = {}
+    calls = {
+        name: lambda name=name, call=call: errors.__setitem__(name, call())
+        for name, call in contenders.items()
+    }
     times = ctx.measure(calls)
-    difference = _largest_difference(
-        results["ours"].table["std_err"], results["reference"]
-    )
-    return _rows_and_head(
-        "inference_quantile",
-        ctx,
-        X,
-        times,
-        (QUANTILE_OURS, QUANTILE_REF),
-        difference,
-        "statsmodels QuantReg / ours, robust standard errors",
-    )
-
-
-def _rows_and_head(workload, ctx, X, times, names, difference, quantity):
-    ours, reference = names
+    ours, reference = contenders
+    a, b = (np.asarray(errors[name]) for name in (ours, reference))
+    difference = np.max(np.abs(a - b) / np.abs(b))
     note = f"standard errors within {difference:.1e} of statsmodels'"
     rows = [
         row(
@@ -111,7 +92,7 @@ def _rows_and_head(workload, ctx, X, times, names, difference, quantity):
             reference=name == reference,
             note=note,
         )
-        for name in names
+        for name in contenders
     ]
     value = ratio(times, reference, ours)
     return rows, [headline(workload, quantity, value, faster(value, ours, reference))]

@@ -1,17 +1,21 @@
 """What the exact solvers of the robust losses (:mod:`.newton`,
 :mod:`.interior_point`) share: the statistics and the passes over the
-standardized rows (in memory, or held in parts by Dask), and the advice of a
-fit that stopped short."""
+standardized rows (in memory, or held in parts by Dask), their result with
+the warning of a fit that stopped short, and its advice."""
 
 from functools import partial
 
 import numpy as np
 import torch
+from sklearn.exceptions import ConvergenceWarning
 
 from .._dask import DaskData, concatenate
 from .._data import check_finite, matmul
 from .._moments import Moments
 from .._scaling import Scaling
+from .._threads import where
+from .._warnings import warn
+from ._base import SolverResult
 from ._dask_passes import DaskPasses
 from ._optimality import pseudo_solve
 from ._passes import Passes, statistics_part
@@ -141,3 +145,37 @@ def outliers(data, coef, intercept, scale, epsilon, device):
 def _outliers(data, device, *, coef, intercept, limit):
     residual = np.abs(data.Y - matmul(data.X, coef.T) - intercept)
     return (residual > limit) & (limit > 0)
+
+
+def finished(problem, config, device, fit, *, method, step, path, **extra):
+    """The :class:`SolverResult` of an exact robust fit, ``fit`` its
+    coefficients, intercepts, certified gaps, steps and objective; with a
+    ``ConvergenceWarning`` (and the advice) when a gap exceeds ``tol``, and
+    the verbose line. ``method`` and ``step`` name the method and its steps,
+    ``path`` is the result's; ``extra``: the result's other fields."""
+    coef, intercept, gaps, n_iter, value = fit
+    gap = float(np.max(gaps))
+    if gap > config.tol:
+        warn(
+            f"{method[0].upper()}{method[1:]} stopped after {n_iter} {step}(s) "
+            f"with a certified relative gap of {gap:.2g} to the minimum (tol="
+            f"{config.tol:g}). "
+            + advice_when_stopped(problem.data, config.objective, device),
+            ConvergenceWarning,
+        )
+    if config.verbose:
+        print(
+            f"[TorchLinearRegressor] {method.removeprefix('the ')} on "
+            f"{where(device)}: {n_iter} {step}s, certified relative gap {gap:.1e}"
+        )
+    return SolverResult(
+        coef,
+        intercept,
+        solver="exact",
+        path=path,
+        n_iter=n_iter,
+        converged=gap <= config.tol,
+        loss_curve=[value],
+        diagnostics={"optimality_gap": gaps, "objective": value},
+        **extra,
+    )

@@ -35,15 +35,11 @@ at most ``GAP_TOL``.
 
 import numpy as np
 import torch
-from sklearn.exceptions import ConvergenceWarning
 
 from .._device import float64_device
-from .._threads import where
-from .._warnings import warn
 from . import _duality, _vertex
-from ._base import SolverResult
 from ._optimality import solve_psd
-from ._robust import advice_when_stopped, least_squares_fit, prepare
+from ._robust import finished, least_squares_fit, prepare
 
 # The certified relative gap at which the method stops.
 GAP_TOL = 1e-12
@@ -73,30 +69,21 @@ def solve(problem, config):
     moments, passes, l1, l2 = prepare(data, objective, device)
     losses = _duality.losses(objective, data.shape[2])
     method, n_iter, gaps = minimise(passes, losses, l1, l2, config.max_iter)
-    gap = float(gaps.max())
-    if gap > config.tol:
-        warn(
-            f"The interior-point method stopped after {n_iter} iteration(s) with a "
-            f"certified relative gap of {gap:.2g} to the minimum (tol="
-            f"{config.tol:g}). " + advice_when_stopped(data, objective, device),
-            ConvergenceWarning,
-        )
-    if config.verbose:
-        print(
-            f"[TorchLinearRegressor] interior-point method on {where(device)}: "
-            f"{n_iter} iterations, certified relative gap {gap:.1e}"
-        )
-    coef, intercept = coefficients(method)
-    return SolverResult(
-        coef,
-        intercept,
-        scaling=passes.scaling,
-        solver="exact",
+    fit = (*coefficients(method), gaps, n_iter, method.value)
+    return result(problem, config, device, fit, moments, passes.scaling)
+
+
+def result(problem, config, device, fit, moments, scaling):
+    """:func:`._robust.finished` of the interior-point method's ``fit``."""
+    return finished(
+        problem,
+        config,
+        device,
+        fit,
+        method="the interior-point method",
+        step="iteration",
         path="interior_point",
-        n_iter=n_iter,
-        converged=gap <= config.tol,
-        loss_curve=[method.value],
-        diagnostics={"optimality_gap": gaps, "objective": method.value},
+        scaling=scaling,
         moments=moments,  # what partial_fit streams on from (with Adam)
     )
 

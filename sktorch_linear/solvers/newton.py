@@ -27,15 +27,11 @@ ball ``mean(w psi^2) <= 4``.
 
 import numpy as np
 import torch
-from sklearn.exceptions import ConvergenceWarning
 
 from .._device import float64_device
-from .._threads import where
-from .._warnings import warn
 from . import _boundary, _duality
-from ._base import SolverResult
 from ._optimality import proximal_step
-from ._robust import advice_when_stopped, least_squares_fit, prepare
+from ._robust import finished, least_squares_fit, prepare
 from ._scale import best_scale
 
 # A step promising a decrease below this fraction of the objective ends Newton.
@@ -76,29 +72,16 @@ def solve(problem, config):
         config.max_iter,
         statistics=_statistics(moments, passes),
     )
-    gap = float(gaps.max())
-    if gap > config.tol:
-        warn(
-            f"Newton's method stopped after {n_iter} step(s) with a certified "
-            f"relative gap of {gap:.2g} to the minimum (tol={config.tol:g}). "
-            + advice_when_stopped(data, objective, device),
-            ConvergenceWarning,
-        )
-    if config.verbose:
-        print(
-            f"[TorchLinearRegressor] Newton's method on {where(device)}: {n_iter} "
-            f"steps, certified relative gap {gap:.1e}"
-        )
-    value = float(huber.value.sum())
-    return SolverResult(
-        *huber.coefficients(),
-        scaling=scaling,
-        solver="exact",
+    fit = (*huber.coefficients(), gaps, n_iter, float(huber.value.sum()))
+    return finished(
+        problem,
+        config,
+        device,
+        fit,
+        method="Newton's method",
+        step="step",
         path="newton",
-        n_iter=n_iter,
-        converged=gap <= config.tol,
-        loss_curve=[value],
-        diagnostics={"optimality_gap": gaps, "objective": value},
+        scaling=scaling,
         moments=moments,
         scale=huber.sigma * scaling.y_scale,
     )

@@ -18,16 +18,12 @@ too few rows for a subsample to save passes) go to
 import math
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
 from .._data import Data
 from .._device import float64_device
-from .._threads import where
-from .._warnings import warn
 from . import _duality, interior_point
-from ._base import SolverResult
 from ._passes import Passes
-from ._robust import advice_when_stopped, prepare
+from ._robust import prepare
 from .robust_path import solve_near, target_scaling
 
 # Fewest rows preprocessed, and the largest share of them a subsample may be.
@@ -56,33 +52,15 @@ def solve(problem, config):
         _fit_target(data, moments, k, losses[k], (l1[k], l2[k]), config, device)
         for k in range(data.shape[2])
     ]
-    gaps = np.array([fit.gap for fit in fits])
-    n_iter = sum(fit.n_iter for fit in fits)
-    gap = float(gaps.max())
-    if gap > config.tol:
-        warn(
-            f"The interior-point method stopped after {n_iter} iteration(s) with a "
-            f"certified relative gap of {gap:.2g} to the minimum (tol="
-            f"{config.tol:g}). " + advice_when_stopped(data, objective, device),
-            ConvergenceWarning,
-        )
-    if config.verbose:
-        print(
-            f"[TorchLinearRegressor] interior-point method on {where(device)}, "
-            f"preprocessed: {n_iter} iterations, certified relative gap {gap:.1e}"
-        )
-    value = float(sum(fit.objective for fit in fits))
-    return SolverResult(
+    result = (
         np.array([fit.coef for fit in fits]),
         np.array([fit.intercept for fit in fits]),
-        scaling=passes.scaling,
-        solver="exact",
-        path="interior_point",
-        n_iter=n_iter,
-        converged=gap <= config.tol,
-        loss_curve=[value],
-        diagnostics={"optimality_gap": gaps, "objective": value},
-        moments=moments,
+        np.array([fit.gap for fit in fits]),
+        sum(fit.n_iter for fit in fits),
+        float(sum(fit.objective for fit in fits)),
+    )
+    return interior_point.result(
+        problem, config, device, result, moments, passes.scaling
     )
 
 
