@@ -14,11 +14,22 @@ from ._data import Data, host, matmul
 from ._device import usable_device
 from ._linalg import qr_r
 from ._results import RegressionSummary, parameters_table
-from ._sandwich import GroupKeys, Scores, check_training_data, meat
+from ._sandwich import GroupKeys, Scores, automatic_lags, check_training_data, meat
 from ._validation import validate
 from .solvers._penalised import LeastSquares
 
-LEAST_SQUARES_COV_TYPES = ("nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster", "HAC")
+LEAST_SQUARES_COV_TYPES = (
+    "nonrobust",
+    "HC0",
+    "HC1",
+    "HC2",
+    "HC3",
+    "cluster",
+    "HAC",
+    "hac-groupsum",
+)
+# The kinds whose groups= are the clusters, or the periods of a panel.
+_GROUPED = ("cluster", "hac-groupsum")
 
 
 def singular_values(moments, scaling, *, fit_intercept):
@@ -119,7 +130,8 @@ def _covariance(moments, factor, scores, sigma2, options):
     ``options["data"]`` (with ``options["groups"]``, ``options["maxlags"]``)
     on ``options["device"]``, with statsmodels' small-sample factors: ``n /
     (n - k)`` for HC1, ``G / (G - 1) (n - 1) / (n - k)`` per way of
-    clustering (two keys: by each, less by both), none for HAC."""
+    clustering (two keys: by each, less by both) and for Driscoll-Kraay
+    (``G`` periods), none for HAC."""
     p, n = moments.n_features, moments.n_samples
     fit_intercept, cov_type = scores.fit_intercept, options["cov_type"]
     k = p + fit_intercept
@@ -139,7 +151,9 @@ def _covariance(moments, factor, scores, sigma2, options):
             lags=options["maxlags"],
         )
         check_training_data(moments, sums)
-        if cov_type == "cluster":  # one way, or two: by each key, less by both
+        if cov_type == "hac-groupsum":  # as one way of clustering, by period
+            middle = [middle]
+        if cov_type in _GROUPED:  # one way, or two: by each key, less by both
             counts = [g for _, g in middle]
             n_groups = min(counts[:2])
             signs = [1, 1, -1][: len(middle)]
@@ -285,20 +299,26 @@ def summarize(result, config, names, options):
 
 def _sandwich_options(options, n_samples, device):
     """``options`` checked for their kind of covariance: ``groups`` with
-    ``"cluster"`` only (as :class:`GroupKeys`), ``maxlags`` with ``"HAC"`` only
-    (by default Newey and West's (1994) ``floor(4 (n / 100)^(2/9))``, as
-    statsmodels' ``cov_hac``), and the ``device`` of the pass."""
+    ``"cluster"`` and ``"hac-groupsum"`` only (as :class:`GroupKeys`),
+    ``maxlags`` with ``"HAC"`` and ``"hac-groupsum"`` only (by default Newey
+    and West's (1994) ``floor(4 (n / 100)^(2/9))`` of the rows, or of the
+    periods), and the ``device`` of the pass."""
     cov_type, groups, maxlags = (options[k] for k in ("cov_type", "groups", "maxlags"))
-    if (groups is not None) != (cov_type == "cluster"):
+    if (groups is not None) != (cov_type in _GROUPED):
         raise ValueError(
-            "groups= gives the clusters of cov_type='cluster', which needs them "
-            f"(one key per row, or two columns for two-way clustering); got "
+            "groups= gives the clusters of cov_type='cluster' (one key per row, "
+            "or two columns for two-way clustering), or the periods of "
+            "'hac-groupsum', which need them; got "
             f"cov_type={cov_type!r} with groups {'' if groups is None else 'not '}None."
         )
-    if maxlags is not None and cov_type != "HAC":
-        raise ValueError(f"maxlags= is for cov_type='HAC', not {cov_type!r}.")
+    if maxlags is not None and cov_type not in ("HAC", "hac-groupsum"):
+        raise ValueError(
+            f"maxlags= is for cov_type='HAC' or 'hac-groupsum', not {cov_type!r}."
+        )
     if cov_type == "HAC" and maxlags is None:
-        maxlags = int(np.floor(4 * (n_samples / 100.0) ** (2.0 / 9.0)))
+        maxlags = automatic_lags(n_samples)
+    if cov_type == "hac-groupsum" and np.ndim(groups) != 1:
+        raise ValueError("groups of 'hac-groupsum' hold one period per row (1-D).")
     if groups is not None and not is_dask(groups):
         if not hasattr(groups, "iloc"):
             groups = np.asarray(groups)

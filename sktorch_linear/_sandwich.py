@@ -1,6 +1,7 @@
 """The meat of the sandwich covariances of a least-squares fit, as statsmodels
 defines them: heteroskedasticity-robust (HC0-HC3), clustered by one or two
-keys, and heteroskedasticity and autocorrelation consistent (HAC, Newey-West).
+keys, and heteroskedasticity and autocorrelation consistent (HAC, Newey-West;
+Driscoll-Kraay over the periods of a panel).
 One pass over the training data, checked to be the data the fit's statistics
 describe."""
 
@@ -43,12 +44,15 @@ def meat(data, scores, cov_type, device, *, groups=None, lags=None):
       rows three ways: by each key, and by both.
     - HAC: ``G_0 + sum_l w_l (G_l + G_l')`` for the Bartlett weights ``w_l = 1
       - l / (lags + 1)`` and ``G_l = sum_t s_t s_{t-l}'`` (rows in time order).
+    - hac-groupsum (Driscoll and Kraay): the same over the sums of the scores
+      of each period (``groups``: the rows' periods, in the periods' order),
+      and the number of periods.
     """
     part = partial(
         _part,
         scores=scores,
         power={"HC0": 0, "HC1": 0, "HC2": 1, "HC3": 2}.get(cov_type, 0),
-        weights=None if lags is None else 1.0 - np.arange(lags + 1) / (lags + 1),
+        weights=_bartlett(lags) if cov_type == "HAC" else None,
     )
     total = None
     for chunk in data:
@@ -62,7 +66,24 @@ def meat(data, scores, cov_type, device, *, groups=None, lags=None):
         return [(u.T @ u, len(keys)) for keys, u in keyed], sums
     if cov_type == "HAC":
         return segment.covariance(), sums
+    if cov_type == "hac-groupsum":  # Newey-West over the periods' score sums
+        ((periods, u),) = keyed
+        if lags is None:
+            lags = automatic_lags(len(periods))
+        in_time = torch.as_tensor(u[periods.argsort()])
+        return (Lagged.of(in_time, _bartlett(lags)).covariance(), len(periods)), sums
     return keyed[0][1], sums
+
+
+def automatic_lags(n):
+    """Newey and West's (1994) ``floor(4 (n / 100)^(2/9))`` lags for ``n``
+    rows (or periods), statsmodels' ``cov_hac`` default."""
+    return int(np.floor(4 * (n / 100.0) ** (2.0 / 9.0)))
+
+
+def _bartlett(lags):
+    """The Bartlett weights ``1 - l / (lags + 1)`` of lags 0 to ``lags``."""
+    return 1.0 - np.arange(lags + 1) / (lags + 1)
 
 
 class GroupKeys:

@@ -86,10 +86,11 @@ class InferenceMixin:
             ``"HC3"`` (heteroskedasticity-robust: White's; scaled by ``n / (n -
             k)``; the residuals divided by ``1 - h`` and ``(1 - h)^2``, ``h`` the
             leverages); ``"cluster"`` (CRV1 with ``groups``, one- or two-way);
-            ``"HAC"`` (Newey-West with ``maxlags``, rows in time order). Quantile
-            regression (default ``"robust"``): ``"iid"``, ``"robust"``,
-            ``"ker"``, ``"nid"``, ``"bootstrap"``. The user guide gives each
-            formula.
+            ``"HAC"`` (Newey-West with ``maxlags``, rows in time order);
+            ``"hac-groupsum"`` (Driscoll-Kraay: ``groups`` the rows' periods).
+            Quantile regression (default ``"robust"``): ``"iid"``,
+            ``"robust"``, ``"ker"``, ``"nid"``, ``"bootstrap"``. The user guide
+            gives each formula.
         data : tuple or iterable of tuples, default=None
             The training data, ``(X, y)`` or ``(X, y, sample_weight)``: needed by
             every kind but ``"nonrobust"``. For least squares, after
@@ -99,17 +100,19 @@ class InferenceMixin:
             refused.
         groups : array-like of shape (n_samples,) or (n_samples, 2), default=None
             The clusters of ``cov_type="cluster"``: a key per row (two columns:
-            two-way clustering), for the rows of ``data`` in order (all chunks);
-            with Dask data, a Dask array or series partitioned like ``X``.
+            two-way clustering), or the periods of ``"hac-groupsum"``, for the
+            rows of ``data`` in order (all chunks); with Dask data, a Dask
+            array or series partitioned like ``X``.
         maxlags : int, default=None
-            The lags of ``cov_type="HAC"`` (Bartlett weights); None: ``floor(4
-            (n / 100)^(2/9))`` (Newey and West, 1994).
+            The lags of ``"HAC"`` and ``"hac-groupsum"`` (Bartlett weights);
+            None: ``floor(4 (n / 100)^(2/9))`` for ``n`` rows or periods
+            (Newey and West, 1994).
         use_t : bool, default=None
             Student's t for ``t``, the p-values and the intervals (on
-            ``df_resid`` degrees of freedom; clusters less one for
-            ``"cluster"``), or the normal distribution. None: statsmodels'
-            default, t for ``"nonrobust"`` and quantile regression, normal for
-            the sandwich kinds of least squares.
+            ``df_resid`` degrees of freedom; clusters or periods less one for
+            ``"cluster"`` and ``"hac-groupsum"``), or the normal distribution.
+            None: statsmodels' default, t for ``"nonrobust"`` and quantile
+            regression, normal for the sandwich kinds of least squares.
         n_boot : int, default=200
             The replicates of ``cov_type="bootstrap"``.
         random_state : int, RandomState instance or None, default=None
