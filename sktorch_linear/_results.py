@@ -14,7 +14,22 @@ COLUMNS = ("coef", "std_err", "t", "p_value", "ci_lower", "ci_upper")
 
 class LinearTest(NamedTuple):
     """A test of linear restrictions of the parameters
-    (:meth:`RegressionSummary.f_test`, :meth:`RegressionSummary.wald_test`)."""
+    (:meth:`RegressionSummary.f_test`, :meth:`RegressionSummary.wald_test`):
+    the statistic, its p-value and its degrees of freedom (``df_denom`` None
+    for the chi-squared test).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktorch_linear import TorchLinearRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(100, 2))
+    >>> y = X @ np.array([1.0, 1.0]) + rng.normal(size=100)
+    >>> result = TorchLinearRegressor(device="cpu").fit(X, y).summary()
+    >>> test = result.wald_test([[0, 1, -1]])  # the two slopes are equal
+    >>> test.df_num, test.df_denom, bool(test.p_value > 0.01)
+    (1, None, True)
+    """
 
     statistic: float
     p_value: float
