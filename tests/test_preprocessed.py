@@ -34,7 +34,7 @@ def _highs(X, y, q, weight):
         A_eq=scipy.sparse.hstack([design, identity, -identity], format="csr"),
         b_eq=y,
         bounds=[(None, None)] * k + [(0, None)] * (2 * n),
-        method="highs",
+        method="highs-ipm",  # (with its crossover: a vertex, 10x sooner here)
     )
     assert result.status == 0
     return result.x[:k]
