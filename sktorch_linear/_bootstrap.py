@@ -14,9 +14,9 @@ them every interior-point iteration.
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ._data import Data, matmul
+from ._data import Data
 from ._device import float64_device
-from .solvers.robust_path import loss_of, solve_near, target_scaling
+from .solvers.robust_path import fit_residuals, loss_of, solve_near, target_scaling
 
 
 def replicates(data, fit, options):
@@ -36,7 +36,7 @@ def replicates(data, fit, options):
             fit["moments"], t, fit["fit_intercept"], fit["standardize"]
         )
         start = (fit["coef"][t], float(fit["intercept"][t]))
-        residuals = data.Y[:, :1] - _fitted(data, start)
+        residuals = fit_residuals(data, [start])
         rows = []
         for counts in draws:
             replicate = Data(data.X, data.Y[:, :1], base * counts)
@@ -55,9 +55,3 @@ def replicates(data, fit, options):
             rows.append(np.append(solution.coef, solution.intercept))
         out.append(np.array(rows))
     return out
-
-
-def _fitted(data, start):
-    """The fit of ``start`` (a coefficients and intercept) on the rows, (n, 1)."""
-    coef, intercept = start
-    return matmul(data.X, coef[:, None]) + intercept

@@ -136,7 +136,7 @@ def _covariance(moments, factor, scores, sigma2, options):
     fit_intercept, cov_type = scores.fit_intercept, options["cov_type"]
     k = p + fit_intercept
     # (X~' W X~)^-1 in the centred coordinates [x - center, 1]: block-diagonal
-    inverse = _inverse_gram(factor[:p, :p])
+    inverse = inverse_gram(factor[:p, :p])
     bread = _blocks(inverse, 1.0 / moments.weight_sum, fit_intercept)
     n_groups = None
     if cov_type == "nonrobust":
@@ -222,7 +222,7 @@ def _squares(factor, exact, center, coef, intercept):
     return float(rss), float(exact[0][p, p] + exact[1][p, p])
 
 
-def _inverse_gram(rx):
+def inverse_gram(rx):
     """``(R' R)^-1`` for the upper-triangular ``R`` of the centred design,
     through ``R^-1`` (the condition number is not squared), with the columns
     equilibrated first."""

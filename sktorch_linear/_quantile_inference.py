@@ -28,6 +28,7 @@ import torch
 
 from ._bootstrap import replicates
 from ._device import accumulation_dtype
+from ._inference import inverse_gram
 from ._results import QuantileSummary, parameters_table
 from ._sandwich import check_training_data
 
@@ -88,7 +89,7 @@ def quantile_summaries(data, fit, names, options):
     for t, q in enumerate(quantiles):
         if cov_type in ("iid", "robust"):
             bandwidth, density = _kernel_density(n, q, residuals[:, t], y_scaled)
-            inverse = _inverse(gram)
+            inverse = inverse_gram(scipy.linalg.cholesky(gram))
             if cov_type == "iid":
                 cov = q * (1 - q) / density**2 * inverse
             else:
@@ -97,7 +98,7 @@ def quantile_summaries(data, fit, names, options):
                 cov = inverse @ middle @ inverse
         else:
             bandwidth = bandwidths[t]
-            inverse = _inverse(dense[t])
+            inverse = inverse_gram(scipy.linalg.cholesky(dense[t]))
             cov = q * (1 - q) * inverse @ gram @ inverse
         summaries.append(_summary(fit, t, cov, bandwidth, names, options, n))
     return summaries
@@ -216,14 +217,6 @@ def _weighted_products(weights, x):
     """``x' diag(weights[:, t]) x`` for each column ``t`` of ``weights``,
     stacked (a product each: BLAS, where ``einsum`` took 4x longer)."""
     return torch.stack([(x * column[:, None]).T @ x for column in weights.T])
-
-
-def _inverse(matrix):
-    """The inverse of a symmetric positive definite ``matrix``, equilibrated."""
-    scale = np.sqrt(np.diag(matrix))
-    scale[scale == 0] = 1.0
-    factor = scipy.linalg.cho_factor(matrix / np.outer(scale, scale))
-    return scipy.linalg.cho_solve(factor, np.eye(len(matrix))) / np.outer(scale, scale)
 
 
 def _summary(fit, t, cov, bandwidth, names, options, n):

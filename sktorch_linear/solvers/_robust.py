@@ -33,6 +33,17 @@ def prepare(data, objective, device, *, full=False):
     Gram matrix too), the passes over its rows standardized by the scaling they
     give, and the L1 and L2 strengths of ``objective`` on the standardized
     problem."""
+    moments, scaling, l1, l2 = scaled_statistics(data, objective, device, full=full)
+    if isinstance(data, DaskData):  # persisted by the estimator
+        passes = DaskPasses(data, scaling, device, objective.fit_intercept)
+    else:
+        passes = Passes.of_data(data, scaling, device, objective.fit_intercept)
+    return moments, passes, l1, l2
+
+
+def scaled_statistics(data, objective, device, *, full=False):
+    """:func:`prepare` without the passes: the statistics, their scaling and
+    the standardized L1 and L2 strengths."""
     part = partial(statistics_part, full=full)
     moments = data.map_reduce(part, Moments.merge, device)
     check_finite(data, moments)
@@ -41,12 +52,8 @@ def prepare(data, objective, device, *, full=False):
         fit_intercept=objective.fit_intercept,
         standardize=objective.standardize,
     )
-    if isinstance(data, DaskData):  # persisted by the estimator
-        passes = DaskPasses(data, scaling, device, objective.fit_intercept)
-    else:
-        passes = Passes.of_data(data, scaling, device, objective.fit_intercept)
     l1, l2 = scaling.penalty(objective.loss, objective.alpha, objective.l1_ratio)
-    return moments, passes, l1, l2
+    return moments, scaling, l1, l2
 
 
 def least_squares_fit(passes, l2, statistics=None):

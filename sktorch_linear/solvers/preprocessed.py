@@ -23,7 +23,7 @@ from .._data import Data
 from .._device import float64_device
 from . import _duality, interior_point
 from ._passes import Passes
-from ._robust import prepare
+from ._robust import scaled_statistics
 from .robust_path import solve_near, target_scaling
 
 # Fewest rows preprocessed, and the largest share of them a subsample may be.
@@ -46,7 +46,8 @@ def solve(problem, config):
     if not _worth_it(data):
         return interior_point.solve(problem, config)
     device = float64_device(config.device)
-    moments, passes, l1, l2 = prepare(data, objective, device)
+    # (no passes over all the rows: held on an accelerator, they would copy X)
+    moments, scaling, l1, l2 = scaled_statistics(data, objective, device)
     losses = _duality.losses(objective, data.shape[2])
     fits = [
         _fit_target(data, moments, k, losses[k], (l1[k], l2[k]), config, device)
@@ -59,9 +60,7 @@ def solve(problem, config):
         sum(fit.n_iter for fit in fits),
         float(sum(fit.objective for fit in fits)),
     )
-    return interior_point.result(
-        problem, config, device, result, moments, passes.scaling
-    )
+    return interior_point.result(problem, config, device, result, moments, scaling)
 
 
 def _worth_it(data):

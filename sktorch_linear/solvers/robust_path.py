@@ -150,7 +150,7 @@ def penalty_path(data, scaling, loss, grid, *, starts=None, fit_intercept, **sol
                 )
                 previous = solutions[c].coef, solutions[c].intercept
     else:
-        residuals = _residuals(data, starts)  # every start's, in one pass
+        residuals = fit_residuals(data, starts)  # every start's, in one pass
         for group in _batches(residuals, _weights(data) > 0, scaling):
             l1, l2 = (
                 np.concatenate(part) for part in zip(*(penalties[c] for c in group))
@@ -201,7 +201,7 @@ def solve_near(
     y, w = data.Y[:, 0], _weights(data)
     live = w > 0
     if residuals is None:
-        residuals = _residuals(data, starts)
+        residuals = fit_residuals(data, starts)
     band = _band(residuals, live, size or _size(scaling, live))
     positive = residuals[:, 0] > 0  # the side of the rows outside the band
     n_iter = 0
@@ -215,7 +215,7 @@ def solve_near(
             )
         n_iter += iterations
         coef, intercept = coefficients(method)
-        residuals = _residuals(data, list(zip(coef, intercept)))
+        residuals = fit_residuals(data, list(zip(coef, intercept)))
         wrong = np.where(positive[:, None], residuals < 0, residuals > 0).any(1)
         wrong &= live & ~band
         if not wrong.any():
@@ -233,7 +233,7 @@ def solve_near(
     return solutions
 
 
-def _residuals(data, solutions):
+def fit_residuals(data, solutions):
     """``y - X coef - intercept`` of each of ``solutions``: (n, K)."""
     coef = np.array([c for c, _ in solutions])
     intercept = np.array([b for _, b in solutions])
